@@ -1,0 +1,15 @@
+import { ConfigError, loadConfig } from '../config/load.js';
+import { EXIT } from './exit-codes.js';
+
+/** `porthole verify FILE`: every problem with the key that has it (exit 2), or "ok". */
+export async function verify(file: string): Promise<number> {
+  try {
+    await loadConfig(file);
+    process.stdout.write('ok\n');
+    return EXIT.ok;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${file}: ${err.problems.length} problem(s)\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return EXIT.badConfig;
+  }
+}

@@ -1,0 +1,58 @@
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { configSchema } from './schema.js';
+
+interface JsonSchemaNode {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  properties?: Record<string, JsonSchemaNode>;
+}
+
+function typeOf(node: JsonSchemaNode): string {
+  if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  const type = Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
+  if (node.minimum !== undefined || node.maximum !== undefined) return `${type} (${node.minimum ?? ''}–${node.maximum ?? ''})`;
+  return type;
+}
+
+function rows(node: JsonSchemaNode, prefix: string): string[] {
+  const out: string[] = [];
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (child.type === 'object') {
+      out.push(`| \`${path}\` | section | | ${child.description ?? ''} |`);
+      out.push(...rows(child, path));
+    } else {
+      out.push(`| \`${path}\` | ${typeOf(child)} | \`${JSON.stringify(child.default)}\` | ${child.description ?? ''} |`);
+    }
+  }
+  return out;
+}
+
+/** docs/config.md, rendered from the schema so the two can never disagree. */
+export function renderConfigDocs(): string {
+  const root = z.toJSONSchema(configSchema, { io: 'input' }) as JsonSchemaNode;
+  return [
+    '# Configuration reference',
+    '',
+    '<!-- Generated from src/config/schema.ts by `npm run docs:config`; a test fails when it is stale. -->',
+    '',
+    'porthole reads one YAML or JSON file (`porthole serve --config FILE`); keys are camelCase and',
+    'every key is optional. Command-line flags override the file, and the file overrides the defaults',
+    'below. Unknown keys are errors. Durations are a number and a unit: `500ms`, `30s`, `2m`, `24h`, `30d`.',
+    'Check a file without starting the server with `porthole verify FILE`.',
+    '',
+    '| key | type | default | meaning |',
+    '| --- | --- | --- | --- |',
+    ...rows(root, ''),
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.stdout.write(renderConfigDocs());
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { isDuration } from './durations.js';
+
+/**
+ * The one configuration schema. Every key has a default and a one-line description;
+ * docs/config.md is rendered from this file (`npm run docs:config`) and a test keeps them in step.
+ * Objects are strict so that a misspelt key is reported instead of silently ignored.
+ */
+const duration = (fallback: string, description: string) =>
+  z
+    .string()
+    .refine(isDuration, { message: 'must be a duration such as 500ms, 30s, 2m, 24h or 30d' })
+    .default(fallback)
+    .describe(description);
+
+export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+const httpSchema = z
+  .object({
+    address: z.string().min(1).default('127.0.0.1').describe('Address to listen on; 0.0.0.0 for every interface.'),
+    port: z.number().int().min(0).max(65535).default(5000).describe('TCP port to listen on; 0 picks a free one.'),
+    shutdownTimeout: duration('30s', 'How long a graceful shutdown waits for requests in flight before closing them.'),
+  })
+  .strict()
+  .prefault({})
+  .describe('The HTTP listener.');
+
+const storageSchema = z
+  .object({
+    rootDirectory: z.string().min(1).default('./data').describe('Directory that holds blobs, repositories and upload sessions.'),
+    delete: z
+      .object({
+        enabled: z.boolean().default(true).describe('Allow DELETE of manifests, tags and blobs; when false they answer 405 UNSUPPORTED.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Deletion through the API.'),
+    uploadExpiry: duration('24h', 'An upload session untouched for this long is removed with its data.'),
+    uploadPurgeInterval: duration('10m', 'How often expired upload sessions are looked for.'),
+  })
+  .strict()
+  .prefault({})
+  .describe('Storage on the local filesystem.');
+
+const logSchema = z
+  .object({
+    level: z.enum(LOG_LEVELS).default('info').describe('Lowest level written: panic, fatal, error, warn, info, debug or trace.'),
+    output: z.string().min(1).default('stdout').describe('Where log lines go: stdout, stderr or a file path (opened for append, mode 0600).'),
+  })
+  .strict()
+  .prefault({})
+  .describe('Logging.');
+
+const extensionsSchema = z
+  .object({})
+  .strict()
+  .prefault({})
+  .describe('Optional features; each later feature adds its own block here.');
+
+export const configSchema = z
+  .object({
+    http: httpSchema,
+    storage: storageSchema,
+    log: logSchema,
+    extensions: extensionsSchema,
+  })
+  .strict();
+
+export type PortholeConfig = z.output<typeof configSchema>;
+export type PortholeConfigInput = z.input<typeof configSchema>;

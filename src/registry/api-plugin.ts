@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../core/errors.js';
+import { blobResource } from './blobs.js';
+import { namedRoute, type RegistryContext, type Resource } from './context.js';
+import { catalog, referrersResource, tagsResource } from './discovery.js';
+import { writeError } from './error-writer.js';
+import { manifestResource } from './manifests.js';
+import { matchRoute, pathOf, type MatchedRoute, type RouteKind } from './routes.js';
+import { uploadResource, uploadsResource } from './uploads.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API route template ("/v2/:name/manifests/:reference"), for logs and metrics. */
+    routeTemplate?: string;
+    /** The repository the request is about, once its name has been validated. */
+    repository?: string;
+  }
+}
+
+const RESOURCES: Record<Exclude<RouteKind, 'base' | 'catalog'>, Resource> = {
+  manifest: manifestResource,
+  blob: blobResource,
+  uploads: uploadsResource,
+  upload: uploadResource,
+  tags: tagsResource,
+  referrers: referrersResource,
+};
+
+const READ_ONLY = new Set(['GET', 'HEAD']);
+
+function methodNotAllowed(request: FastifyRequest, allowed: string[]): RegistryError {
+  return new RegistryError('UNSUPPORTED', `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`, undefined, {
+    status: 405,
+    headers: { allow: allowed.join(', ') },
+  });
+}
+
+async function dispatch(ctx: RegistryContext, route: MatchedRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (route.kind === 'base' || route.kind === 'catalog') {
+    if (!READ_ONLY.has(request.method)) throw methodNotAllowed(request, ['GET', 'HEAD']);
+    if (route.kind === 'catalog') return catalog(ctx, request, reply);
+    await reply.code(200).header('content-type', 'application/json; charset=utf-8').header('content-length', 2).send(request.method === 'HEAD' ? undefined : '{}');
+    return;
+  }
+  const resource = RESOURCES[route.kind];
+  const handler = resource[request.method as keyof Resource];
+  if (!handler) throw methodNotAllowed(request, Object.keys(resource));
+  const named = namedRoute(route);
+  request.repository = named.name;
+  await handler(ctx, named, request, reply);
+}
+
+/** The /v2 API. One wildcard route: the path is matched here because names contain slashes. */
+export async function registryApi(app: FastifyInstance, ctx: RegistryContext): Promise<void> {
+  // Bodies are streamed straight from the socket by the handlers (blobs are never buffered).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+    const route = matchRoute(pathOf(request.url));
+    if (route) request.routeTemplate = route.template;
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const route = matchRoute(pathOf(request.url));
+    if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
+    await dispatch(ctx, route, request, reply);
+  };
+  app.all('/v2', handle);
+  app.all('/v2/*', handle);
+
+  app.setErrorHandler((err, request, reply) => writeError(err, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    writeError(new RegistryError('UNSUPPORTED', `no endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 }), request, reply),
+  );
+}

@@ -1,0 +1,54 @@
+import { RegistryError } from '../core/errors.js';
+import { parseDigest } from '../core/digest.js';
+import { resolveReadRange } from '../core/ranges.js';
+import { requireDeletion, type Resource } from './context.js';
+
+function blobUnknown(name: string, digest: string): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`, { digest });
+}
+
+/** GET/HEAD/DELETE /v2/<name>/blobs/<digest>. */
+export const blobResource: Resource = {
+  async GET(ctx, route, request, reply) {
+    const digest = parseDigest(route.reference ?? '');
+    const info = await ctx.store.statBlob(route.name, digest);
+    if (!info) throw blobUnknown(route.name, digest.value);
+    const range = resolveReadRange(request.headers.range, info.size);
+    const content = await ctx.store.openBlob(route.name, digest, range.kind === 'partial' ? range.range : undefined);
+    if (!content) throw blobUnknown(route.name, digest.value);
+    reply
+      .header('content-type', 'application/octet-stream')
+      .header('docker-content-digest', digest.value)
+      .header('etag', `"${digest.value}"`)
+      .header('accept-ranges', 'bytes')
+      .header('cache-control', 'max-age=31536000');
+    if (range.kind === 'partial') {
+      const { start, end } = range.range;
+      reply.code(206).header('content-range', `bytes ${start}-${end}/${info.size}`).header('content-length', end - start + 1);
+    } else {
+      reply.code(200).header('content-length', info.size);
+    }
+    return reply.send(content.stream);
+  },
+
+  async HEAD(ctx, route, _request, reply) {
+    const digest = parseDigest(route.reference ?? '');
+    const info = await ctx.store.statBlob(route.name, digest);
+    if (!info) throw blobUnknown(route.name, digest.value);
+    reply
+      .code(200)
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', info.size)
+      .header('docker-content-digest', digest.value)
+      .header('etag', `"${digest.value}"`)
+      .header('accept-ranges', 'bytes');
+    return reply.send();
+  },
+
+  async DELETE(ctx, route, _request, reply) {
+    requireDeletion(ctx);
+    const digest = parseDigest(route.reference ?? '');
+    if (!(await ctx.store.deleteBlob(route.name, digest))) throw blobUnknown(route.name, digest.value);
+    return reply.code(202).header('content-length', 0).send();
+  },
+};

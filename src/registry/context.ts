@@ -1,0 +1,33 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../core/errors.js';
+import { assertValidName } from '../core/names.js';
+import type { RegistryStore } from '../storage/types.js';
+import type { MatchedRoute } from './routes.js';
+
+/** What every resource handler gets: the store and the few settings that change API behaviour. */
+export interface RegistryContext {
+  store: RegistryStore;
+  deleteEnabled: boolean;
+}
+
+export type ResourceHandler = (
+  ctx: RegistryContext,
+  route: MatchedRoute & { name: string },
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<void>;
+
+/** A resource: its handler per method. A method missing here answers 405 with the allowed ones. */
+export type Resource = Partial<Record<'GET' | 'HEAD' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', ResourceHandler>>;
+
+export function requireDeletion(ctx: RegistryContext): void {
+  if (!ctx.deleteEnabled) {
+    throw new RegistryError('UNSUPPORTED', 'deletion is disabled on this registry (storage.delete.enabled is false)');
+  }
+}
+
+export function namedRoute(route: MatchedRoute): MatchedRoute & { name: string } {
+  const name = route.name ?? '';
+  assertValidName(name);
+  return { ...route, name };
+}

@@ -1,0 +1,42 @@
+import type { Readable, Transform } from 'node:stream';
+
+/**
+ * The byte-moving layer under the image store (zot's Driver, distribution's StorageDriver).
+ * Paths are relative, '/'-separated keys chosen by the image store; a driver never interprets
+ * them. Every write that a caller may report to a client as stored must be durable when the
+ * returned promise resolves.
+ */
+export interface FileInfo {
+  size: number;
+  modifiedMs: number;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** Prepares the backing store (creates the root, clears staging left by a killed process). */
+  init(): Promise<void>;
+  /** Whole small files (links, manifests); undefined when absent. */
+  read(path: string): Promise<Buffer | undefined>;
+  /** Replaces the file atomically and durably: readers see the old bytes or the new, never a part. */
+  writeAtomic(path: string, data: Uint8Array | string): Promise<void>;
+  stat(path: string): Promise<FileInfo | undefined>;
+  /** Streams a file, or the inclusive byte range of it. */
+  readStream(path: string, range?: { start: number; end: number }): Readable;
+  /** Names directly inside a directory; [] when it does not exist. */
+  list(path: string): Promise<string[]>;
+  /** Removes a file or a whole directory; absent paths are not an error. */
+  remove(path: string): Promise<void>;
+  /**
+   * Writes `source` (through `through`, e.g. a hashing pass) into `path` starting at `offset`,
+   * durably; on any failure the file is cut back to `offset` and the error rethrown, so a broken
+   * chunk never becomes part of the data. Resolves with the number of bytes written.
+   */
+  writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number>;
+  /**
+   * Durably moves a finished file to its content-addressed home. When the target already exists
+   * (the same content, by construction) the existing file is kept and the source removed.
+   */
+  commit(from: string, to: string): Promise<void>;
+  /** Cuts a file back to `size` bytes. */
+  truncate(path: string, size: number): Promise<void>;
+}

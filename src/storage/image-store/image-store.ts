@@ -1,0 +1,120 @@
+import type { Readable } from 'node:stream';
+import type { Digest, DigestAlgorithm } from '../../core/digest.js';
+import type { ManifestReference } from '../../core/reference.js';
+import type { Driver } from '../driver.js';
+import type {
+  BlobContent,
+  BlobInfo,
+  ChunkOptions,
+  PutManifestResult,
+  ReferrerDescriptor,
+  RegistryStore,
+  StoredManifest,
+  UploadStatus,
+} from '../types.js';
+import { BlobLinks } from './blobs.js';
+import { ManifestStore } from './manifests.js';
+import { RepositoryIndex } from './repository-index.js';
+import { UploadSessions } from './uploads.js';
+
+/** OCI semantics over any Driver: the composition of blobs, uploads, manifests and the repository index. */
+export class ImageStore implements RegistryStore {
+  private readonly blobs: BlobLinks;
+  private readonly uploads: UploadSessions;
+  private readonly manifests: ManifestStore;
+  private readonly repositories: RepositoryIndex;
+
+  constructor(private readonly driver: Driver) {
+    this.blobs = new BlobLinks(driver);
+    this.repositories = new RepositoryIndex(driver);
+    this.manifests = new ManifestStore(driver, this.blobs);
+    this.uploads = new UploadSessions(driver, async (repo, digest) => {
+      await this.blobs.link(repo, digest);
+      this.repositories.noteWritten(repo);
+    });
+  }
+
+  async init(): Promise<void> {
+    await this.driver.init();
+  }
+
+  statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
+    return this.blobs.stat(repo, digest);
+  }
+
+  openBlob(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<BlobContent | undefined> {
+    return this.blobs.open(repo, digest, range);
+  }
+
+  deleteBlob(repo: string, digest: Digest): Promise<boolean> {
+    return this.blobs.unlink(repo, digest);
+  }
+
+  async mountBlob(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {
+    const source = await this.blobs.stat(from, digest);
+    if (!source) return undefined;
+    await this.blobs.link(repo, digest);
+    this.repositories.noteWritten(repo);
+    return source;
+  }
+
+  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
+    return this.uploads.start(repo, algorithm);
+  }
+
+  getUpload(repo: string, id: string): Promise<UploadStatus | undefined> {
+    return this.uploads.status(repo, id);
+  }
+
+  appendUpload(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
+    return this.uploads.append(repo, id, body, options);
+  }
+
+  async finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<BlobInfo> {
+    const { size } = await this.uploads.finish(repo, id, digest, finalChunk);
+    return { digest, size };
+  }
+
+  cancelUpload(repo: string, id: string): Promise<boolean> {
+    return this.uploads.cancel(repo, id);
+  }
+
+  purgeUploads(maxIdleMs: number): Promise<number> {
+    return this.uploads.purge(maxIdleMs);
+  }
+
+  getManifest(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    return this.manifests.get(repo, reference);
+  }
+
+  async putManifest(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined, extraTags: string[] = []): Promise<PutManifestResult> {
+    const result = await this.manifests.put(repo, reference, bytes, contentType, extraTags);
+    this.repositories.noteWritten(repo);
+    return result;
+  }
+
+  deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    return this.manifests.delete(repo, digest);
+  }
+
+  deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.manifests.deleteTag(repo, tag);
+  }
+
+  repositoryExists(repo: string): Promise<boolean> {
+    return this.repositories.exists(repo);
+  }
+
+  async listTags(repo: string): Promise<string[] | undefined> {
+    if (!(await this.repositories.exists(repo))) return undefined;
+    return this.manifests.listTags(repo);
+  }
+
+  listRepositories(): Promise<string[]> {
+    return this.repositories.list();
+  }
+
+  listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    return this.manifests.listReferrers(repo, subject);
+  }
+}

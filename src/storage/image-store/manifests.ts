@@ -1,0 +1,131 @@
+import { digestOf, tryParseDigest, type Digest } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import { parseManifest, requiredBlobs, type ParsedManifest } from '../../core/manifest.js';
+import type { ManifestReference } from '../../core/reference.js';
+import type { Driver } from '../driver.js';
+import { layout } from '../layout.js';
+import type { PutManifestResult, ReferrerDescriptor, StoredManifest } from '../types.js';
+import type { BlobLinks } from './blobs.js';
+
+/**
+ * Manifests, tags and the referrers index of each repository. Manifest bytes live in the blob
+ * store (content-addressed, kept byte for byte); a revision link marks a manifest as present in
+ * a repository and records the media type it was pushed with.
+ */
+export class ManifestStore {
+  constructor(
+    private readonly driver: Driver,
+    private readonly blobs: BlobLinks,
+  ) {}
+
+  async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
+    const raw = await this.driver.read(layout.tag(repo, tag));
+    return raw ? tryParseDigest(raw.toString('utf8').trim()) : undefined;
+  }
+
+  private async mediaTypeIn(repo: string, digest: Digest): Promise<string | undefined> {
+    return (await this.driver.read(layout.manifestRevision(repo, digest)))?.toString('utf8');
+  }
+
+  async get(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    const digest = reference.kind === 'digest' ? reference.digest : await this.resolveTag(repo, reference.tag);
+    if (!digest) return undefined;
+    const mediaType = await this.mediaTypeIn(repo, digest);
+    if (mediaType === undefined) return undefined;
+    const bytes = await this.driver.read(layout.blobData(digest));
+    return bytes ? { digest, mediaType, bytes } : undefined;
+  }
+
+  /** Every referenced blob must be linked here and every child manifest present here. */
+  private async assertReferencesExist(repo: string, manifest: ParsedManifest): Promise<void> {
+    const missing: RegistryError[] = [];
+    for (const blob of requiredBlobs(manifest)) {
+      if (!(await this.blobs.stat(repo, blob.digest))) {
+        missing.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${blob.digest.value} is not in ${repo}; push it first`, { digest: blob.digest.value }));
+      }
+    }
+    for (const child of manifest.manifests) {
+      if ((await this.mediaTypeIn(repo, child.digest)) === undefined) {
+        missing.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest.value} is not in ${repo}; push it first`, { digest: child.digest.value }));
+      }
+    }
+    const [first, ...rest] = missing;
+    if (first) throw new RegistryError(first.code, first.message, first.detail, { additional: rest });
+  }
+
+  async put(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined, extraTags: string[]): Promise<PutManifestResult> {
+    const manifest = parseManifest(bytes, contentType);
+    const digest = digestOf(bytes, reference.kind === 'digest' ? reference.digest.algorithm : 'sha256');
+    if (reference.kind === 'digest' && reference.digest.hex !== digest.hex) {
+      throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${digest.value}, not ${reference.digest.value}`, {
+        expected: reference.digest.value,
+        actual: digest.value,
+      });
+    }
+    await this.assertReferencesExist(repo, manifest);
+
+    // Order matters for crash safety: content, then the index entries, then the revision, then
+    // tags; a crash at any point leaves only unreferenced extra data, never a dangling pointer.
+    if (!(await this.driver.stat(layout.blobData(digest)))) await this.driver.writeAtomic(layout.blobData(digest), bytes);
+    if (manifest.subject) {
+      await this.driver.writeAtomic(layout.referrer(repo, manifest.subject.digest, digest), JSON.stringify(referrerDescriptor(manifest, digest, bytes.length)));
+    }
+    if ((await this.mediaTypeIn(repo, digest)) !== manifest.mediaType) {
+      await this.driver.writeAtomic(layout.manifestRevision(repo, digest), manifest.mediaType);
+    }
+    const tags = reference.kind === 'tag' ? [reference.tag, ...extraTags] : extraTags;
+    for (const tag of tags) await this.driver.writeAtomic(layout.tag(repo, tag), digest.value);
+    const result: PutManifestResult = { digest, tags };
+    if (manifest.subject) result.subject = manifest.subject.digest;
+    return result;
+  }
+
+  async delete(repo: string, digest: Digest): Promise<boolean> {
+    const stored = await this.get(repo, { kind: 'digest', digest });
+    if (!stored) return false;
+    for (const tag of await this.driver.list(layout.tagsDir(repo))) {
+      const target = await this.resolveTag(repo, tag);
+      if (target?.value === digest.value) await this.driver.remove(layout.tag(repo, tag));
+    }
+    const subject = subjectOf(stored);
+    if (subject) await this.driver.remove(layout.referrer(repo, subject, digest));
+    await this.driver.remove(layout.manifestRevision(repo, digest));
+    return true;
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    if (!(await this.driver.stat(layout.tag(repo, tag)))) return false;
+    await this.driver.remove(layout.tag(repo, tag));
+    return true;
+  }
+
+  async listTags(repo: string): Promise<string[]> {
+    return (await this.driver.list(layout.tagsDir(repo))).filter((name) => !name.startsWith('.')).sort();
+  }
+
+  async listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    const dir = layout.referrersOf(repo, subject);
+    const descriptors: ReferrerDescriptor[] = [];
+    for (const entry of (await this.driver.list(dir)).sort()) {
+      const raw = await this.driver.read(`${dir}/${entry}`);
+      if (raw) descriptors.push(JSON.parse(raw.toString('utf8')) as ReferrerDescriptor);
+    }
+    return descriptors;
+  }
+}
+
+function referrerDescriptor(manifest: ParsedManifest, digest: Digest, size: number): ReferrerDescriptor {
+  const descriptor: ReferrerDescriptor = { mediaType: manifest.mediaType, digest: digest.value, size };
+  if (manifest.artifactType !== undefined) descriptor.artifactType = manifest.artifactType;
+  if (manifest.annotations !== undefined) descriptor.annotations = manifest.annotations;
+  return descriptor;
+}
+
+/** The subject of a stored manifest; stored bytes were validated on push, so parsing is safe. */
+function subjectOf(stored: StoredManifest): Digest | undefined {
+  try {
+    return parseManifest(stored.bytes, stored.mediaType).subject?.digest;
+  } catch {
+    return undefined;
+  }
+}

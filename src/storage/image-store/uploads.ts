@@ -1,0 +1,210 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '../../core/digest.js';
+import { RegistryError } from '../../core/errors.js';
+import { uploadRangeHeader } from '../../core/ranges.js';
+import type { Driver } from '../driver.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { layout, UPLOADS } from '../layout.js';
+import type { ChunkOptions, UploadStatus } from '../types.js';
+
+interface SessionInfo {
+  repo: string;
+  algorithm: DigestAlgorithm;
+  startedAt: number;
+}
+
+/** In-memory hashing state of a session, so each byte is hashed once, as it arrives. */
+interface LiveSession {
+  hash: Hash;
+  size: number;
+}
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function hashingPass(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+function isClientAbort(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted';
+}
+
+/**
+ * Upload sessions: data accumulates in uploads/<id>/data (never visible as a blob), hashed while
+ * it streams in; only a verified, fsynced file is moved into blobs/. A session's requests are
+ * serialised so that chunks cannot interleave.
+ */
+export class UploadSessions {
+  private readonly live = new Map<string, LiveSession>();
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<void>,
+  ) {}
+
+  async start(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
+    const id = randomUUID();
+    const info: SessionInfo = { repo, algorithm, startedAt: Date.now() };
+    await this.driver.writeAtomic(layout.uploadInfo(id), JSON.stringify(info));
+    this.live.set(id, { hash: newHash(algorithm), size: 0 });
+    return { id, repo, size: 0 };
+  }
+
+  private async readInfo(repo: string, id: string): Promise<SessionInfo | undefined> {
+    if (!SESSION_ID.test(id)) return undefined;
+    const raw = await this.driver.read(layout.uploadInfo(id));
+    if (!raw) return undefined;
+    try {
+      const info = JSON.parse(raw.toString('utf8')) as SessionInfo;
+      if (info.repo !== repo || !isDigestAlgorithm(info.algorithm)) return undefined;
+      return info;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async requireInfo(repo: string, id: string): Promise<SessionInfo> {
+    const info = await this.readInfo(repo, id);
+    if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload session "${id.slice(0, 64)}" is unknown in ${repo}`);
+    return info;
+  }
+
+  private async storedSize(id: string): Promise<number> {
+    return (await this.driver.stat(layout.uploadData(id)))?.size ?? 0;
+  }
+
+  /** The session's hash state; rebuilt from the data on disk after a restart. */
+  private async liveSession(id: string, info: SessionInfo): Promise<LiveSession> {
+    const known = this.live.get(id);
+    if (known) return known;
+    const size = await this.storedSize(id);
+    const session = { hash: await this.hashStoredData(id, size, info.algorithm), size };
+    this.live.set(id, session);
+    return session;
+  }
+
+  async status(repo: string, id: string): Promise<UploadStatus | undefined> {
+    const info = await this.readInfo(repo, id);
+    if (!info) return undefined;
+    const size = this.live.get(id)?.size ?? (await this.storedSize(id));
+    return { id, repo, size };
+  }
+
+  async append(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
+    return this.lock.run(id, async () => {
+      const info = await this.requireInfo(repo, id);
+      return this.appendLocked(repo, id, info, body, options);
+    });
+  }
+
+  private async appendLocked(repo: string, id: string, info: SessionInfo, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
+    const session = await this.liveSession(id, info);
+    const rangeHeaders = { range: uploadRangeHeader(session.size), location: `/v2/${repo}/blobs/uploads/${id}`, 'docker-upload-uuid': id };
+    const { range, contentLength } = options;
+    if (range) {
+      if (range.start !== session.size) {
+        throw new RegistryError(
+          'BLOB_UPLOAD_INVALID',
+          `chunk starts at byte ${range.start} but the upload holds ${session.size} bytes; send the chunk that starts at ${session.size}`,
+          { expectedStart: session.size },
+          { status: 416, headers: rangeHeaders },
+        );
+      }
+      const rangeLength = range.end - range.start + 1;
+      if (contentLength !== undefined && contentLength !== rangeLength) {
+        throw new RegistryError('SIZE_INVALID', `Content-Range covers ${rangeLength} bytes but Content-Length is ${contentLength}`);
+      }
+    }
+    const before = session.hash.copy();
+    let written: number;
+    try {
+      written = await this.driver.writeStreamAt(layout.uploadData(id), session.size, body, hashingPass(session.hash));
+    } catch (err) {
+      session.hash = before;
+      if (isClientAbort(err)) {
+        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the request body ended before all its bytes arrived; nothing of this chunk was kept');
+      }
+      throw err;
+    }
+    const expected = range ? range.end - range.start + 1 : contentLength;
+    if (expected !== undefined && written !== expected) {
+      await this.driver.truncate(layout.uploadData(id), session.size);
+      session.hash = before;
+      throw new RegistryError('SIZE_INVALID', `expected ${expected} bytes in this chunk but received ${written}; nothing of it was kept`);
+    }
+    session.size += written;
+    return { id, repo, size: session.size };
+  }
+
+  async finish(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<{ size: number }> {
+    return this.lock.run(id, async () => {
+      const info = await this.requireInfo(repo, id);
+      if (finalChunk) await this.appendLocked(repo, id, info, finalChunk.body, finalChunk.options);
+      const session = await this.liveSession(id, info);
+      const actual = await this.digestOf(id, session, info, digest.algorithm);
+      if (actual !== digest.hex) {
+        await this.discard(id);
+        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${digest.algorithm}:${actual}, not ${digest.value}; the upload was discarded`, {
+          expected: digest.value,
+          actual: `${digest.algorithm}:${actual}`,
+        });
+      }
+      if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '');
+      await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
+      await this.onBlobStored(repo, digest, session.size);
+      await this.discard(id);
+      return { size: session.size };
+    });
+  }
+
+  /** The digest of what was received: from the running hash, or re-read for another algorithm. */
+  private async digestOf(id: string, session: LiveSession, info: SessionInfo, algorithm: DigestAlgorithm): Promise<string> {
+    if (algorithm === info.algorithm) return session.hash.copy().digest('hex');
+    return (await this.hashStoredData(id, session.size, algorithm)).digest('hex');
+  }
+
+  private async hashStoredData(id: string, size: number, algorithm: DigestAlgorithm): Promise<Hash> {
+    const hash = newHash(algorithm);
+    if (size > 0) {
+      for await (const chunk of this.driver.readStream(layout.uploadData(id))) hash.update(chunk as Buffer);
+    }
+    return hash;
+  }
+
+  async cancel(repo: string, id: string): Promise<boolean> {
+    return this.lock.run(id, async () => {
+      if (!(await this.readInfo(repo, id))) return false;
+      await this.discard(id);
+      return true;
+    });
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.live.delete(id);
+    await this.driver.remove(layout.upload(id));
+  }
+
+  async purge(maxIdleMs: number): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (const id of await this.driver.list(UPLOADS)) {
+      if (!SESSION_ID.test(id)) continue;
+      const touched = Math.max(
+        (await this.driver.stat(layout.uploadData(id)))?.modifiedMs ?? 0,
+        (await this.driver.stat(layout.uploadInfo(id)))?.modifiedMs ?? 0,
+      );
+      if (now - touched <= maxIdleMs) continue;
+      await this.lock.run(id, () => this.discard(id));
+      removed += 1;
+    }
+    return removed;
+  }
+}

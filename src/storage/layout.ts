@@ -1,0 +1,35 @@
+import type { Digest } from '../core/digest.js';
+
+/**
+ * Where each thing lives under the storage root. Names and digests are validated before they
+ * reach here, and repository name components never start with '_', so the '_'-prefixed
+ * directories inside a repository can never collide with a nested repository.
+ *
+ *   blobs/<alg>/<hex[0..2]>/<hex>/data                       content, shared by all repositories
+ *   repositories/<name>/_layers/<alg>/<hex>                  blob linked into the repository
+ *   repositories/<name>/_manifests/revisions/<alg>/<hex>     manifest in the repository (holds its media type)
+ *   repositories/<name>/_manifests/tags/<tag>                tag (holds the manifest digest)
+ *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer of a subject (holds its descriptor)
+ *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
+ */
+export const REPOSITORIES = 'repositories';
+export const UPLOADS = 'uploads';
+
+export const layout = {
+  blobData: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
+  repository: (repo: string) => `${REPOSITORIES}/${repo}`,
+  blobLink: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_layers/${d.algorithm}/${d.hex}`,
+  manifestRevision: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+  manifestsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests`,
+  tagsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests/tags`,
+  tag: (repo: string, tag: string) => `${REPOSITORIES}/${repo}/_manifests/tags/${tag}`,
+  referrersOf: (repo: string, subject: Digest) => `${REPOSITORIES}/${repo}/_referrers/${subject.algorithm}/${subject.hex}`,
+  referrer: (repo: string, subject: Digest, referrer: Digest) =>
+    `${REPOSITORIES}/${repo}/_referrers/${subject.algorithm}/${subject.hex}/${referrer.algorithm}-${referrer.hex}`,
+  upload: (id: string) => `${UPLOADS}/${id}`,
+  uploadData: (id: string) => `${UPLOADS}/${id}/data`,
+  uploadInfo: (id: string) => `${UPLOADS}/${id}/info.json`,
+};
+
+/** Directory names inside a repository directory that mark it as one. */
+export const REPOSITORY_MARKERS = ['_manifests', '_layers'] as const;

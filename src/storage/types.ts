@@ -1,0 +1,85 @@
+import type { Readable } from 'node:stream';
+import type { Digest, DigestAlgorithm } from '../core/digest.js';
+import type { ManifestReference } from '../core/reference.js';
+
+/**
+ * The registry's storage, in OCI terms. The HTTP layer talks only to this interface; the
+ * filesystem image store implements it today, and decorators (instrumentation, the
+ * pull-through cache) wrap it without the handlers knowing.
+ */
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface BlobContent extends BlobInfo {
+  stream: Readable;
+}
+
+export interface UploadStatus {
+  id: string;
+  repo: string;
+  /** Bytes received so far. */
+  size: number;
+}
+
+export interface ChunkOptions {
+  /** The inclusive range the client says it is sending (Content-Range), if any. */
+  range?: { start: number; end: number };
+  /** The request's Content-Length, if it sent one. */
+  contentLength?: number;
+}
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: Digest;
+  tags: string[];
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface RegistryStore {
+  init(): Promise<void>;
+
+  /** A blob linked into the repository, or undefined. */
+  statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined>;
+  openBlob(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<BlobContent | undefined>;
+  /** Unlinks the blob from the repository; false when it was not linked. */
+  deleteBlob(repo: string, digest: Digest): Promise<boolean>;
+  /** Links a blob from another repository; false when `from` does not have it. */
+  mountBlob(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined>;
+
+  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus>;
+  getUpload(repo: string, id: string): Promise<UploadStatus | undefined>;
+  appendUpload(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus>;
+  /** Appends an optional final chunk, verifies the digest, and makes the blob durable and linked. */
+  finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<BlobInfo>;
+  cancelUpload(repo: string, id: string): Promise<boolean>;
+  /** Removes sessions idle for longer than `maxIdleMs`; resolves with how many went. */
+  purgeUploads(maxIdleMs: number): Promise<number>;
+
+  getManifest(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined>;
+  putManifest(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined, extraTags?: string[]): Promise<PutManifestResult>;
+  /** Deletes the manifest and every tag that points at it; false when it was not there. */
+  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+
+  repositoryExists(repo: string): Promise<boolean>;
+  /** Sorted tags, or undefined when the repository does not exist. */
+  listTags(repo: string): Promise<string[] | undefined>;
+  /** Sorted repository names. */
+  listRepositories(): Promise<string[]>;
+  listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]>;
+}
