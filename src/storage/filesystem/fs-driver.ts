@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { close, constants, createReadStream, createWriteStream, fsync, ftruncate, open as openCallback } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import type { Driver, FileInfo } from '../driver.js';
+
+const openFd = promisify(openCallback);
+const ftruncateFd = promisify(ftruncate);
+const fsyncFd = promisify(fsync);
+const closeFd = promisify(close);
 
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
@@ -110,19 +116,20 @@ export class FilesystemDriver implements Driver {
   async writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number> {
     const target = this.full(path);
     await mkdir(dirname(target), { recursive: true });
+    // A numeric fd, not a FileHandle: a FileHandle lent to a write stream blocks its own sync().
     // Read-write without O_TRUNC keeps the bytes before offset; O_CREAT makes the first chunk's file.
-    const handle = await open(target, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const fd = await openFd(target, constants.O_RDWR | constants.O_CREAT, 0o644);
     try {
-      await handle.truncate(offset);
-      const sink = createWriteStream('', { fd: handle, start: offset, autoClose: false });
+      await ftruncateFd(fd, offset);
+      const sink = createWriteStream('', { fd, start: offset, autoClose: false });
       await (through ? pipeline(source, through, sink) : pipeline(source, sink));
-      await handle.sync();
+      await fsyncFd(fd);
       return sink.bytesWritten;
     } catch (err) {
-      await handle.truncate(offset).catch(() => undefined);
+      await ftruncateFd(fd, offset).catch(() => undefined);
       throw err;
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
   }
 
