@@ -40,6 +40,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   await server.register(healthRoutes, health);
   await server.register(async (scope) => registryApi(scope, { store, deleteEnabled: config.storage.delete.enabled }));
 
+  // While draining, every answer closes its connection, so keep-alive clients cannot hold a
+  // graceful shutdown open after their last request finished.
+  server.addHook('onSend', async (_request, reply, payload) => {
+    if (health.draining) reply.header('connection', 'close');
+    return payload;
+  });
+
   server.addHook('onResponse', async (request, reply) => {
     const quiet = request.url.startsWith('/livez') || request.url.startsWith('/readyz') || request.url.startsWith('/startupz');
     const line = {

@@ -4,6 +4,7 @@ import { configSchema } from './schema.js';
 
 interface JsonSchemaNode {
   type?: string | string[];
+  format?: string;
   description?: string;
   default?: unknown;
   enum?: unknown[];
@@ -13,6 +14,7 @@ interface JsonSchemaNode {
 }
 
 function typeOf(node: JsonSchemaNode): string {
+  if (node.format === 'duration') return 'duration';
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   const type = Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
   if (node.minimum !== undefined || node.maximum !== undefined) return `${type} (${node.minimum ?? ''}–${node.maximum ?? ''})`;

@@ -11,7 +11,8 @@ const duration = (fallback: string, description: string) =>
     .string()
     .refine(isDuration, { message: 'must be a duration such as 500ms, 30s, 2m, 24h or 30d' })
     .default(fallback)
-    .describe(description);
+    .describe(description)
+    .meta({ format: 'duration' });
 
 export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The staging directory of atomic writes: its content is transient by design, and cleared at startup. */
+const STAGING_DIR = '_tmp';
+
+/** What a directory maps to in a snapshot, so that an empty directory left behind is a change too. */
+export const DIRECTORY = 'directory';
+
+export async function sha256File(path: string, algorithm: 'sha256' | 'sha512' = 'sha256'): Promise<string> {
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Every path below `relative`, relative to the storage root, '/'-separated, directories included. */
+async function walk(root: string, relative: string, into: Array<{ path: string; isDirectory: boolean }>): Promise<void> {
+  const entries = await readdir(join(root, relative), { withFileTypes: true });
+  for (const entry of entries) {
+    const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+    if (path === STAGING_DIR) continue;
+    into.push({ path, isDirectory: entry.isDirectory() });
+    if (entry.isDirectory()) await walk(root, path, into);
+  }
+}
+
+/**
+ * Every file under the storage root (the `_tmp` staging dir excluded) mapped to its sha256, and
+ * every directory to DIRECTORY, sorted by path: two snapshots are equal exactly when nothing on
+ * disk changed. Compare them with assert.deepStrictEqual.
+ */
+export async function snapshotTree(root: string): Promise<Map<string, string>> {
+  const entries: Array<{ path: string; isDirectory: boolean }> = [];
+  await walk(root, '', entries);
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const snapshot = new Map<string, string>();
+  for (const { path, isDirectory } of entries) snapshot.set(path, isDirectory ? DIRECTORY : await sha256File(join(root, path)));
+  return snapshot;
+}
+
+/** The files of blobs/<alg>/<xx>/<hex>/data with the digest their directory names. */
+export async function blobDataFiles(root: string): Promise<Array<{ path: string; algorithm: 'sha256' | 'sha512'; hex: string }>> {
+  const files: Array<{ path: string; isDirectory: boolean }> = [];
+  await walk(root, '', files);
+  return files
+    .filter((entry) => !entry.isDirectory && entry.path.startsWith('blobs/'))
+    .map((entry) => {
+      const match = /^blobs\/(sha256|sha512)\/([0-9a-f]{2})\/([0-9a-f]+)\/data$/.exec(entry.path);
+      const hex = match?.[3];
+      if (!match || !hex?.startsWith(match[2] as string)) throw new Error(`unexpected file in the blob store: ${entry.path}`);
+      return { path: entry.path, algorithm: match[1] as 'sha256' | 'sha512', hex };
+    });
+}

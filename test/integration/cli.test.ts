@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cleanup, PORTHOLE_CLI, tempDir } from '../helpers/porthole-process.js';
+import { runCli } from '../helpers/run-cli.js';
+
+describe('porthole verify', () => {
+  it('prints ok for a valid file', async () => {
+    const dir = await tempDir('verify');
+    const file = join(dir, 'ok.yaml');
+    await writeFile(file, 'http:\n  port: 5001\nstorage:\n  delete:\n    enabled: false\n');
+    const result = await runCli(['verify', file]);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.trim(), 'ok');
+    await cleanup(dir);
+  });
+
+  it('lists every problem with its key and exits 2', async () => {
+    const dir = await tempDir('verify');
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'http:\n  port: 70000\n  adress: x\nlog:\n  level: chatty\n');
+    const result = await runCli(['verify', file]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /3 problem/);
+    assert.match(result.stderr, /http\.port:/);
+    assert.match(result.stderr, /http\.adress: unknown key/);
+    assert.match(result.stderr, /log\.level:/);
+    await cleanup(dir);
+  });
+});
+
+describe('porthole serve start-up failures', () => {
+  it('exits 2 naming the key when the config is invalid', async () => {
+    const result = await runCli(['serve', '--port', 'eighty']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /http\.port/);
+  });
+
+  it('exits 2 naming log.output when the log file cannot be opened', async () => {
+    const result = await runCli(['serve', '--port', '0', '--log-output', '/nonexistent-dir/porthole.log']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /log\.output/);
+  });
+
+  it('exits 2 naming storage.rootDirectory when the root cannot be created', async () => {
+    const dir = await tempDir('ro');
+    const blocked = join(dir, 'file');
+    await writeFile(blocked, 'not a directory');
+    const result = await runCli(['serve', '--port', '0', '--root', join(blocked, 'data')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /storage\.rootDirectory/);
+    await cleanup(dir);
+  });
+
+  it('writes the log file with mode 0600 when log.output is a path', async () => {
+    const dir = await tempDir('logfile');
+    await mkdir(join(dir, 'logs'));
+    await chmod(join(dir, 'logs'), 0o755);
+    const child = spawn(process.execPath, [PORTHOLE_CLI, 'serve', '--port', '0', '--root', join(dir, 'data'), '--log-output', join(dir, 'logs', 'p.log')]);
+    const { stat, readFile } = await import('node:fs/promises');
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !(existsSync(join(dir, 'logs', 'p.log')) && (await readFile(join(dir, 'logs', 'p.log'), 'utf8')).includes('porthole listening'))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const info = await stat(join(dir, 'logs', 'p.log'));
+    assert.equal(info.mode & 0o777, 0o600);
+    const lines = (await readFile(join(dir, 'logs', 'p.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string });
+    assert.ok(lines.some((l) => l.msg === 'porthole listening' && l.level === 'info'));
+    assert.ok(lines.some((l) => l.msg === 'porthole stopped'));
+    await cleanup(dir);
+  });
+});
+
+describe('porthole serve defaults', () => {
+  it('listens on 127.0.0.1:5000 and stores under ./data with no config', async (t) => {
+    const dir = await tempDir('defaults');
+    const child = spawn(process.execPath, [PORTHOLE_CLI, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((r) => child.once('exit', r));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !output.includes('porthole listening') && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    if (output.includes('EADDRINUSE')) {
+      t.skip('port 5000 is taken on this machine');
+      await cleanup(dir);
+      return;
+    }
+    try {
+      const line = JSON.parse(output.split('\n').find((l) => l.includes('porthole listening')) ?? '{}') as { address?: string; port?: number };
+      assert.equal(line.address, '127.0.0.1');
+      assert.equal(line.port, 5000);
+      const response = await fetch('http://127.0.0.1:5000/v2/');
+      assert.equal(response.status, 200);
+      assert.ok(existsSync(join(dir, 'data')), './data was created');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await cleanup(dir);
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { durationMs } from '../../src/config/durations.js';
+import { ConfigError, loadConfig, validateConfig } from '../../src/config/load.js';
+import { renderConfigDocs } from '../../src/config/render-docs.js';
+import { tempDir } from '../helpers/porthole-process.js';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('defaults to 127.0.0.1:5000 with storage under ./data and deletion on', () => {
+    const config = validateConfig({});
+    assert.equal(config.http.address, '127.0.0.1');
+    assert.equal(config.http.port, 5000);
+    assert.equal(config.storage.rootDirectory, './data');
+    assert.equal(config.storage.delete.enabled, true);
+    assert.equal(config.log.level, 'info');
+    assert.equal(config.log.output, 'stdout');
+  });
+
+  it('names every key at fault, unknown keys included', () => {
+    const problems = problemsOf(() =>
+      validateConfig({ http: { port: 'x', bogus: 1 }, storage: { uploadExpiry: 'soon', delete: { enabled: 'yes' } }, log: { level: 'loud' }, proxyy: {} }),
+    );
+    const keys = problems.map((p) => p.split(':')[0]);
+    assert.deepEqual(keys.sort(), ['http.bogus', 'http.port', 'log.level', 'proxyy', 'storage.delete.enabled', 'storage.uploadExpiry'].sort());
+  });
+
+  it('lets flags override the file and the file override defaults', async () => {
+    const dir = await tempDir('config');
+    const file = join(dir, 'c.yaml');
+    await writeFile(file, 'http:\n  port: 6000\n  address: 0.0.0.0\nstorage:\n  rootDirectory: /srv/registry\n');
+    const config = await loadConfig(file, { 'http.port': 7000, 'storage.rootDirectory': undefined });
+    assert.equal(config.http.port, 7000);
+    assert.equal(config.http.address, '0.0.0.0');
+    assert.equal(config.storage.rootDirectory, '/srv/registry');
+  });
+
+  it('reads JSON files too, and reports unreadable or unparsable files by path', async () => {
+    const dir = await tempDir('config');
+    const json = join(dir, 'c.json');
+    await writeFile(json, JSON.stringify({ log: { level: 'debug' } }));
+    assert.equal((await loadConfig(json)).log.level, 'debug');
+    const broken = join(dir, 'broken.yaml');
+    await writeFile(broken, 'http: [1, 2\n');
+    await assert.rejects(loadConfig(broken), (err: unknown) => err instanceof ConfigError && /not valid YAML or JSON/.test(err.problems[0] ?? ''));
+    await assert.rejects(loadConfig(join(dir, 'missing.yaml')), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.problems[0] ?? ''));
+  });
+
+  it('parses durations with units', () => {
+    assert.equal(durationMs('500ms'), 500);
+    assert.equal(durationMs('30s'), 30_000);
+    assert.equal(durationMs('2m'), 120_000);
+    assert.equal(durationMs('1.5h'), 5_400_000);
+    assert.equal(durationMs('30d'), 2_592_000_000);
+    assert.throws(() => durationMs('30'), /invalid duration/);
+  });
+
+  it('docs/config.md is the rendering of the schema (run `npm run docs:config` when it is not)', async () => {
+    const committed = await readFile(new URL('../../../docs/config.md', import.meta.url), 'utf8');
+    assert.equal(committed, renderConfigDocs());
+  });
+});
