@@ -35,6 +35,11 @@ function methodNotAllowed(request: FastifyRequest, allowed: string[]): RegistryE
   });
 }
 
+function allowedMethods(resource: Resource): string[] {
+  const methods = Object.keys(resource);
+  return resource.GET && !resource.HEAD ? [...methods, 'HEAD'] : methods;
+}
+
 async function dispatch(ctx: RegistryContext, route: MatchedRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (route.kind === 'base' || route.kind === 'catalog') {
     if (!READ_ONLY.has(request.method)) throw methodNotAllowed(request, ['GET', 'HEAD']);
@@ -43,8 +48,9 @@ async function dispatch(ctx: RegistryContext, route: MatchedRoute, request: Fast
     return;
   }
   const resource = RESOURCES[route.kind];
-  const handler = resource[request.method as keyof Resource];
-  if (!handler) throw methodNotAllowed(request, Object.keys(resource));
+  // HEAD of a GET-only resource is its GET without the body (Node drops the body of a HEAD answer).
+  const handler = resource[request.method as keyof Resource] ?? (request.method === 'HEAD' ? resource.GET : undefined);
+  if (!handler) throw methodNotAllowed(request, allowedMethods(resource));
   const named = namedRoute(route);
   request.repository = named.name;
   await handler(ctx, named, request, reply);
