@@ -4,6 +4,7 @@ import { durationMs } from './config/durations.js';
 import type { PortholeConfig } from './config/schema.js';
 import type { PortholeLogger } from './observability/logger.js';
 import { registryApi } from './registry/api-plugin.js';
+import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
 import { ImageStore } from './storage/image-store/image-store.js';
@@ -32,6 +33,10 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 8192 },
+    // The router rejects a malformed percent-encoding before any route runs; without this hook
+    // Fastify answers with its own JSON, which is not an OCI error body.
+    frameworkErrors: (err, request, reply) => writeError(err, request, reply),
+    clientErrorHandler: writeClientError,
     // Large blob uploads can take long; only a stalled connection should be cut.
     requestTimeout: 0,
     bodyLimit: 4 * 1024 * 1024,

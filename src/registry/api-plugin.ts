@@ -3,7 +3,7 @@ import { RegistryError } from '../core/errors.js';
 import { blobResource } from './blobs.js';
 import { namedRoute, type RegistryContext, type Resource } from './context.js';
 import { catalog, referrersResource, tagsResource } from './discovery.js';
-import { writeError } from './error-writer.js';
+import { API_VERSION, writeError } from './error-writer.js';
 import { manifestResource } from './manifests.js';
 import { matchRoute, pathOf, type MatchedRoute, type RouteKind } from './routes.js';
 import { uploadResource, uploadsResource } from './uploads.js';
@@ -63,7 +63,7 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('docker-distribution-api-version', 'registry/2.0');
+    reply.header('docker-distribution-api-version', API_VERSION);
     const route = matchRoute(pathOf(request.url));
     if (route) request.routeTemplate = route.template;
   });

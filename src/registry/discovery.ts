@@ -30,7 +30,9 @@ export const referrersResource: Resource = {
       reply.header('oci-filters-applied', 'artifactType');
     }
     const body = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
-    return reply.code(200).header('content-type', MEDIA_TYPES.ociIndex).send(JSON.stringify(body));
+    // A Buffer, not a string: Fastify appends "; charset=utf-8" to string payloads, and the spec
+    // wants exactly application/vnd.oci.image.index.v1+json here.
+    return reply.code(200).header('content-type', MEDIA_TYPES.ociIndex).send(Buffer.from(JSON.stringify(body)));
   },
 };
 

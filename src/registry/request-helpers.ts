@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isClientAbort } from '../core/client-abort.js';
 import { RegistryError } from '../core/errors.js';
 import { parseUploadContentRange } from '../core/ranges.js';
 import type { ChunkOptions } from '../storage/types.js';
@@ -43,10 +44,15 @@ export async function readBodyLimited(request: FastifyRequest, limit: number, on
   if (declared !== undefined && declared > limit) throw onTooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of request.raw) {
-    total += (chunk as Buffer).length;
-    if (total > limit) throw onTooLarge();
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of request.raw) {
+      total += (chunk as Buffer).length;
+      if (total > limit) throw onTooLarge();
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (isClientAbort(err)) throw new RegistryError('SIZE_INVALID', `the request body ended after ${total} bytes, before all of it arrived`);
+    throw err;
   }
   if (declared !== undefined && total !== declared) {
     throw new RegistryError('SIZE_INVALID', `Content-Length says ${declared} bytes but ${total} arrived`);

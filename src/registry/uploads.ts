@@ -76,10 +76,11 @@ export const uploadsResource: Resource = {
     const digestParam = query.get('digest');
     if (digestParam !== null && mount === null) {
       const digest = parseDigest(digestParam);
-      const session = await ctx.store.startUpload(route.name, digest.algorithm);
+      // Checked before the session exists: a session the client never learns of must not be left behind.
       const options = chunkOptionsOf(request, () => {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'a single-request upload takes no Content-Range');
       });
+      const session = await ctx.store.startUpload(route.name, digest.algorithm);
       try {
         const blob = await ctx.store.finishUpload(route.name, session.id, digest, { body: request.raw, options });
         return answerCreated(reply, route.name, blob);

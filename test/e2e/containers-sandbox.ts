@@ -47,7 +47,7 @@ export class ContainersSandbox {
 
   /** Runs skopeo with the sandbox's policy; skopeo's own timeout sits inside ours. */
   skopeo(args: string[], timeoutMs = 90_000): Promise<CommandResult> {
-    const seconds = Math.floor(timeoutMs / 1000) - 5;
+    const seconds = Math.max(1, Math.floor(timeoutMs / 1000) - 5);
     return runCommand('skopeo', ['--policy', this.policy, '--command-timeout', `${seconds}s`, ...args], { env: this.env, timeoutMs });
   }
 

@@ -41,8 +41,10 @@ export async function tempDir(prefix: string): Promise<string> {
 export async function startPorthole(options: StartOptions = {}): Promise<PortholeProcess> {
   const root = options.root ?? (await tempDir('root'));
   const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), '--log-level', 'info', ...(options.args ?? [])];
+  let configDir: string | undefined;
   if (options.config !== undefined) {
-    const file = join(await tempDir('config'), 'porthole.yaml');
+    configDir = await tempDir('config');
+    const file = join(configDir, 'porthole.yaml');
     await writeFile(file, options.config);
     args.push('--config', file);
   }
@@ -51,6 +53,8 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  // The config file is read at start-up only; it goes when the process does.
+  void exited.then(() => (configDir === undefined ? undefined : rm(configDir, { recursive: true, force: true })));
 
   const port = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`porthole did not start within 20 s:\n${output}`)), 20_000);

@@ -1,38 +1,27 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from './porthole-process.js';
 
 /**
- * One porthole for a whole test file: started in `before`, stopped and its temp dirs removed in
- * `after`. The config file is written here (not through startPorthole's `config`) so that its
- * directory is removed too. Call the returned function inside tests to get the running process.
+ * One porthole for a whole test file (or describe block): started in `before`, stopped and its
+ * storage root removed in `after`. Call the returned function inside tests to get the process.
  */
 export function sharedPorthole(config?: string): () => PortholeProcess {
+  let root: string | undefined;
   let running: PortholeProcess | undefined;
-  let configDir: string | undefined;
 
   before(async () => {
-    const args: string[] = [];
-    if (config !== undefined) {
-      configDir = await tempDir('config');
-      const file = join(configDir, 'porthole.yaml');
-      await writeFile(file, config);
-      args.push('--config', file);
-    }
-    running = await startPorthole({ args });
+    // Created here rather than by startPorthole, so that it is removed even when the start fails.
+    root = await tempDir('root');
+    running = await startPorthole(config === undefined ? { root } : { root, config });
   });
 
   after(async () => {
-    if (running) {
-      await running.stop();
-      await cleanup(running.root);
-    }
-    if (configDir) await cleanup(configDir);
+    await running?.stop();
+    if (root) await cleanup(root);
   });
 
   return () => {
-    if (!running) throw new Error('porthole is not running: sharedPorthole() must be called at the top level of a test file');
+    if (!running) throw new Error('porthole is not running yet: call sharedPorthole() at the top of the test file, use it inside tests');
     return running;
   };
 }

@@ -53,3 +53,18 @@ export async function blobDataFiles(root: string): Promise<Array<{ path: string;
       return { path: entry.path, algorithm: match[1] as 'sha256' | 'sha512', hex };
     });
 }
+
+export interface TreeDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+/** What changed between two snapshots, for a failure message that names paths, not whole trees. */
+export function diffTrees(before: Map<string, string>, after: Map<string, string>): TreeDiff {
+  return {
+    added: [...after.keys()].filter((path) => !before.has(path)),
+    removed: [...before.keys()].filter((path) => !after.has(path)),
+    changed: [...after.keys()].filter((path) => before.has(path) && before.get(path) !== after.get(path)),
+  };
+}

@@ -20,6 +20,18 @@ export interface StreamHandle {
   request: ClientRequest;
 }
 
+function drainedOrClosed(request: ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      request.off('drain', done);
+      request.off('close', done);
+      resolve();
+    };
+    request.on('drain', done);
+    request.on('close', done);
+  });
+}
+
 /**
  * Sends a request body piece by piece over node:http (raw() sends one buffer at once). Used for
  * streamed PATCH uploads and for uploads that must still be running when the server is killed.
@@ -51,7 +63,7 @@ export function streamRequest(baseUrl: string, options: StreamRequest): StreamHa
     for (const piece of options.pieces) {
       if (request.destroyed) return;
       // Respect back-pressure, so "in flight" means on the wire, not queued in this process.
-      if (!request.write(piece)) await new Promise((resolve) => request.once('drain', resolve).once('close', resolve));
+      if (!request.write(piece)) await drainedOrClosed(request);
       if (options.pauseMs) await sleep(options.pauseMs);
     }
     if (!request.destroyed) request.end();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { close, constants, createReadStream, createWriteStream, fsync, ftruncate, open as openCallback } from 'node:fs';
+import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, write } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
@@ -11,6 +11,7 @@ const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
+const writeFd = promisify(write);
 
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
@@ -116,16 +117,31 @@ export class FilesystemDriver implements Driver {
   async writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number> {
     const target = this.full(path);
     await mkdir(dirname(target), { recursive: true });
-    // A numeric fd, not a FileHandle: a FileHandle lent to a write stream blocks its own sync().
     // Read-write without O_TRUNC keeps the bytes before offset; O_CREAT makes the first chunk's file.
     const fd = await openFd(target, constants.O_RDWR | constants.O_CREAT, 0o644);
+    // Positioned writes from an async sink, not fs.WriteStream: a WriteStream destroyed by a client
+    // that hangs up mid-body closes its fd even with autoClose: false, and the cut-back and close
+    // below then hit a closed fd, or worse one already reused by another request's file.
+    let written = 0;
+    let draining: Promise<void> = Promise.resolve();
+    const sink = (chunks: AsyncIterable<Buffer>): Promise<void> =>
+      (draining = (async () => {
+        for await (const chunk of chunks) {
+          for (let done = 0; done < chunk.length; ) {
+            const { bytesWritten } = await writeFd(fd, chunk, done, chunk.length - done, offset + written + done);
+            done += bytesWritten;
+          }
+          written += chunk.length;
+        }
+      })());
     try {
       await ftruncateFd(fd, offset);
-      const sink = createWriteStream('', { fd, start: offset, autoClose: false });
       await (through ? pipeline(source, through, sink) : pipeline(source, sink));
       await fsyncFd(fd);
-      return sink.bytesWritten;
+      return written;
     } catch (err) {
+      // No write of the sink may still be running when the file is cut back and the fd closed.
+      await draining.catch(() => undefined);
       await ftruncateFd(fd, offset).catch(() => undefined);
       throw err;
     } finally {

@@ -1,5 +1,6 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
+import { isClientAbort } from '../../core/client-abort.js';
 import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { uploadRangeHeader } from '../../core/ranges.js';
@@ -29,11 +30,6 @@ function hashingPass(hash: Hash): Transform {
       callback(null, chunk);
     },
   });
-}
-
-function isClientAbort(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted';
 }
 
 /**
