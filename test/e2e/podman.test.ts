@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { buildOciLayout, sha256Digest, type ImageDescription, type LayoutDescription } from '../fixtures/oci-layout.js';
+import { sha256Digest, type ImageDescription, type LayoutDescription } from '../fixtures/oci-layout.js';
 import { rootfsFiles } from '../fixtures/rootfs-files.js';
 import { seededBytes } from '../fixtures/seeded-bytes.js';
 import { createTar } from '../fixtures/tar.js';
-import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
+import type { PortholeProcess } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
 import { requireTools } from '../helpers/tools.js';
 import { accessLogUntil } from './access-log.js';
-import { ContainersSandbox } from './containers-sandbox.js';
+import type { ContainersSandbox } from './containers-sandbox.js';
+import { startE2eSuite, stopE2eSuite } from './e2e-suite.js';
 import { PodmanStore } from './podman-store.js';
 
 const TEST_TIMEOUT = 120_000;
@@ -47,27 +48,10 @@ let single: LayoutDescription;
 let multi: LayoutDescription;
 
 before(async () => {
-  work = await tempDir('e2e-podman');
-  single = await buildOciLayout({ dir: join(work, 'single'), tag: 'v1', seed: 'podman-single', layers: 2, fileBytes: 48 * 1024 });
-  multi = await buildOciLayout({
-    dir: join(work, 'multi'),
-    tag: 'multi',
-    seed: 'podman-multi',
-    fileBytes: 32 * 1024,
-    platforms: [
-      { architecture: 'amd64', os: 'linux' },
-      { architecture: 'arm64', os: 'linux' },
-    ],
-  });
-  sandbox = await ContainersSandbox.create();
-  porthole = await startPorthole();
+  ({ porthole, sandbox, work, single, multi } = await startE2eSuite('e2e-podman', { seed: 'podman-single', layers: 2, fileBytes: 48 * 1024 }));
 });
 
-after(async () => {
-  await porthole?.stop();
-  await sandbox?.dispose();
-  await cleanup(...[work, porthole?.root].filter((dir): dir is string => dir !== undefined));
-});
+after(() => stopE2eSuite({ porthole, sandbox, work }));
 
 /** Pushed with skopeo, once, by whichever test needs it first. */
 const pushes = new Map<string, Promise<unknown>>();

@@ -68,3 +68,9 @@ export function diffTrees(before: Map<string, string>, after: Map<string, string
     changed: [...after.keys()].filter((path) => before.has(path) && before.get(path) !== after.get(path)),
   };
 }
+
+/** Every file under the storage root (relative paths) that holds exactly the bytes of a sha256 `digest`. */
+export async function copiesOf(root: string, digest: string): Promise<string[]> {
+  const snapshot = await snapshotTree(root);
+  return [...snapshot].filter(([, hash]) => `sha256:${hash}` === digest).map(([path]) => path);
+}
