@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { durationMs } from './config/durations.js';
 import type { PortholeConfig } from './config/schema.js';
+import { accessLog } from './observability/access-log.js';
+import { disabledAuditor, type Auditor } from './observability/audit.js';
+import { auditHook } from './observability/audit-hook.js';
 import type { PortholeLogger } from './observability/logger.js';
 import { registryApi } from './registry/api-plugin.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
@@ -12,6 +15,8 @@ import type { RegistryStore } from './storage/types.js';
 
 export interface AppDeps {
   logger: PortholeLogger;
+  /** Where security-relevant events go; the disabled twin when there is no audit log. */
+  auditor?: Auditor;
   /** Defaults to the filesystem image store under storage.rootDirectory. */
   store?: RegistryStore;
 }
@@ -28,7 +33,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // One access line per request is written below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
@@ -42,6 +47,10 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     bodyLimit: 4 * 1024 * 1024,
   });
 
+  // Installed on the root instance itself (not registered as plugins, which Fastify would
+  // encapsulate), so that their hooks see every request, unrouted ones included.
+  accessLog(server);
+  auditHook(server, deps.auditor ?? disabledAuditor);
   await server.register(healthRoutes, health);
   await server.register(async (scope) => registryApi(scope, { store, deleteEnabled: config.storage.delete.enabled }));
 
@@ -52,29 +61,14 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     return payload;
   });
 
-  server.addHook('onResponse', async (request, reply) => {
-    const quiet = request.url.startsWith('/livez') || request.url.startsWith('/readyz') || request.url.startsWith('/startupz');
-    const line = {
-      module: 'http',
-      method: request.method,
-      route: request.routeTemplate ?? request.routeOptions.url,
-      path: request.url.split('?', 1)[0],
-      status: reply.statusCode,
-      latency: reply.elapsedTime / 1000,
-      repo: request.repository,
-      clientIP: request.ip,
-    };
-    if (quiet) request.log.debug(line, 'request served');
-    else request.log.info(line, 'request served');
-  });
-
   await store.init();
+  const storageLog = deps.logger.child({ module: 'storage' });
   const purgeEvery = durationMs(config.storage.uploadPurgeInterval);
   const maxIdle = durationMs(config.storage.uploadExpiry);
   const purgeTimer = setInterval(() => {
     store.purgeUploads(maxIdle).then(
-      (removed) => removed > 0 && deps.logger.info({ module: 'storage', removed }, 'expired upload sessions removed'),
-      (err: unknown) => deps.logger.error({ module: 'storage', err }, 'upload purge failed'),
+      (removed) => removed > 0 && storageLog.info({ removed }, 'expired upload sessions removed'),
+      (err: unknown) => storageLog.error({ err }, 'upload purge failed'),
     );
   }, purgeEvery);
   purgeTimer.unref();

@@ -1,7 +1,10 @@
 import { buildApp } from '../app.js';
 import { durationMs } from '../config/durations.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { createLogger, type PortholeLogger } from '../observability/logger.js';
+import type { PortholeConfig } from '../config/schema.js';
+import { createAuditor, disabledAuditor, type Auditor } from '../observability/audit.js';
+import { LogFile } from '../observability/log-files.js';
+import { createLogger } from '../observability/logger.js';
 import { EXIT } from './exit-codes.js';
 
 export interface ServeOptions {
@@ -13,22 +16,23 @@ export interface ServeOptions {
   logOutput?: string;
 }
 
+/** The server's own entries in the audit log. */
+const SERVER_SUBJECT = 'porthole';
+
 function portFlag(text: string | undefined): number | string | undefined {
   if (text === undefined) return undefined;
   // Passed on as text when not a number, so the schema reports it against http.port.
   return /^\d+$/.test(text) ? Number(text) : text;
 }
 
-function flush(logger: PortholeLogger): Promise<void> {
-  return new Promise((resolve) => logger.flush(() => resolve()));
+function refuseToStart(key: string, message: string): never {
+  process.stderr.write(`porthole: ${key}: ${message}\n`);
+  process.exit(EXIT.badConfig);
 }
 
-/** `porthole serve`: flags over file over defaults, listen, and shut down gracefully on a signal. */
-export async function serve(options: ServeOptions): Promise<void> {
-  let logger: PortholeLogger;
-  let config;
+async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
   try {
-    config = await loadConfig(options.config, {
+    return await loadConfig(options.config, {
       'http.address': options.address,
       'http.port': portFlag(options.port),
       'storage.rootDirectory': options.root,
@@ -40,35 +44,56 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.stderr.write(`porthole: ${err.message}\n`);
     process.exit(EXIT.badConfig);
   }
+}
+
+function openLogFile(key: string, path: string): LogFile {
   try {
-    logger = createLogger(config.log);
+    return LogFile.open(path);
   } catch (err) {
-    process.stderr.write(`porthole: log.output: cannot open "${config.log.output}" for append (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
-    process.exit(EXIT.badConfig);
+    refuseToStart(key, `cannot open "${path}" for append (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+}
+
+/** `porthole serve`: flags over file over defaults, listen, and shut down gracefully on a signal. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const config = await readConfig(options);
+  const logFile = openLogFile('log.output', config.log.output);
+  const auditFile = config.log.audit === null ? undefined : openLogFile('log.audit', config.log.audit);
+  const logger = createLogger(config.log, logFile.stream);
+  const log = logger.child({ module: 'server' });
+  const auditor: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
+  const flushAll = () => Promise.all([logFile.flush(), auditFile?.flush()]);
 
   let app;
   try {
-    app = await buildApp(config, { logger });
+    app = await buildApp(config, { logger, auditor });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    process.stderr.write(`porthole: storage.rootDirectory: cannot use "${config.storage.rootDirectory}" (${code ?? String(err)})\n`);
-    process.exit(EXIT.badConfig);
+    refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code ?? String(err)})`);
   }
   const { server, health } = app;
   await server.listen({ host: config.http.address, port: config.http.port });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
-  logger.info({ module: 'server', address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');
+  log.info({ address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');
+  auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
+
+  // logrotate moves the files away, then sends SIGHUP: reopen them by path.
+  process.on('SIGHUP', () => {
+    logFile.reopen();
+    auditFile?.reopen();
+    log.info({ signal: 'SIGHUP' }, 'log files reopened');
+    auditor.record({ action: 'log.reopen', outcome: 'success', subject: SERVER_SUBJECT, detail: 'SIGHUP' });
+  });
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     health.draining = true;
-    logger.info({ module: 'server', signal }, 'shutting down: no new connections, finishing requests in flight');
+    log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
     const deadline = setTimeout(() => {
-      logger.warn({ module: 'server' }, 'shutdown timeout reached: closing remaining connections');
+      log.warn('shutdown timeout reached: closing remaining connections');
       server.server.closeAllConnections();
     }, durationMs(config.http.shutdownTimeout));
     deadline.unref();
@@ -76,13 +101,15 @@ export async function serve(options: ServeOptions): Promise<void> {
       .close()
       .then(async () => {
         clearTimeout(deadline);
-        logger.info({ module: 'server' }, 'porthole stopped');
-        await flush(logger);
+        log.info('porthole stopped');
+        auditor.record({ action: 'server.stop', outcome: 'success', subject: SERVER_SUBJECT, detail: signal });
+        await flushAll();
         process.exit(EXIT.ok);
       })
       .catch(async (err: unknown) => {
-        logger.error({ module: 'server', err }, 'error while shutting down');
-        await flush(logger);
+        log.error({ err }, 'error while shutting down');
+        auditor.record({ action: 'server.stop', outcome: 'failure', subject: SERVER_SUBJECT, detail: signal });
+        await flushAll();
         process.exit(EXIT.failure);
       });
   };

@@ -47,6 +47,12 @@ const logSchema = z
   .object({
     level: z.enum(LOG_LEVELS).default('info').describe('Lowest level written: panic, fatal, error, warn, info, debug or trace.'),
     output: z.string().min(1).default('stdout').describe('Where log lines go: stdout, stderr or a file path (opened for append, mode 0600).'),
+    audit: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe('File path of the audit log (JSON lines, append, mode 0600); no audit log when null.'),
   })
   .strict()
   .prefault({})

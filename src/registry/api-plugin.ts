@@ -8,14 +8,7 @@ import { manifestResource } from './manifests.js';
 import { matchRoute, pathOf, type MatchedRoute, type RouteKind } from './routes.js';
 import { uploadResource, uploadsResource } from './uploads.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The API route template ("/v2/:name/manifests/:reference"), for logs and metrics. */
-    routeTemplate?: string;
-    /** The repository the request is about, once its name has been validated. */
-    repository?: string;
-  }
-}
+import './request-context.js';
 
 const RESOURCES: Record<Exclude<RouteKind, 'base' | 'catalog'>, Resource> = {
   manifest: manifestResource,
@@ -64,8 +57,12 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', API_VERSION);
-    const route = matchRoute(pathOf(request.url));
-    if (route) request.routeTemplate = route.template;
+    try {
+      const route = matchRoute(pathOf(request.url));
+      if (route) request.apiRoute = route;
+    } catch {
+      // A malformed path: the handler meets the same error and answers it.
+    }
   });
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TABLE, isRegistryError, RegistryError } from '../core/errors.js';
+import './request-context.js';
 
 /**
  * The one place that turns a failure into an HTTP answer:
@@ -38,6 +39,7 @@ export function errorBody(err: RegistryError): { errors: Array<{ code: string; m
 
 export function writeError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const registryError = toRegistryError(err, request);
+  request.errorCode = registryError.code;
   reply.code(registryError.status);
   // Set here as well as in the API's onRequest hook: framework errors never reach that hook.
   reply.header('docker-distribution-api-version', API_VERSION);

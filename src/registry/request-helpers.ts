@@ -1,8 +1,10 @@
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { isClientAbort } from '../core/client-abort.js';
 import { RegistryError } from '../core/errors.js';
 import { parseUploadContentRange } from '../core/ranges.js';
 import type { ChunkOptions } from '../storage/types.js';
+import './request-context.js';
 
 export function queryOf(request: FastifyRequest): URLSearchParams {
   const q = request.url.indexOf('?');
@@ -45,7 +47,7 @@ export async function readBodyLimited(request: FastifyRequest, limit: number, on
   const chunks: Buffer[] = [];
   let total = 0;
   try {
-    for await (const chunk of request.raw) {
+    for await (const chunk of countedBody(request)) {
       total += (chunk as Buffer).length;
       if (total > limit) throw onTooLarge();
       chunks.push(chunk as Buffer);
@@ -58,4 +60,21 @@ export async function readBodyLimited(request: FastifyRequest, limit: number, on
     throw new RegistryError('SIZE_INVALID', `Content-Length says ${declared} bytes but ${total} arrived`);
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * The request body, counted into `request.bytesIn` as it is read. Joined with `pipeline` so that
+ * a client that hangs up or ends early still fails the read (a plain pipe would just stall).
+ */
+export function countedBody(request: FastifyRequest): Readable {
+  request.bytesIn ??= 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      request.bytesIn = (request.bytesIn ?? 0) + chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return pipeline(request.raw, counter, () => {
+    // Errors reach the reader through `counter`, which pipeline destroys with them.
+  });
 }

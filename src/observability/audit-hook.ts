@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { ANONYMOUS } from '../registry/request-context.js';
+import { queryOf } from '../registry/request-helpers.js';
+import { AUDITED_METHODS, auditAction } from './audit-actions.js';
+import type { AuditEvent, Auditor } from './audit.js';
+import { requestTarget } from './request-target.js';
+
+/**
+ * Records every write attempt (POST, PUT, PATCH, DELETE), whatever its outcome: unlike zot,
+ * which audits only successes, a refused or failed attempt is what a reviewer most wants to see.
+ */
+export function auditHook(app: FastifyInstance, auditor: Auditor): void {
+  app.addHook('onResponse', async (request, reply) => {
+    if (!AUDITED_METHODS.has(request.method)) return;
+    const query = queryOf(request);
+    const status = reply.statusCode;
+    const event: AuditEvent = {
+      action: auditAction(request.method, request.apiRoute, query, status),
+      outcome: status >= 200 && status < 300 ? 'success' : 'failure',
+      subject: request.user ?? ANONYMOUS,
+      clientIP: request.ip,
+      ...requestTarget(request, reply),
+      status,
+      reqId: request.id,
+    };
+    const from = query.get('from');
+    if (from !== null && event.action === 'blob.mount') event.from = from;
+    if (request.errorCode !== undefined) event.error = request.errorCode;
+    auditor.record(event);
+  });
+}

@@ -1,0 +1,43 @@
+import type { DestinationStream } from 'pino';
+
+/** One security-relevant event: who tried to change what, and how it ended. */
+export interface AuditEvent {
+  action: string;
+  outcome: 'success' | 'failure';
+  /** The user, `anonymous` without credentials, `porthole` for the server's own events. */
+  subject: string;
+  clientIP?: string;
+  repo?: string;
+  reference?: string;
+  digest?: string;
+  uploadId?: string;
+  /** Source repository of a mount. */
+  from?: string;
+  status?: number;
+  /** The OCI error code of a refused request. */
+  error?: string;
+  reqId?: string;
+  /** Free-form detail of server events (signal, reason). */
+  detail?: string;
+}
+
+export interface Auditor {
+  record(event: AuditEvent): void;
+}
+
+/** The disabled twin, used when `log.audit` is not set: the callers never check a flag. */
+export const disabledAuditor: Auditor = {
+  record() {},
+};
+
+/**
+ * Writes one JSON line per event, `time` first, straight to the (buffered, reopenable)
+ * destination: the fields are porthole's own, so there is nothing for a logger to add or redact.
+ */
+export function createAuditor(destination: DestinationStream): Auditor {
+  return {
+    record(event) {
+      destination.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+    },
+  };
+}

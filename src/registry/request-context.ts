@@ -1,0 +1,22 @@
+import type { MatchedRoute } from './routes.js';
+
+/**
+ * What porthole learns about a request while handling it, for the access log, the audit log and
+ * (later) metrics. Filled in by the API plugin, the handlers and the error writer.
+ */
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API route, when the path has the shape of one (even if the name turns out invalid). */
+    apiRoute?: MatchedRoute;
+    /** The repository the request is about, once its name has been validated. */
+    repository?: string;
+    /** Body bytes received, for requests whose body porthole reads. */
+    bytesIn?: number;
+    /** The OCI error code of the answer, when it was an error. */
+    errorCode?: string;
+    /** The authenticated user; absent for anonymous requests. */
+    user?: string;
+  }
+}
+
+export const ANONYMOUS = 'anonymous';
