@@ -113,6 +113,12 @@ export async function serve(options: ServeOptions): Promise<void> {
         process.exit(EXIT.failure);
       });
   };
+  // A bug that escapes every handler: say so in the log (not only as a stack on stderr), then exit.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception: exiting');
+    auditor.record({ action: 'server.stop', outcome: 'failure', subject: SERVER_SUBJECT, detail: 'uncaught exception' });
+    void flushAll().finally(() => process.exit(EXIT.failure));
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
