@@ -1,23 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { durationMs } from './config/durations.js';
-import type { PortholeConfig } from './config/schema.js';
+import { metricsSettings, type PortholeConfig } from './config/schema.js';
 import { accessLog } from './observability/access-log.js';
 import { disabledAuditor, type Auditor } from './observability/audit.js';
 import { auditHook } from './observability/audit-hook.js';
 import type { PortholeLogger } from './observability/logger.js';
+import { httpMetrics } from './observability/metrics/http-metrics.js';
+import { installMetricsEndpoint } from './observability/metrics/metrics-endpoint.js';
+import type { MetricsRecorder } from './observability/metrics/recorder.js';
+import { StorageGauges } from './observability/metrics/storage-gauges.js';
+import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
+import { startPeriodic } from './periodic.js';
 import { registryApi } from './registry/api-plugin.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
 import { ImageStore } from './storage/image-store/image-store.js';
+import { InstrumentedDriver } from './storage/instrumented-driver.js';
 import type { RegistryStore } from './storage/types.js';
 
 export interface AppDeps {
   logger: PortholeLogger;
   /** Where security-relevant events go; the disabled twin when there is no audit log. */
   auditor?: Auditor;
-  /** Defaults to the filesystem image store under storage.rootDirectory. */
+  /** Defaults to the filesystem image store under storage.rootDirectory, instrumented. */
   store?: RegistryStore;
 }
 
@@ -25,16 +32,29 @@ export interface PortholeApp {
   server: FastifyInstance;
   store: RegistryStore;
   health: HealthState;
+  telemetry: Telemetry;
+  /** The separate metrics listener (extensions.metrics.port), for the caller to listen on and close. */
+  metricsListener?: FastifyInstance;
+}
+
+function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): RegistryStore {
+  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory), (operation, seconds, failed) =>
+    recorder.storageOperation(operation, seconds, failed),
+  );
+  return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });
 }
 
 /** The one composition root: config and dependencies in, a ready-to-listen Fastify instance out. */
 export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<PortholeApp> {
-  const store = deps.store ?? new ImageStore(new FilesystemDriver(config.storage.rootDirectory));
+  const metricsConfig = metricsSettings(config);
+  let store: RegistryStore | undefined;
+  const telemetry = createTelemetry(metricsConfig, () => store?.cacheStats() ?? { manifests: { entries: 0, bytes: 0 } });
+  store = deps.store ?? defaultStore(config, telemetry.recorder);
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
-    // One access line per request is written below, instead of Fastify's two.
+    // One access line per request is written by accessLog, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 8192 },
@@ -49,10 +69,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
 
   // Installed on the root instance itself (not registered as plugins, which Fastify would
   // encapsulate), so that their hooks see every request, unrouted ones included.
-  accessLog(server);
+  accessLog(server, metricsConfig.prometheus.path);
   auditHook(server, deps.auditor ?? disabledAuditor);
+  httpMetrics(server, telemetry.recorder);
   await server.register(healthRoutes, health);
-  await server.register(async (scope) => registryApi(scope, { store, deleteEnabled: config.storage.delete.enabled }));
+  const registryStore = store;
+  await server.register(async (scope) => registryApi(scope, { store: registryStore, deleteEnabled: config.storage.delete.enabled }));
+  const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
   // graceful shutdown open after their last request finished.
@@ -63,17 +86,27 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
 
   await store.init();
   const storageLog = deps.logger.child({ module: 'storage' });
-  const purgeEvery = durationMs(config.storage.uploadPurgeInterval);
   const maxIdle = durationMs(config.storage.uploadExpiry);
-  const purgeTimer = setInterval(() => {
-    store.purgeUploads(maxIdle).then(
-      (removed) => removed > 0 && storageLog.info({ removed }, 'expired upload sessions removed'),
-      (err: unknown) => storageLog.error({ err }, 'upload purge failed'),
-    );
-  }, purgeEvery);
-  purgeTimer.unref();
-  server.addHook('onClose', async () => clearInterval(purgeTimer));
+  const stopPurge = startPeriodic(
+    durationMs(config.storage.uploadPurgeInterval),
+    async () => {
+      const removed = await registryStore.purgeUploads(maxIdle);
+      if (removed > 0) storageLog.info({ removed }, 'expired upload sessions removed');
+    },
+    (err) => storageLog.error({ err }, 'upload purge failed'),
+  );
+  const gauges = new StorageGauges(store, telemetry.metrics, telemetry.repoLabels);
+  const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
+  gauges.refresh().catch(onScanError);
+  const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);
+  server.addHook('onClose', async () => {
+    stopPurge();
+    stopScans();
+    metricsEndpoint.stop();
+  });
 
   health.started = true;
-  return { server, store, health };
+  const app: PortholeApp = { server, store, health, telemetry };
+  if (metricsEndpoint.listener) app.metricsListener = metricsEndpoint.listener;
+  return app;
 }

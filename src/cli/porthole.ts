@@ -18,6 +18,7 @@ program
   .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
   .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level)')
   .option('--log-output <path>', 'stdout, stderr or a file path (log.output)')
+  .option('--metrics [port]', 'serve Prometheus metrics (extensions.metrics.enable); with a port, on their own listener (extensions.metrics.port)')
   .action(serve);
 
 program

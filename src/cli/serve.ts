@@ -1,10 +1,12 @@
 import { buildApp } from '../app.js';
 import { durationMs } from '../config/durations.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import type { PortholeConfig } from '../config/schema.js';
+import type { AddressInfo } from 'node:net';
+import { metricsSettings, type PortholeConfig } from '../config/schema.js';
 import { createAuditor, disabledAuditor, type Auditor } from '../observability/audit.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
+import { requestsDone } from '../observability/request-done.js';
 import { EXIT } from './exit-codes.js';
 
 export interface ServeOptions {
@@ -14,15 +16,28 @@ export interface ServeOptions {
   root?: string;
   logLevel?: string;
   logOutput?: string;
+  /** `--metrics` alone (true) or `--metrics PORT`. */
+  metrics?: boolean | string;
 }
 
 /** The server's own entries in the audit log. */
 const SERVER_SUBJECT = 'porthole';
 
+function listeningPort(address: string | AddressInfo | null, fallback: number): number {
+  return typeof address === 'object' && address ? address.port : fallback;
+}
+
 function portFlag(text: string | undefined): number | string | undefined {
   if (text === undefined) return undefined;
   // Passed on as text when not a number, so the schema reports it against http.port.
   return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+/** `--metrics` turns full-mode metrics on; with a port, on their own listener (like ociregistry's flag). */
+function metricsFlag(flag: boolean | string | undefined): Record<string, unknown> {
+  if (flag === undefined || flag === false) return {};
+  const enable = { 'extensions.metrics.enable': true };
+  return flag === true ? enable : { ...enable, 'extensions.metrics.port': portFlag(flag) };
 }
 
 function refuseToStart(key: string, message: string): never {
@@ -38,6 +53,7 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
       'storage.rootDirectory': options.root,
       'log.level': options.logLevel,
       'log.output': options.logOutput,
+      ...metricsFlag(options.metrics),
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -46,9 +62,9 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
   }
 }
 
-function openLogFile(key: string, path: string): LogFile {
+async function openLogFile(key: string, path: string): Promise<LogFile> {
   try {
-    return LogFile.open(path);
+    return await LogFile.open(path);
   } catch (err) {
     refuseToStart(key, `cannot open "${path}" for append (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
@@ -57,8 +73,8 @@ function openLogFile(key: string, path: string): LogFile {
 /** `porthole serve`: flags over file over defaults, listen, and shut down gracefully on a signal. */
 export async function serve(options: ServeOptions): Promise<void> {
   const config = await readConfig(options);
-  const logFile = openLogFile('log.output', config.log.output);
-  const auditFile = config.log.audit === null ? undefined : openLogFile('log.audit', config.log.audit);
+  const logFile = await openLogFile('log.output', config.log.output);
+  const auditFile = config.log.audit === null ? undefined : await openLogFile('log.audit', config.log.audit);
   const logger = createLogger(config.log, logFile.stream);
   const log = logger.child({ module: 'server' });
   const auditor: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
@@ -71,11 +87,21 @@ export async function serve(options: ServeOptions): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code ?? String(err)})`);
   }
-  const { server, health } = app;
+  const { server, health, metricsListener } = app;
   await server.listen({ host: config.http.address, port: config.http.port });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const port = listeningPort(server.server.address(), config.http.port);
   log.info({ address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');
+  if (metricsListener) {
+    const metrics = metricsSettings(config);
+    const address = metrics.address ?? config.http.address;
+    try {
+      await metricsListener.listen({ host: address, port: metrics.port ?? 0 });
+    } catch (err) {
+      refuseToStart('extensions.metrics.port', `cannot listen on ${address}:${metrics.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    const metricsPort = listeningPort(metricsListener.server.address(), metrics.port ?? 0);
+    log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
+  }
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
 
   // logrotate moves the files away, then sends SIGHUP: reopen them by path.
@@ -97,10 +123,10 @@ export async function serve(options: ServeOptions): Promise<void> {
       server.server.closeAllConnections();
     }, durationMs(config.http.shutdownTimeout));
     deadline.unref();
-    server
-      .close()
+    Promise.all([server.close(), metricsListener?.close()])
       .then(async () => {
         clearTimeout(deadline);
+        await requestsDone(server, durationMs(config.http.shutdownTimeout));
         log.info('porthole stopped');
         auditor.record({ action: 'server.stop', outcome: 'success', subject: SERVER_SUBJECT, detail: signal });
         await flushAll();

@@ -11,14 +11,22 @@ interface JsonSchemaNode {
   minimum?: number;
   maximum?: number;
   properties?: Record<string, JsonSchemaNode>;
+  anyOf?: JsonSchemaNode[];
+}
+
+function bounds(node: JsonSchemaNode): string {
+  const max = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER ? node.maximum : undefined;
+  if (node.minimum !== undefined && max !== undefined) return ` (${node.minimum}–${max})`;
+  if (node.minimum !== undefined) return ` (≥ ${node.minimum})`;
+  return max !== undefined ? ` (≤ ${max})` : '';
 }
 
 function typeOf(node: JsonSchemaNode): string {
+  if (node.anyOf) return node.anyOf.map(typeOf).join(' or ');
   if (node.format === 'duration') return 'duration';
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
-  const type = Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
-  if (node.minimum !== undefined || node.maximum !== undefined) return `${type} (${node.minimum ?? ''}–${node.maximum ?? ''})`;
-  return type;
+  const type = Array.isArray(node.type) ? node.type.join(' or ') : (node.type ?? 'any');
+  return `${type}${bounds(node)}`;
 }
 
 function rows(node: JsonSchemaNode, prefix: string): string[] {

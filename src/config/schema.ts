@@ -58,11 +58,60 @@ const logSchema = z
   .prefault({})
   .describe('Logging.');
 
+export const metricsSchema = z
+  .object({
+    enable: z
+      .boolean()
+      .default(true)
+      .describe('Serve Prometheus metrics (full mode); false keeps the minimal mode, a JSON snapshot for porthole-exporter.'),
+    prometheus: z
+      .object({
+        path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~\/-]*$/, { message: 'must be a URL path such as /metrics' })
+          .refine((path) => path !== '/v2' && !path.startsWith('/v2/'), { message: 'must not be under /v2, which belongs to the registry API' })
+          .default('/metrics')
+          .describe('Path of the metrics (full mode: Prometheus text; minimal mode: the JSON snapshot).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The Prometheus endpoint.'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .nullable()
+      .default(null)
+      .describe('Serve full-mode metrics on their own listener on this port; null serves them on the main listener.'),
+    address: z.string().min(1).nullable().default(null).describe('Address of the separate metrics listener; null uses http.address.'),
+    reportingInterval: duration('15s', 'How often the gauges that need a walk of storage (sizes, counts) are recomputed.'),
+    maxRepoLabels: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe('Distinct repository label values per metric; repositories past it are counted under repo="_other".'),
+    minimal: z
+      .object({
+        checkInterval: duration('30s', 'Minimal mode: how often porthole checks whether an exporter still scrapes.'),
+        idleTimeout: duration('2m', 'Minimal mode: collection stops when nothing has scraped the snapshot for this long.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Minimal mode (metrics absent or enable: false): collection switched on by scrapes.'),
+  })
+  .strict();
+
 const extensionsSchema = z
-  .object({})
+  .object({
+    metrics: metricsSchema
+      .optional()
+      .describe('Prometheus metrics. Absent: minimal mode (a JSON snapshot at /metrics, collected only while porthole-exporter scrapes).'),
+  })
   .strict()
   .prefault({})
-  .describe('Optional features; each later feature adds its own block here.');
+  .describe('Optional features.');
 
 export const configSchema = z
   .object({
@@ -74,4 +123,10 @@ export const configSchema = z
   .strict();
 
 export type PortholeConfig = z.output<typeof configSchema>;
+export type MetricsConfig = z.output<typeof metricsSchema>;
+
+/** The metrics settings in force: the block when present (enable defaulting to true), else minimal mode. */
+export function metricsSettings(config: PortholeConfig): MetricsConfig {
+  return config.extensions.metrics ?? { ...metricsSchema.parse({}), enable: false };
+}
 export type PortholeConfigInput = z.input<typeof configSchema>;

@@ -2,25 +2,36 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS } from '../registry/request-context.js';
 import { pathOf } from '../registry/routes.js';
 import { redactedQuery } from './redact.js';
+import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';
 
-/** Paths polled by machines: logged at debug so that info stays readable. */
-const QUIET_PATHS = new Set(['/livez', '/readyz', '/startupz', '/metrics']);
+/** Paths polled by machines (with the metrics path): logged at debug so that info stays readable. */
+const PROBE_PATHS = ['/livez', '/readyz', '/startupz'];
+
+/** Body bytes of the request: those porthole read, else the declared length of a body it did not read. */
+export function requestBytes(request: FastifyRequest): number {
+  return request.bytesIn ?? Number(request.headers['content-length'] ?? 0);
+}
 
 /** Body bytes of the answer: what Content-Length declared (none for HEAD, 204 and 304). */
-function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
+export function responseBytes(request: FastifyRequest, reply: FastifyReply): number {
   if (request.method === 'HEAD' || reply.statusCode === 204 || reply.statusCode === 304) return 0;
   return Number(reply.getHeader('content-length') ?? 0);
+}
+
+/** The route template of a request, bounded: unrouted paths all share one value. */
+export function routeLabel(request: FastifyRequest): string {
+  return request.apiRoute?.template ?? request.routeOptions.url ?? 'unrouted';
 }
 
 export function accessLine(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
   const line: Record<string, unknown> = {
     method: request.method,
-    route: request.apiRoute?.template ?? request.routeOptions.url ?? 'unrouted',
+    route: routeLabel(request),
     path: pathOf(request.url),
     status: reply.statusCode,
     latency: reply.elapsedTime / 1000,
-    bytesIn: request.bytesIn ?? Number(request.headers['content-length'] ?? 0),
+    bytesIn: requestBytes(request),
     bytesOut: responseBytes(request, reply),
     clientIP: request.ip,
     userAgent: request.headers['user-agent'],
@@ -36,10 +47,11 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply): Record
 }
 
 /** One access line per request, written when the answer is complete (or abandoned). */
-export function accessLog(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
+export function accessLog(app: FastifyInstance, metricsPath: string): void {
+  const quietPaths = new Set([...PROBE_PATHS, metricsPath]);
+  onRequestDone(app, (request, reply) => {
     const line = accessLine(request, reply);
-    if (QUIET_PATHS.has(pathOf(request.url))) request.log.debug(line, 'request served');
+    if (quietPaths.has(pathOf(request.url))) request.log.debug(line, 'request served');
     else request.log.info(line, 'request served');
   });
 }

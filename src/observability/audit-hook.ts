@@ -3,6 +3,7 @@ import { ANONYMOUS } from '../registry/request-context.js';
 import { queryOf } from '../registry/request-helpers.js';
 import { AUDITED_METHODS, auditAction } from './audit-actions.js';
 import type { AuditEvent, Auditor } from './audit.js';
+import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';
 
 /**
@@ -10,7 +11,7 @@ import { requestTarget } from './request-target.js';
  * which audits only successes, a refused or failed attempt is what a reviewer most wants to see.
  */
 export function auditHook(app: FastifyInstance, auditor: Auditor): void {
-  app.addHook('onResponse', async (request, reply) => {
+  onRequestDone(app, (request, reply) => {
     if (!AUDITED_METHODS.has(request.method)) return;
     const query = queryOf(request);
     const status = reply.statusCode;

@@ -14,7 +14,11 @@ export const blobResource: Resource = {
     const info = await ctx.store.statBlob(route.name, digest);
     if (!info) throw blobUnknown(route.name, digest.value);
     const range = resolveReadRange(request.headers.range, info.size);
-    const content = await ctx.store.openBlob(route.name, digest, range.kind === 'partial' ? range.range : undefined);
+    // A whole blob is read as the range 0..size-1 too: a stream that knows where to stop ends with
+    // its last bytes, while an open-ended one waits for one more read to find the end of the file,
+    // long enough for a client that has all it asked for to hang up before the answer is complete.
+    const whole = info.size > 0 ? { start: 0, end: info.size - 1 } : undefined;
+    const content = await ctx.store.openBlob(route.name, digest, range.kind === 'partial' ? range.range : whole);
     if (!content) throw blobUnknown(route.name, digest.value);
     reply
       .header('content-type', 'application/octet-stream')

@@ -5,9 +5,18 @@
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** `onWait` hears how long each piece of work waited for the key (seconds), for metrics. */
+  constructor(private readonly onWait: (seconds: number) => void = () => {}) {}
+
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(work);
+    const queuedAt = performance.now();
+    const current = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.onWait((performance.now() - queuedAt) / 1000);
+        return work();
+      });
     const tail = current.catch(() => undefined);
     this.tails.set(key, tail);
     try {

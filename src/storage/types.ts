@@ -50,6 +50,23 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
+/** What the storage gauges report; computed by walking the store (see storage-scan.ts). */
+export interface StorageStats {
+  /** Layers and configs: every blob that is not a manifest. */
+  blobs: { count: number; bytes: number };
+  manifests: { count: number; bytes: number };
+  repositories: number;
+  tags: number;
+  /** Upload sessions in progress. */
+  uploads: number;
+  /** Bytes of the blobs and manifests each repository references (shared blobs count in each). */
+  repositoryBytes: Map<string, number>;
+}
+
+export interface CacheStats {
+  manifests: { entries: number; bytes: number };
+}
+
 export interface RegistryStore {
   init(): Promise<void>;
 
@@ -82,4 +99,8 @@ export interface RegistryStore {
   /** Sorted repository names. */
   listRepositories(): Promise<string[]>;
   listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]>;
+
+  /** Walks the whole store: for the storage gauges, on a reporting interval only. */
+  stats(): Promise<StorageStats>;
+  cacheStats(): CacheStats;
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,9 @@ export interface PortholeProcess {
   process: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /** What it wrote to stdout alone, and to stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** SIGTERM (graceful) and wait for exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** SIGKILL, as a crash. */
@@ -31,16 +35,47 @@ export interface StartOptions {
   /** Fixed port; an ephemeral one when omitted. */
   port?: number;
   env?: NodeJS.ProcessEnv;
+  /** Passed as --log-level; info when omitted, none at all (the config file decides) when null. */
+  logLevel?: string | null;
+  /**
+   * A file to watch for the start-up announcement instead of stdout, for a porthole that logs
+   * elsewhere: its log file (`porthole listening`) or its audit log (`server.start`, written
+   * whatever log.level hides). Only what is appended after the start counts.
+   */
+  announcedIn?: string;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `porthole-${prefix}-`));
 }
 
-/** Starts `porthole serve` and resolves once it logs that it listens (bounded: 20 s). */
+/** The port named by a start-up announcement line, if it is one. */
+function announcedPort(line: string): number | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown; action?: unknown; detail?: unknown };
+    if (parsed.msg === 'porthole listening' && typeof parsed.port === 'number') return parsed.port;
+    // The audit log's server.start names the listener as address:port.
+    if (parsed.action === 'server.start' && typeof parsed.detail === 'string') return Number(parsed.detail.slice(parsed.detail.lastIndexOf(':') + 1));
+  } catch {
+    // A line still being written: the next scan sees it whole.
+  }
+  return undefined;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts `porthole serve` and resolves once it announces that it listens (bounded: 20 s). */
 export async function startPorthole(options: StartOptions = {}): Promise<PortholeProcess> {
   const root = options.root ?? (await tempDir('root'));
-  const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), '--log-level', 'info', ...(options.args ?? [])];
+  const level = options.logLevel === undefined ? ['--log-level', 'info'] : options.logLevel === null ? [] : ['--log-level', options.logLevel];
+  const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), ...level, ...(options.args ?? [])];
   let configDir: string | undefined;
   if (options.config !== undefined) {
     configDir = await tempDir('config');
@@ -48,27 +83,52 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
     await writeFile(file, options.config);
     args.push('--config', file);
   }
+  // A file that is appended to (a second start on the same log) already holds an announcement.
+  const announcedIn = options.announcedIn;
+  const announcementOffset = announcedIn === undefined ? 0 : fileSize(announcedIn);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   // The config file is read at start-up only; it goes when the process does.
   void exited.then(() => (configDir === undefined ? undefined : rm(configDir, { recursive: true, force: true })));
 
   const port = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`porthole did not start within 20 s:\n${output}`)), 20_000);
-    const scan = (): void => {
-      for (const line of output.split('\n')) {
-        if (!line.includes('"porthole listening"')) continue;
-        clearTimeout(timer);
-        resolvePort((JSON.parse(line) as { port: number }).port);
+    let poll: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      clearInterval(poll);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`porthole did not start within 20 s:\n${output}`));
+    }, 20_000);
+    const scan = (text: string): void => {
+      for (const line of text.split('\n')) {
+        const found = announcedPort(line);
+        if (found === undefined) continue;
+        finish();
+        resolvePort(found);
         return;
       }
     };
-    child.stdout.on('data', scan);
+    if (announcedIn === undefined) {
+      child.stdout.on('data', () => scan(stdout));
+    } else {
+      const read = (): Promise<void> => readFile(announcedIn).then((bytes) => scan(bytes.subarray(announcementOffset).toString('utf8')), () => undefined);
+      poll = setInterval(() => void read(), 50);
+    }
     child.once('exit', (code) => {
-      clearTimeout(timer);
+      finish();
       reject(new Error(`porthole exited with ${code} before listening:\n${output}`));
     });
   });
@@ -80,6 +140,8 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
     root,
     process: child,
     output: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 
 export interface RawResponse {
   status: number;
@@ -16,6 +16,8 @@ export interface RawRequest {
   body?: Buffer | string;
   /** Bounded wait for the whole exchange. */
   timeoutMs?: number;
+  /** A keep-alive agent to reuse connections; a fresh connection per request when omitted. */
+  agent?: Agent;
 }
 
 /** One HTTP exchange with porthole over node:http, with nothing rewritten on the way. */
@@ -23,7 +25,7 @@ export function raw(baseUrl: string, options: RawRequest): Promise<RawResponse> 
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false },
+      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: options.agent ?? false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -4,6 +4,8 @@ import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
 import type {
   BlobContent,
+  CacheStats,
+  StorageStats,
   BlobInfo,
   ChunkOptions,
   PutManifestResult,
@@ -13,9 +15,20 @@ import type {
   UploadStatus,
 } from '../types.js';
 import { BlobLinks } from './blobs.js';
+import { ManifestCache } from './manifest-cache.js';
+import { scanStorage } from './storage-scan.js';
 import { ManifestStore } from './manifests.js';
 import { RepositoryIndex } from './repository-index.js';
 import { UploadSessions } from './uploads.js';
+
+/** Manifests are small and pulled far more often than pushed; 64 MiB holds tens of thousands. */
+export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
+
+export interface ImageStoreOptions {
+  manifestCacheBytes?: number;
+  /** Hears how long upload work waited for its session's lock (seconds). */
+  onLockWait?: (seconds: number) => void;
+}
 
 /** OCI semantics over any Driver: the composition of blobs, uploads, manifests and the repository index. */
 export class ImageStore implements RegistryStore {
@@ -24,14 +37,24 @@ export class ImageStore implements RegistryStore {
   private readonly manifests: ManifestStore;
   private readonly repositories: RepositoryIndex;
 
-  constructor(private readonly driver: Driver) {
+  private readonly manifestCache: ManifestCache;
+
+  constructor(
+    private readonly driver: Driver,
+    options: ImageStoreOptions = {},
+  ) {
     this.blobs = new BlobLinks(driver);
     this.repositories = new RepositoryIndex(driver);
-    this.manifests = new ManifestStore(driver, this.blobs);
-    this.uploads = new UploadSessions(driver, async (repo, digest) => {
-      await this.blobs.link(repo, digest);
-      this.repositories.noteWritten(repo);
-    });
+    this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
+    this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache);
+    this.uploads = new UploadSessions(
+      driver,
+      async (repo, digest) => {
+        await this.blobs.link(repo, digest);
+        this.repositories.noteWritten(repo);
+      },
+      options.onLockWait,
+    );
   }
 
   async init(): Promise<void> {
@@ -116,5 +139,13 @@ export class ImageStore implements RegistryStore {
 
   listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
     return this.manifests.listReferrers(repo, subject);
+  }
+
+  async stats(): Promise<StorageStats> {
+    return scanStorage(this.driver, await this.repositories.list());
+  }
+
+  cacheStats(): CacheStats {
+    return { manifests: this.manifestCache.size };
   }
 }

@@ -6,6 +6,7 @@ import type { Driver } from '../driver.js';
 import { layout } from '../layout.js';
 import type { PutManifestResult, ReferrerDescriptor, StoredManifest } from '../types.js';
 import type { BlobLinks } from './blobs.js';
+import type { ManifestCache } from './manifest-cache.js';
 
 /**
  * Manifests, tags and the referrers index of each repository. Manifest bytes live in the blob
@@ -16,7 +17,17 @@ export class ManifestStore {
   constructor(
     private readonly driver: Driver,
     private readonly blobs: BlobLinks,
+    private readonly cache: ManifestCache,
   ) {}
+
+  /** Manifest bytes by digest: from memory when cached, else from the blob store (then cached). */
+  private async bytesOf(digest: Digest): Promise<Buffer | undefined> {
+    const cached = this.cache.get(digest.value);
+    if (cached) return cached;
+    const bytes = await this.driver.read(layout.blobData(digest));
+    if (bytes) this.cache.set(digest.value, bytes);
+    return bytes;
+  }
 
   async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
     const raw = await this.driver.read(layout.tag(repo, tag));
@@ -32,7 +43,7 @@ export class ManifestStore {
     if (!digest) return undefined;
     const mediaType = await this.mediaTypeIn(repo, digest);
     if (mediaType === undefined) return undefined;
-    const bytes = await this.driver.read(layout.blobData(digest));
+    const bytes = await this.bytesOf(digest);
     return bytes ? { digest, mediaType, bytes } : undefined;
   }
 

@@ -39,12 +39,15 @@ function hashingPass(hash: Hash): Transform {
  */
 export class UploadSessions {
   private readonly live = new Map<string, LiveSession>();
-  private readonly lock = new KeyedLock();
+  private readonly lock: KeyedLock;
 
   constructor(
     private readonly driver: Driver,
     private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<void>,
-  ) {}
+    onLockWait?: (seconds: number) => void,
+  ) {
+    this.lock = new KeyedLock(onLockWait);
+  }
 
   async start(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
     const id = randomUUID();

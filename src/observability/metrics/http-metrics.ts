@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import '../../registry/request-context.js';
+import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
+import { onRequestDone } from '../request-done.js';
+import type { MetricsRecorder } from './recorder.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Whether this request was counted in flight (so that it is uncounted exactly once). */
+    countedInFlight?: boolean;
+  }
+}
+
+/**
+ * HTTP and registry request metrics, from root hooks so every request is seen. What counts as a
+ * pull: a successful GET (200/206) of a manifest or blob; HEAD requests only check existence.
+ */
+export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder): void {
+  app.addHook('onRequest', async (request) => {
+    request.countedInFlight = recorder.requestStarted();
+  });
+  // Not onResponse: a request whose client hung up is done too, and must be counted.
+  onRequestDone(app, (request, reply) => {
+    const status = reply.statusCode;
+    const bytesOut = responseBytes(request, reply);
+    const observation = {
+      method: request.method,
+      route: routeLabel(request),
+      status,
+      seconds: reply.elapsedTime / 1000,
+      bytesIn: requestBytes(request),
+      bytesOut,
+      ...(request.errorCode === undefined ? {} : { errorCode: request.errorCode }),
+    };
+    recorder.requestFinished(request.countedInFlight === true, observation);
+    const kind = request.apiRoute?.kind;
+    const repo = request.repository;
+    if (repo === undefined) return;
+    if (request.method === 'GET' && (status === 200 || status === 206) && (kind === 'manifest' || kind === 'blob')) {
+      recorder.pulled(kind, bytesOut, repo);
+    } else if (request.method === 'PUT' && status === 201 && kind === 'manifest') {
+      recorder.pushedManifest(repo);
+    }
+  });
+}

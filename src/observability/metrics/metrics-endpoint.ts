@@ -1,0 +1,63 @@
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Registry } from 'prom-client';
+import { durationMs } from '../../config/durations.js';
+import type { MetricsConfig } from '../../config/schema.js';
+import type { PortholeLogger } from '../logger.js';
+import type { MetricsRecorder } from './recorder.js';
+
+export interface MetricsEndpoint {
+  /** The separate listener of `extensions.metrics.port`, when configured; the caller listens and closes. */
+  listener?: FastifyInstance;
+  /** Stops the minimal-mode idle check. */
+  stop(): void;
+}
+
+async function prometheusText(registry: Registry, reply: FastifyReply): Promise<void> {
+  const text = await registry.metrics();
+  await reply.header('content-type', registry.contentType).send(text);
+}
+
+/**
+ * Full mode: Prometheus text at the configured path, on the main listener or on its own port.
+ * Minimal mode: a JSON snapshot (prom-client's own JSON form, which porthole-exporter turns back
+ * into exposition format) at the same path; every fetch of it switches collection on, and a
+ * periodic check switches it off once nothing has fetched it for `minimal.idleTimeout`.
+ */
+export function installMetricsEndpoint(
+  app: FastifyInstance,
+  settings: MetricsConfig,
+  registry: Registry,
+  recorder: MetricsRecorder,
+  log: PortholeLogger,
+): MetricsEndpoint {
+  const path = settings.prometheus.path;
+  if (settings.enable) {
+    if (settings.port === null) {
+      app.get(path, async (_request, reply) => prometheusText(registry, reply));
+      return { stop() {} };
+    }
+    const listener = Fastify({ logger: false });
+    listener.get(path, async (_request, reply) => prometheusText(registry, reply));
+    return { listener, stop() {} };
+  }
+
+  let lastScrape = 0;
+  app.get(path, async (_request, reply) => {
+    lastScrape = Date.now();
+    if (!recorder.collecting) {
+      recorder.setCollecting(true);
+      log.info('metrics collection enabled by a scrape');
+    }
+    const snapshot = { collecting: true, metrics: await registry.getMetricsAsJSON() };
+    await reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(snapshot));
+  });
+  const idleMs = durationMs(settings.minimal.idleTimeout);
+  const check = setInterval(() => {
+    if (recorder.collecting && Date.now() - lastScrape > idleMs) {
+      recorder.setCollecting(false);
+      log.info({ idleMs }, 'metrics collection disabled: no scrape within the idle timeout');
+    }
+  }, durationMs(settings.minimal.checkInterval));
+  check.unref();
+  return { stop: () => clearInterval(check) };
+}

@@ -1,0 +1,31 @@
+import type { Registry } from 'prom-client';
+import type { MetricsConfig } from '../../config/schema.js';
+import type { CacheStats } from '../../storage/types.js';
+import { buildInfo } from '../build-info.js';
+import { createMetricsRegistry, type Metrics } from './catalogue.js';
+import { MetricsRecorder } from './recorder.js';
+import { RepoLabels } from './repo-labels.js';
+
+export type MetricsMode = 'full' | 'minimal';
+
+export interface Telemetry {
+  mode: MetricsMode;
+  registry: Registry;
+  metrics: Metrics;
+  recorder: MetricsRecorder;
+  repoLabels: RepoLabels;
+}
+
+/**
+ * Metrics exist in both modes (minimal mode keeps its counters too, for the snapshot); what
+ * differs is whether per-request collection is always on (full) or switched on by scrapes.
+ */
+export function createTelemetry(settings: MetricsConfig, cacheStats: () => CacheStats): Telemetry {
+  const mode: MetricsMode = settings.enable ? 'full' : 'minimal';
+  const { registry, metrics } = createMetricsRegistry({ cacheStats });
+  const repoLabels = new RepoLabels(settings.maxRepoLabels);
+  const recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full');
+  const info = buildInfo();
+  metrics.info.set({ version: info.version, commit: info.commit, node_version: info.nodeVersion, mode }, 1);
+  return { mode, registry, metrics, recorder, repoLabels };
+}

@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+type Done = (request: FastifyRequest, reply: FastifyReply) => void;
+
+/** Per server: the listeners, `done` reports still owed to requests that arrived, and who waits for none. */
+interface Owed {
+  listeners: Done[];
+  count: number;
+  waiters: Set<() => void>;
+}
+
+const owedByServer = new WeakMap<FastifyInstance, Owed>();
+
+function owedOf(app: FastifyInstance): Owed {
+  let owed = owedByServer.get(app);
+  if (!owed) {
+    owed = { listeners: [], count: 0, waiters: new Set() };
+    owedByServer.set(app, owed);
+    installHooks(app, owed);
+  }
+  return owed;
+}
+
+/**
+ * Calls `done` exactly once per request, when porthole is finished with it. Fastify's
+ * onResponse runs only for an answer written in full: a client that hangs up mid-body, or a
+ * connection cut by a shutdown, never reaches it, yet those are exactly the attempts the access
+ * and audit logs (and the metrics) must not lose. For them `done` runs once the connection has
+ * closed and porthole has given its answer (a handler learns of the hang-up only after the close,
+ * and its answer, such as 400 SIZE_INVALID, is how the attempt ended), or at the close if the
+ * answer had begun. Listeners run in the order they were added.
+ */
+export function onRequestDone(app: FastifyInstance, done: Done): void {
+  owedOf(app).listeners.push(done);
+}
+
+/** One set of hooks per server, however many listeners. */
+function installHooks(app: FastifyInstance, owed: Owed): void {
+  const reported = new WeakSet<FastifyRequest>();
+  const closedEarly = new WeakSet<FastifyRequest>();
+  const answered = new WeakSet<FastifyRequest>();
+  const report = (request: FastifyRequest, reply: FastifyReply): void => {
+    if (reported.has(request)) return;
+    reported.add(request);
+    try {
+      for (const listener of owed.listeners) listener(request, reply);
+    } finally {
+      owed.count -= 1;
+      if (owed.count === 0) for (const wake of owed.waiters) wake();
+    }
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    owed.count += 1;
+    // Read while the connection is open: node keeps the peer address once asked, and a socket
+    // already closed by a client that hung up could no longer tell it.
+    void request.ip;
+    const onClose = (): void => {
+      // A response written in full is onResponse's.
+      if (reply.raw.writableFinished) return;
+      closedEarly.add(request);
+      if (answered.has(request)) report(request, reply);
+    };
+    // The client may be gone already, its 'close' past.
+    if (reply.raw.destroyed) onClose();
+    else reply.raw.once('close', onClose);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    answered.add(request);
+    if (closedEarly.has(request)) report(request, reply);
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => report(request, reply));
+}
+
+/**
+ * Resolves once every request that has arrived at `app` is done (its lines written), or after
+ * `timeoutMs`. A graceful shutdown waits for it once the listener is closed: the requests that
+ * its timeout cut off are answered, and so logged and audited, only after their connections
+ * are gone, and "porthole stopped" must come after them, not before (or instead).
+ */
+export function requestsDone(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const owed = owedOf(app);
+  if (owed.count === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      owed.waiters.delete(finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    owed.waiters.add(finish);
+  });
+}

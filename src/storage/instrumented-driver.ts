@@ -1,0 +1,81 @@
+import type { Readable, Transform } from 'node:stream';
+import { isClientAbort } from '../core/client-abort.js';
+import type { Driver, FileInfo } from './driver.js';
+
+/** Hears each driver operation: its name, how long it took (seconds), and whether it failed. */
+export type OperationObserver = (operation: string, seconds: number, failed: boolean) => void;
+
+/**
+ * A Driver that times every operation of the driver it wraps (distribution's
+ * registry_storage_action_seconds, zot's storage latency). Drivers stay unaware of metrics;
+ * any driver, filesystem or later S3, is instrumented the same way.
+ */
+export class InstrumentedDriver implements Driver {
+  readonly name: string;
+
+  constructor(
+    private readonly inner: Driver,
+    private readonly observe: OperationObserver,
+  ) {
+    this.name = inner.name;
+  }
+
+  private async timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      const result = await work();
+      this.observe(operation, (performance.now() - start) / 1000, false);
+      return result;
+    } catch (err) {
+      // A client that hangs up mid-upload breaks the write, but that is no storage failure.
+      this.observe(operation, (performance.now() - start) / 1000, !isClientAbort(err));
+      throw err;
+    }
+  }
+
+  init(): Promise<void> {
+    return this.timed('init', () => this.inner.init());
+  }
+
+  read(path: string): Promise<Buffer | undefined> {
+    return this.timed('read', () => this.inner.read(path));
+  }
+
+  writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+    return this.timed('writeAtomic', () => this.inner.writeAtomic(path, data));
+  }
+
+  stat(path: string): Promise<FileInfo | undefined> {
+    return this.timed('stat', () => this.inner.stat(path));
+  }
+
+  /** Timed from opening to the stream's end (or failure): the whole read. */
+  readStream(path: string, range?: { start: number; end: number }): Readable {
+    const start = performance.now();
+    const stream = this.inner.readStream(path, range);
+    let failed = false;
+    stream.once('error', () => (failed = true));
+    stream.once('close', () => this.observe('readStream', (performance.now() - start) / 1000, failed));
+    return stream;
+  }
+
+  list(path: string): Promise<string[]> {
+    return this.timed('list', () => this.inner.list(path));
+  }
+
+  remove(path: string): Promise<void> {
+    return this.timed('remove', () => this.inner.remove(path));
+  }
+
+  writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number> {
+    return this.timed('writeStreamAt', () => this.inner.writeStreamAt(path, offset, source, through));
+  }
+
+  commit(from: string, to: string): Promise<void> {
+    return this.timed('commit', () => this.inner.commit(from, to));
+  }
+
+  truncate(path: string, size: number): Promise<void> {
+    return this.timed('truncate', () => this.inner.truncate(path, size));
+  }
+}
