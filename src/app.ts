@@ -11,6 +11,7 @@ import { installMetricsEndpoint } from './observability/metrics/metrics-endpoint
 import type { MetricsRecorder } from './observability/metrics/recorder.js';
 import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
+import { reportRefused } from './observability/request-done.js';
 import { startPeriodic } from './periodic.js';
 import { registryApi } from './registry/api-plugin.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
@@ -60,7 +61,10 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     routerOptions: { maxParamLength: 8192 },
     // The router rejects a malformed percent-encoding before any route runs; without this hook
     // Fastify answers with its own JSON, which is not an OCI error body.
-    frameworkErrors: (err, request, reply) => writeError(err, request, reply),
+    frameworkErrors: (err, request, reply) => {
+      reportRefused(server, request, reply);
+      writeError(err, request, reply);
+    },
     clientErrorHandler: writeClientError,
     // Large blob uploads can take long; only a stalled connection should be cut.
     requestTimeout: 0,

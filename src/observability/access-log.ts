@@ -21,7 +21,9 @@ export function responseBytes(request: FastifyRequest, reply: FastifyReply): num
 
 /** The route template of a request, bounded: unrouted paths all share one value. */
 export function routeLabel(request: FastifyRequest): string {
-  return request.apiRoute?.template ?? request.routeOptions.url ?? 'unrouted';
+  if (request.apiRoute) return request.apiRoute.template;
+  // A request Fastify refused before routing has no route context to ask.
+  return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
 export function accessLine(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ANONYMOUS } from '../registry/request-context.js';
 import { queryOf } from '../registry/request-helpers.js';
+import { pathOf } from '../registry/routes.js';
 import { AUDITED_METHODS, auditAction } from './audit-actions.js';
 import type { AuditEvent, Auditor } from './audit.js';
 import { onRequestDone } from './request-done.js';
@@ -24,6 +25,8 @@ export function auditHook(app: FastifyInstance, auditor: Auditor): void {
       status,
       reqId: request.id,
     };
+    // Without a route there is no repository to name: the path is the only clue to the attempt.
+    if (request.apiRoute === undefined) event.path = pathOf(request.url);
     const from = query.get('from');
     if (from !== null && event.action === 'blob.mount') event.from = from;
     if (request.errorCode !== undefined) event.error = request.errorCode;

@@ -11,6 +11,8 @@ export interface AuditEvent {
   reference?: string;
   digest?: string;
   uploadId?: string;
+  /** The request path, for writes to paths that are no API endpoint. */
+  path?: string;
   /** Source repository of a mount. */
   from?: string;
   status?: number;

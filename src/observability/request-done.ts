@@ -92,3 +92,16 @@ export function requestsDone(app: FastifyInstance, timeoutMs: number): Promise<v
     owed.waiters.add(finish);
   });
 }
+
+/**
+ * For requests Fastify refuses before any hook runs (a malformed URL, over-long parameters):
+ * the listeners still hear of them, once their answer is out, so that they too are logged,
+ * audited and counted. They were never counted as owed, so they do not touch `count`.
+ */
+export function reportRefused(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
+  const owed = owedByServer.get(app);
+  if (!owed) return;
+  reply.raw.once('close', () => {
+    for (const listener of owed.listeners) listener(request, reply);
+  });
+}

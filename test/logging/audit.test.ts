@@ -272,7 +272,7 @@ describe('the audit log', () => {
       { action: 'blob.delete', outcome: 'success', repo: COPY, digest: layer, status: 202 },
       { action: 'tag.delete', outcome: 'success', repo: REPO, reference: 'extra', status: 202 },
       { action: 'tags.post', outcome: 'failure', repo: REPO, status: 405, error: 'UNSUPPORTED' },
-      { action: 'unrouted.put', outcome: 'failure', status: 404, error: 'UNSUPPORTED' },
+      { action: 'unrouted.put', outcome: 'failure', path: '/v2/no-such-endpoint', status: 404, error: 'UNSUPPORTED' },
     ];
     for (const expected of expectations) {
       const line = theLine((l) => l.action === expected.action && l.repo === expected.repo, expected.action);

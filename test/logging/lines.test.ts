@@ -18,6 +18,7 @@ import { readLogFiles, startLogged, type LogFiles, type LoggedPorthole } from '.
  */
 
 const REPO = 'lines/app';
+const REFUSED_PATH = '/v2/bad%zz/manifests/x';
 const USER_AGENT = 'porthole-log-tests/1.0';
 const SECRETS = {
   token: 'tok-3f1d9a7c55e0',
@@ -58,6 +59,8 @@ async function requestsWithKnownLines(): Promise<void> {
   assertStatus(await request({ method: 'HEAD', path: `/v2/${REPO}/blobs/${digestOf(blob)}` }), 200);
   assertStatus(await request({ path: `/v2/${REPO}/blobs/${digestOf(blob)}` }), 200);
   assertStatus(await request({ path: '/livez' }), 200);
+  // Refused by the router before any route runs: logged and audited all the same.
+  assertStatus(await request({ method: 'DELETE', path: REFUSED_PATH }), 400);
 }
 
 /** Credentials in headers and in query strings, on reads and on (audited) writes. */
@@ -191,6 +194,32 @@ describe('log lines', () => {
     const common = { ...SERVED, route: '/v2/:name/blobs/:digest', path, status: 200, bytesIn: 0, repo: REPO, digest: digestOf(blob) };
     assert.deepEqual(stableFields(accessLine('HEAD', path)), { ...common, method: 'HEAD', bytesOut: 0 });
     assert.deepEqual(stableFields(accessLine('GET', path)), { ...common, method: 'GET', bytesOut: blob.length });
+  });
+
+  it('a request refused before routing (malformed percent-encoding): unrouted, logged and audited', () => {
+    const line = accessLine('DELETE', REFUSED_PATH);
+    assert.deepEqual(stableFields(line), {
+      ...SERVED,
+      method: 'DELETE',
+      route: 'unrouted',
+      path: REFUSED_PATH,
+      status: 400,
+      bytesIn: 0,
+      bytesOut: line.bytesOut,
+      error: 'NAME_INVALID',
+    });
+    const audit = exactlyOne(written.audit, (l) => l.reqId === line.reqId, 'the audit line of the refused request');
+    const { time: _time, ...fields } = audit;
+    assert.deepEqual(fields, {
+      action: 'unrouted.delete',
+      outcome: 'failure',
+      subject: 'anonymous',
+      clientIP: '127.0.0.1',
+      status: 400,
+      reqId: line.reqId,
+      path: REFUSED_PATH,
+      error: 'NAME_INVALID',
+    });
   });
 
   it('a health probe at debug', () => {
