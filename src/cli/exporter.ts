@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { loadExporterConfig } from '../exporter/config.js';
+import { buildExporterApp } from '../exporter/exporter-app.js';
+import { LogFile } from '../observability/log-files.js';
+import { createLogger } from '../observability/logger.js';
+import { EXIT } from './exit-codes.js';
+
+async function runExporter(file: string): Promise<void> {
+  let config;
+  try {
+    config = await loadExporterConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`porthole-exporter: ${err.message}\n`);
+    process.exit(EXIT.badConfig);
+  }
+  let logFile: LogFile;
+  try {
+    logFile = await LogFile.open(config.Exporter.log.output);
+  } catch (err) {
+    process.stderr.write(`porthole-exporter: Exporter.log.output: cannot open "${config.Exporter.log.output}" (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    process.exit(EXIT.badConfig);
+  }
+  const log = createLogger(config.Exporter.log, logFile.stream).child({ module: 'exporter' });
+  const { app, client } = buildExporterApp(config, log);
+  try {
+    await app.listen({ host: config.Exporter.address, port: config.Exporter.port });
+  } catch (err) {
+    process.stderr.write(`porthole-exporter: Exporter.port: cannot listen on ${config.Exporter.address}:${config.Exporter.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    process.exit(EXIT.badConfig);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.Exporter.port;
+  log.info({ address: config.Exporter.address, port, path: config.Exporter.metrics.path, target: client.target }, 'porthole-exporter listening');
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'porthole-exporter stopping');
+    void Promise.all([app.close(), client.close()]).finally(() => logFile.flush().finally(() => process.exit(EXIT.ok)));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const program = new Command()
+  .name('porthole-exporter')
+  .description("Companion exporter for porthole's minimal metrics mode: serves porthole's metrics snapshot in Prometheus format.")
+  .showHelpAfterError();
+
+program
+  .command('config')
+  .description('Run with the settings of a JSON or YAML file ({"Server": {...}, "Exporter": {...}}).')
+  .argument('<file>', 'configuration file')
+  .action(runExporter);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`porthole-exporter: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(EXIT.failure);
+});
