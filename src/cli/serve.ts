@@ -85,7 +85,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     app = await buildApp(config, { logger, auditor });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code ?? String(err)})`);
+    // Only a filesystem error is the storage root's fault; anything else is a bug, which must
+    // surface as one (exit 1, with its stack) rather than as a configuration problem.
+    if (code === undefined) throw err;
+    refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
   const { server, health, metricsListener } = app;
   await server.listen({ host: config.http.address, port: config.http.port });

@@ -20,7 +20,8 @@ import {
   type Image,
 } from '../helpers/registry-client.js';
 import { streamRequest } from '../helpers/stream-request.js';
-import { assertBlobStoreConsistent, fileSize, sessionIds, waitFor } from './store-checks.js';
+import { assertBlobStoreConsistent, fileSize, sessionIds } from './store-checks.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * kill -9 in the middle of writes, then a restart on the same storage root. What must hold:

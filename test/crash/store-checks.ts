@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { blobDataFiles, sha256File } from '../helpers/storage-tree.js';
 
 /** Every blobs/<alg>/<xx>/<hex>/data hashes to <hex>: content-addressed storage never holds a partial or wrong file. */
@@ -27,14 +26,5 @@ export async function fileSize(path: string): Promise<number> {
     return (await stat(path)).size;
   } catch {
     return 0;
-  }
-}
-
-/** Polls until `condition` holds, failing after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
   }
 }

@@ -9,6 +9,8 @@ export interface CommandOptions {
   env?: NodeJS.ProcessEnv;
   /** The process is killed (SIGKILL) after this long; 60 s when omitted. */
   timeoutMs?: number;
+  /** Written to the process's stdin, which is then closed; an empty stdin when omitted. */
+  input?: string;
 }
 
 /** Thrown for a non-zero exit, a signal or a timeout; the message carries everything the tool said. */
@@ -28,7 +30,9 @@ export function runCommand(command: string, args: string[], options: CommandOpti
   const commandLine = [command, ...args].join(' ');
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Closed at once, so that a tool that reads stdin sees the input (or nothing) and never waits.
+    child.stdin.on('error', () => undefined).end(options.input);
     const result: CommandResult = { stdout: '', stderr: '' };
     child.stdout.on('data', (chunk: Buffer) => (result.stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (result.stderr += chunk.toString()));

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnService, waitForService } from './service-process.js';
 
 /** The built CLI, as a user runs it (tests run from dist/, after `npm run build`). */
 export const PORTHOLE_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/porthole.js');
@@ -86,76 +87,27 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   // A file that is appended to (a second start on the same log) already holds an announcement.
   const announcedIn = options.announcedIn;
   const announcementOffset = announcedIn === undefined ? 0 : fileSize(announcedIn);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
-  let output = '';
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const service = spawnService(process.execPath, args, options.env);
   // The config file is read at start-up only; it goes when the process does.
-  void exited.then(() => (configDir === undefined ? undefined : rm(configDir, { recursive: true, force: true })));
+  void service.exited.then(() => (configDir === undefined ? undefined : rm(configDir, { recursive: true, force: true })));
 
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let poll: NodeJS.Timeout | undefined;
-    const finish = (): void => {
-      clearTimeout(timer);
-      clearInterval(poll);
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`porthole did not start within 20 s:\n${output}`));
-    }, 20_000);
-    const scan = (text: string): void => {
-      for (const line of text.split('\n')) {
-        const found = announcedPort(line);
-        if (found === undefined) continue;
-        finish();
-        resolvePort(found);
-        return;
-      }
-    };
-    if (announcedIn === undefined) {
-      child.stdout.on('data', () => scan(stdout));
-    } else {
-      const read = (): Promise<void> => readFile(announcedIn).then((bytes) => scan(bytes.subarray(announcementOffset).toString('utf8')), () => undefined);
-      poll = setInterval(() => void read(), 50);
-    }
-    child.once('exit', (code) => {
-      finish();
-      reject(new Error(`porthole exited with ${code} before listening:\n${output}`));
-    });
-  });
+  const scan = (text: string): number | undefined => text.split('\n').map(announcedPort).find((port) => port !== undefined);
+  const announcement =
+    announcedIn === undefined
+      ? () => scan(service.stdout())
+      : () => readFile(announcedIn).then((bytes) => scan(bytes.subarray(announcementOffset).toString('utf8')), () => undefined);
+  let port: number;
+  try {
+    port = await waitForService(service, 'its "porthole listening" announcement', announcement);
+  } catch (err) {
+    // A porthole that never announced is not left running; a root this function made is its to remove.
+    await service.kill9();
+    if (options.root === undefined) await cleanup(root);
+    throw new Error(`porthole ${(err as Error).message}`);
+  }
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    port,
-    root,
-    process: child,
-    output: () => output,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-    async kill9() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const { process: child, output, stdout, stderr, stop, kill9 } = service;
+  return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, root, process: child, output, stdout, stderr, stop, kill9 };
 }
 
 export async function cleanup(...paths: string[]): Promise<void> {

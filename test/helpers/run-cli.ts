@@ -7,17 +7,23 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the porthole CLI to completion (bounded: 20 s) and captures its output. */
-export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export interface CliOptions {
+  cwd?: string;
+  /** Another built CLI of the project (such as porthole-exporter's); porthole's when omitted. */
+  cli?: string;
+}
+
+/** Runs the porthole CLI (or `options.cli`) to completion (bounded: 20 s) and captures its output. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PORTHOLE_CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.cli ?? PORTHOLE_CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`porthole ${args.join(' ')} did not finish within 20 s`));
+      reject(new Error(`${options.cli ?? PORTHOLE_CLI} ${args.join(' ')} did not finish within 20 s`));
     }, 20_000);
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The staging directory of atomic writes: its content is transient by design, and cleared at startup. */
@@ -73,4 +73,59 @@ export function diffTrees(before: Map<string, string>, after: Map<string, string
 export async function copiesOf(root: string, digest: string): Promise<string[]> {
   const snapshot = await snapshotTree(root);
   return [...snapshot].filter(([, hash]) => `sha256:${hash}` === digest).map(([path]) => path);
+}
+
+/** What the storage gauges should report, counted from the files under a storage root. */
+export interface StorageCensus {
+  blob: { count: number; bytes: number };
+  manifest: { count: number; bytes: number };
+  repository: number;
+  tag: number;
+  upload: number;
+  /** Per repository: bytes of the distinct blobs and manifests it links. */
+  repositoryBytes: Map<string, number>;
+}
+
+const BLOB_DATA = /^blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
+const REPOSITORY_LINK = /^repositories\/(.+)\/(_layers|_manifests\/revisions)\/([a-z0-9]+)\/([0-9a-f]+)$/;
+const TAG_FILE = /^repositories\/(.+)\/_manifests\/tags\/[^/]+$/;
+const UPLOAD_DIR = /^uploads\/[^/]+$/;
+
+/**
+ * Counts the store from its layout (docs/storage.md), independently of porthole's own scan: a
+ * blob is a blobs/.../data file that no repository links as a manifest revision; a repository is
+ * a directory with layer links or manifest revisions.
+ */
+export async function storageCensus(root: string): Promise<StorageCensus> {
+  const entries: Array<{ path: string; isDirectory: boolean }> = [];
+  await walk(root, '', entries);
+  const sizes = new Map<string, number>();
+  const manifests = new Set<string>();
+  const linksByRepository = new Map<string, Set<string>>();
+  let tag = 0;
+  let upload = 0;
+  for (const { path, isDirectory } of entries) {
+    const blob = BLOB_DATA.exec(path);
+    if (blob && !isDirectory) sizes.set(`${blob[1]}:${blob[2]}`, (await stat(join(root, path))).size);
+    const link = REPOSITORY_LINK.exec(path);
+    if (link && !isDirectory) {
+      const [, repository = '', kind, algorithm, hex] = link;
+      const digest = `${algorithm ?? ''}:${hex ?? ''}`;
+      if (kind === '_manifests/revisions') manifests.add(digest);
+      const links = linksByRepository.get(repository) ?? new Set<string>();
+      linksByRepository.set(repository, links.add(digest));
+    }
+    if (TAG_FILE.test(path) && !isDirectory) tag += 1;
+    if (UPLOAD_DIR.test(path)) upload += 1;
+  }
+  const census: StorageCensus = { blob: { count: 0, bytes: 0 }, manifest: { count: 0, bytes: 0 }, repository: linksByRepository.size, tag, upload, repositoryBytes: new Map() };
+  for (const [digest, size] of sizes) {
+    const kind = manifests.has(digest) ? census.manifest : census.blob;
+    kind.count += 1;
+    kind.bytes += size;
+  }
+  for (const [repository, links] of linksByRepository) {
+    census.repositoryBytes.set(repository, [...links].reduce((total, digest) => total + (sizes.get(digest) ?? 0), 0));
+  }
+  return census;
 }

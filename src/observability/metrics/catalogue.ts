@@ -1,5 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CacheStats } from '../../storage/types.js';
+import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 
 /**
  * Every metric porthole exposes, declared once, on a Registry the app owns (never the global
@@ -16,32 +17,34 @@ export const SIZE_BUCKETS = [100, 1_000, 10_000, 100_000, 1_000_000, 4_000_000, 
 /** Live values that gauges read at scrape time (cheap, so no reporting interval is needed). */
 export interface MetricSources {
   cacheStats(): CacheStats;
+  /** Kept as a plain number by the recorder: a gauge update per request is not free. */
+  requestsInFlight(): number;
 }
 
 export function createMetrics(registry: Registry, sources: MetricSources) {
   const registers = [registry];
   return {
-    httpRequests: new Counter({
+    httpRequests: new KeyedCounter({
       name: 'porthole_http_requests_total',
       help: 'HTTP requests answered, by method, route template and status code.',
       labelNames: ['method', 'route', 'code'] as const,
       registers,
     }),
-    httpDuration: new Histogram({
+    httpDuration: new KeyedHistogram({
       name: 'porthole_http_request_duration_seconds',
       help: 'Time from a request arriving to its answer being written, by method and route template.',
       labelNames: ['method', 'route'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    httpRequestSize: new Histogram({
+    httpRequestSize: new KeyedHistogram({
       name: 'porthole_http_request_size_bytes',
       help: 'Request body bytes, by method and route template.',
       labelNames: ['method', 'route'] as const,
       buckets: SIZE_BUCKETS,
       registers,
     }),
-    httpResponseSize: new Histogram({
+    httpResponseSize: new KeyedHistogram({
       name: 'porthole_http_response_size_bytes',
       help: 'Response body bytes, by method and route template.',
       labelNames: ['method', 'route'] as const,
@@ -52,32 +55,35 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       name: 'porthole_http_requests_in_flight',
       help: 'Requests being handled now.',
       registers,
+      collect() {
+        this.set(sources.requestsInFlight());
+      },
     }),
-    apiErrors: new Counter({
+    apiErrors: new KeyedCounter({
       name: 'porthole_api_errors_total',
       help: 'API answers that were errors, by OCI error code.',
       labelNames: ['code'] as const,
       registers,
     }),
-    pulls: new Counter({
+    pulls: new KeyedCounter({
       name: 'porthole_pulls_total',
       help: 'Successful manifest and blob downloads (GET), by type.',
       labelNames: ['type'] as const,
       registers,
     }),
-    pullBytes: new Counter({
+    pullBytes: new KeyedCounter({
       name: 'porthole_pull_bytes_total',
       help: 'Bytes of manifests and blobs sent to clients, by type.',
       labelNames: ['type'] as const,
       registers,
     }),
-    repoDownloads: new Counter({
+    repoDownloads: new KeyedCounter({
       name: 'porthole_repo_downloads_total',
       help: 'Manifests downloaded (GET) per repository; repositories past maxRepoLabels count under repo="_other".',
       labelNames: ['repo'] as const,
       registers,
     }),
-    repoUploads: new Counter({
+    repoUploads: new KeyedCounter({
       name: 'porthole_repo_uploads_total',
       help: 'Manifests pushed per repository; repositories past maxRepoLabels count under repo="_other".',
       labelNames: ['repo'] as const,
@@ -129,20 +135,20 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
         this.set({ cache: 'manifest' }, sources.cacheStats().manifests.bytes);
       },
     }),
-    storageOperationDuration: new Histogram({
+    storageOperationDuration: new KeyedHistogram({
       name: 'porthole_storage_operation_duration_seconds',
       help: 'Time taken by storage operations, by operation.',
       labelNames: ['operation'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    storageOperationErrors: new Counter({
+    storageOperationErrors: new KeyedCounter({
       name: 'porthole_storage_operation_errors_total',
       help: 'Storage operations that failed unexpectedly (not "not found"), by operation.',
       labelNames: ['operation'] as const,
       registers,
     }),
-    lockWait: new Histogram({
+    lockWait: new KeyedHistogram({
       name: 'porthole_storage_lock_wait_seconds',
       help: 'Time spent waiting for a per-key storage lock (an upload session), by lock.',
       labelNames: ['lock'] as const,

@@ -15,10 +15,12 @@ export interface RequestObservation {
  * The one way porthole code updates per-request metrics. In minimal mode collection is off until
  * an exporter scrapes and goes off again when it stops: while off, these updates are dropped
  * (cheaply: one flag check), as zot's minimal build does. Gauges computed from storage are not
- * per-request and are always kept.
+ * per-request and are always kept. Updates go through keyed metrics (keyed-metrics.ts): the key
+ * is the label values joined by a character no label value contains (a space).
  */
 export class MetricsRecorder {
   private enabled: boolean;
+  private inFlight = 0;
 
   constructor(
     readonly metrics: Metrics,
@@ -33,53 +35,59 @@ export class MetricsRecorder {
     return this.enabled;
   }
 
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
   setCollecting(on: boolean): void {
     this.enabled = on;
     this.metrics.collectionEnabled.set(on ? 1 : 0);
   }
 
-  repoLabel(repo: string): string {
-    return this.repos.label(repo);
-  }
-
   requestStarted(): boolean {
     if (!this.enabled) return false;
-    this.metrics.httpInFlight.inc();
+    this.inFlight += 1;
     return true;
   }
 
   /** `counted` is what requestStarted answered, so in-flight stays balanced across a toggle. */
   requestFinished(counted: boolean, observation: RequestObservation): void {
-    if (counted) this.metrics.httpInFlight.dec();
+    if (counted) this.inFlight -= 1;
     if (!this.enabled) return;
     const { method, route, status, seconds, bytesIn, bytesOut, errorCode } = observation;
-    this.metrics.httpRequests.inc({ method, route, code: String(status) });
-    this.metrics.httpDuration.observe({ method, route }, seconds);
-    this.metrics.httpRequestSize.observe({ method, route }, bytesIn);
-    this.metrics.httpResponseSize.observe({ method, route }, bytesOut);
-    if (errorCode !== undefined) this.metrics.apiErrors.inc({ code: errorCode });
+    const byRoute = `${method} ${route}`;
+    const routeLabels = { method, route };
+    this.metrics.httpRequests.add(`${byRoute} ${status}`, { method, route, code: String(status) });
+    this.metrics.httpDuration.observeKey(byRoute, routeLabels, seconds);
+    this.metrics.httpRequestSize.observeKey(byRoute, routeLabels, bytesIn);
+    this.metrics.httpResponseSize.observeKey(byRoute, routeLabels, bytesOut);
+    if (errorCode !== undefined) this.metrics.apiErrors.add(errorCode, { code: errorCode });
   }
 
   pulled(type: 'manifest' | 'blob', bytes: number, repo: string): void {
     if (!this.enabled) return;
-    this.metrics.pulls.inc({ type });
-    this.metrics.pullBytes.inc({ type }, bytes);
-    if (type === 'manifest') this.metrics.repoDownloads.inc({ repo: this.repos.label(repo) });
+    this.metrics.pulls.add(type, { type });
+    this.metrics.pullBytes.add(type, { type }, bytes);
+    if (type === 'manifest') {
+      const label = this.repos.label(repo);
+      this.metrics.repoDownloads.add(label, { repo: label });
+    }
   }
 
   pushedManifest(repo: string): void {
     if (!this.enabled) return;
-    this.metrics.repoUploads.inc({ repo: this.repos.label(repo) });
+    const label = this.repos.label(repo);
+    this.metrics.repoUploads.add(label, { repo: label });
   }
 
   storageOperation(operation: string, seconds: number, failed: boolean): void {
     if (!this.enabled) return;
-    this.metrics.storageOperationDuration.observe({ operation }, seconds);
-    if (failed) this.metrics.storageOperationErrors.inc({ operation });
+    this.metrics.storageOperationDuration.observeKey(operation, { operation }, seconds);
+    if (failed) this.metrics.storageOperationErrors.add(operation, { operation });
   }
 
   lockWaited(lock: string, seconds: number): void {
     if (!this.enabled) return;
-    this.metrics.lockWait.observe({ lock }, seconds);
+    this.metrics.lockWait.observeKey(lock, { lock }, seconds);
   }
 }

@@ -22,9 +22,12 @@ export interface Telemetry {
  */
 export function createTelemetry(settings: MetricsConfig, cacheStats: () => CacheStats): Telemetry {
   const mode: MetricsMode = settings.enable ? 'full' : 'minimal';
-  const { registry, metrics } = createMetricsRegistry({ cacheStats });
+  // The recorder needs the metrics and the in-flight gauge reads the recorder: the gauge is
+  // only read at scrape time, long after both exist.
+  let recorder: MetricsRecorder | undefined;
+  const { registry, metrics } = createMetricsRegistry({ cacheStats, requestsInFlight: () => recorder?.requestsInFlight ?? 0 });
   const repoLabels = new RepoLabels(settings.maxRepoLabels);
-  const recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full');
+  recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full');
   const info = buildInfo();
   metrics.info.set({ version: info.version, commit: info.commit, node_version: info.nodeVersion, mode }, 1);
   return { mode, registry, metrics, recorder, repoLabels };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, write } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
+import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, readFile as readFileCallback, write } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,7 @@ const ftruncateFd = promisify(ftruncate);
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 const writeFd = promisify(write);
+const readSmallFile = promisify(readFileCallback);
 
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
@@ -55,7 +56,10 @@ export class FilesystemDriver implements Driver {
 
   async read(path: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.full(path));
+      // The callback readFile, not fs/promises': for the tiny link and tag files read on every
+      // manifest request it makes fewer trips through the thread pool (a profile showed the
+      // FileHandle-based one spending most of a request's CPU time in open/fstat/read/close).
+      return await readSmallFile(this.full(path));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;

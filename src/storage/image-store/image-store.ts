@@ -16,7 +16,7 @@ import type {
 } from '../types.js';
 import { BlobLinks } from './blobs.js';
 import { ManifestCache } from './manifest-cache.js';
-import { scanStorage } from './storage-scan.js';
+import { StorageScanner } from './storage-scan.js';
 import { ManifestStore } from './manifests.js';
 import { RepositoryIndex } from './repository-index.js';
 import { UploadSessions } from './uploads.js';
@@ -38,12 +38,14 @@ export class ImageStore implements RegistryStore {
   private readonly repositories: RepositoryIndex;
 
   private readonly manifestCache: ManifestCache;
+  private readonly scanner: StorageScanner;
 
   constructor(
     private readonly driver: Driver,
     options: ImageStoreOptions = {},
   ) {
     this.blobs = new BlobLinks(driver);
+    this.scanner = new StorageScanner(driver);
     this.repositories = new RepositoryIndex(driver);
     this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
     this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache);
@@ -142,7 +144,7 @@ export class ImageStore implements RegistryStore {
   }
 
   async stats(): Promise<StorageStats> {
-    return scanStorage(this.driver, await this.repositories.list());
+    return this.scanner.scan(await this.repositories.list());
   }
 
   cacheStats(): CacheStats {

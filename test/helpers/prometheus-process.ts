@@ -1,0 +1,131 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from './free-port.js';
+import { cleanup, tempDir } from './porthole-process.js';
+import { spawnService, waitForService, type ServiceProcess } from './service-process.js';
+import { waitFor } from './wait-for.js';
+
+/** One scrape job of the generated configuration, with a single static target. */
+export interface ScrapeTarget {
+  job: string;
+  /** host:port */
+  target: string;
+  /** /metrics when omitted. */
+  metricsPath?: string;
+  /** Keep the target's own labels on conflict, as a Pushgateway job must. */
+  honorLabels?: boolean;
+}
+
+export interface PrometheusOptions {
+  targets: ScrapeTarget[];
+  /** 1s when omitted: tests should not wait long for data. */
+  scrapeInterval?: string;
+}
+
+/** A sample of a query answer: an instant vector element, or a scalar (no labels). */
+export interface QuerySample {
+  labels: Record<string, string>;
+  value: number;
+  /** Unix seconds: the evaluation time, or the sample's own time for timestamp(). */
+  time: number;
+}
+
+export interface PrometheusProcess extends ServiceProcess {
+  url: string;
+  /** Instant query through the HTTP API (/api/v1/query); throws on any answer but success. */
+  query(expression: string): Promise<QuerySample[]>;
+  /** Resolves once `job` has been scraped by a scrape that started at or after `sinceMs` (Date.now() time). */
+  scrapedSince(job: string, sinceMs: number, timeoutMs?: number): Promise<void>;
+  /** Stops Prometheus and removes its configuration and database. */
+  dispose(): Promise<void>;
+}
+
+interface QueryAnswer {
+  status: string;
+  error?: string;
+  data?: { resultType: string; result: unknown };
+}
+
+type PromValue = [number, string];
+
+function parsePromValue([time, text]: PromValue): { time: number; value: number } {
+  const value = text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text);
+  return { time, value };
+}
+
+function samplesOf(answer: QueryAnswer, expression: string): QuerySample[] {
+  if (answer.status !== 'success' || !answer.data) throw new Error(`query ${expression} failed: ${answer.error ?? JSON.stringify(answer)}`);
+  const { resultType, result } = answer.data;
+  if (resultType === 'scalar') return [{ labels: {}, ...parsePromValue(result as PromValue) }];
+  if (resultType !== 'vector') throw new Error(`query ${expression}: a ${resultType} answer, expected a vector or a scalar`);
+  return (result as Array<{ metric: Record<string, string>; value: PromValue }>).map((entry) => ({ labels: entry.metric, ...parsePromValue(entry.value) }));
+}
+
+function configuration(options: PrometheusOptions): string {
+  const interval = options.scrapeInterval ?? '1s';
+  return stringify({
+    global: { scrape_interval: interval, evaluation_interval: interval },
+    scrape_configs: options.targets.map((target) => ({
+      job_name: target.job,
+      metrics_path: target.metricsPath ?? '/metrics',
+      honor_labels: target.honorLabels ?? false,
+      static_configs: [{ targets: [target.target] }],
+    })),
+  });
+}
+
+/**
+ * Starts the Debian `prometheus` on a free loopback port with a generated configuration and an
+ * empty database in a temp dir, and resolves once it is ready (bounded: 20 s). Prometheus applies
+ * new targets on a 5 s tick, so the first scrape comes about 5 s after the start: start it early.
+ */
+export async function startPrometheus(options: PrometheusOptions): Promise<PrometheusProcess> {
+  const dir = await tempDir('prometheus');
+  const configFile = join(dir, 'prometheus.yml');
+  await writeFile(configFile, configuration(options));
+  await mkdir(join(dir, 'data'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const service = spawnService('prometheus', [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]);
+  const dispose = async (): Promise<void> => {
+    await service.stop();
+    await cleanup(dir);
+  };
+  const ready = async (): Promise<true | undefined> => {
+    try {
+      return (await fetch(`${url}/-/ready`)).status === 200 ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    await waitForService(service, 'Prometheus to be ready', ready);
+  } catch (err) {
+    await dispose();
+    throw new Error(`prometheus ${(err as Error).message}`);
+  }
+
+  const query = async (expression: string): Promise<QuerySample[]> => {
+    const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expression }).toString()}`, { signal: AbortSignal.timeout(10_000) });
+    return samplesOf((await response.json()) as QueryAnswer, expression);
+  };
+  return {
+    ...service,
+    url,
+    query,
+    dispose,
+    // `up` is written by every scrape, stamped with the time the scrape started.
+    scrapedSince: (job, sinceMs, timeoutMs = 30_000) =>
+      waitFor(
+        `a scrape of ${job} that started after ${new Date(sinceMs).toISOString()}`,
+        async () => (await query(`timestamp(up{job=${JSON.stringify(job)}})`)).some((sample) => sample.value * 1000 >= sinceMs),
+        timeoutMs,
+      ),
+  };
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/load.js';
+import { loadExporterConfig } from '../../src/exporter/config.js';
+import { cleanup, tempDir } from '../helpers/porthole-process.js';
+
+describe('porthole-exporter configuration', () => {
+  let dir: string;
+  before(async () => {
+    dir = await tempDir('exporter-config');
+  });
+  after(() => cleanup(dir));
+
+  async function load(name: string, text: string) {
+    const file = join(dir, name);
+    await writeFile(file, text);
+    return loadExporterConfig(file);
+  }
+
+  async function problems(name: string, text: string): Promise<string[]> {
+    try {
+      await load(name, text);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    assert.fail('expected a ConfigError');
+  }
+
+  it('defaults to porthole on 127.0.0.1:5000/metrics, served on 0.0.0.0:5051/metrics', async () => {
+    const config = await load('empty.yaml', '');
+    assert.deepEqual(
+      { ...config.Server, Exporter: config.Exporter },
+      {
+        protocol: 'http',
+        host: '127.0.0.1',
+        port: 5000,
+        path: '/metrics',
+        timeout: '10s',
+        Exporter: { address: '0.0.0.0', port: 5051, log: { level: 'info', output: 'stdout' }, metrics: { path: '/metrics' } },
+      },
+    );
+  });
+
+  it('reads zxp-shaped YAML and JSON, ports as strings included', async () => {
+    const yaml = await load('zxp.yaml', 'Server:\n  protocol: https\n  host: registry.local\n  port: "5443"\nExporter:\n  port: "5052"\n  metrics:\n    path: /zxp\n');
+    assert.deepEqual([yaml.Server.protocol, yaml.Server.host, yaml.Server.port, yaml.Exporter.port, yaml.Exporter.metrics.path], ['https', 'registry.local', 5443, 5052, '/zxp']);
+    const json = await load('zxp.json', JSON.stringify({ Server: { port: 6000, username: 'u', password: 'p' } }));
+    assert.deepEqual([json.Server.port, json.Server.username, json.Server.password], [6000, 'u', 'p']);
+  });
+
+  it('names every key at fault', async () => {
+    const found = await problems('bad.yaml', 'Server:\n  protocol: ftp\n  hostname: x\n  timeout: soon\nExporter:\n  port: "70000"\n  log:\n    level: loud\n');
+    assert.deepEqual(found.map((p) => p.split(':')[0]).sort(), ['Exporter.log.level', 'Exporter.port', 'Server.hostname', 'Server.protocol', 'Server.timeout']);
+  });
+
+  it('refuses a passwordFromEnv naming a variable that is not set', async () => {
+    assert.deepEqual(await problems('env.yaml', 'Server:\n  username: u\n  passwordFromEnv: PORTHOLE_TEST_NEVER_SET\n'), [
+      'Server.passwordFromEnv: environment variable PORTHOLE_TEST_NEVER_SET is not set',
+    ]);
+  });
+});
