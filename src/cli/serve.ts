@@ -93,7 +93,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { server, health, metricsListener } = app;
   await server.listen({ host: config.http.address, port: config.http.port });
   const port = listeningPort(server.server.address(), config.http.port);
-  log.info({ address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');
+  // Every listener is bound before "porthole listening" is logged: whoever waits for that line
+  // may connect to any of them at once, and a taken metrics port must fail before it is said.
   if (metricsListener) {
     const metrics = metricsSettings(config);
     const address = metrics.address ?? config.http.address;
@@ -105,6 +106,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     const metricsPort = listeningPort(metricsListener.server.address(), metrics.port ?? 0);
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
+  log.info({ address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
 
   // logrotate moves the files away, then sends SIGHUP: reopen them by path.

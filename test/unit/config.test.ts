@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { durationMs } from '../../src/config/durations.js';
 import { ConfigError, loadConfig, validateConfig } from '../../src/config/load.js';
 import { renderConfigDocs } from '../../src/config/render-docs.js';
-import { tempDir } from '../helpers/porthole-process.js';
+import { cleanup, tempDir } from '../helpers/porthole-process.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -44,6 +44,7 @@ describe('configuration', () => {
     assert.equal(config.http.port, 7000);
     assert.equal(config.http.address, '0.0.0.0');
     assert.equal(config.storage.rootDirectory, '/srv/registry');
+    await cleanup(dir);
   });
 
   it('reads JSON files too, and reports unreadable or unparsable files by path', async () => {
@@ -55,6 +56,7 @@ describe('configuration', () => {
     await writeFile(broken, 'http: [1, 2\n');
     await assert.rejects(loadConfig(broken), (err: unknown) => err instanceof ConfigError && /not valid YAML or JSON/.test(err.problems[0] ?? ''));
     await assert.rejects(loadConfig(join(dir, 'missing.yaml')), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.problems[0] ?? ''));
+    await cleanup(dir);
   });
 
   it('parses durations with units', () => {
