@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isDuration } from '../config/durations.js';
-import { ConfigError, describeIssues } from '../config/load.js';
+import { ConfigError, describeIssues, readConfigFile } from '../config/load.js';
 import { LOG_LEVELS } from '../config/schema.js';
 
 /**
@@ -56,18 +54,7 @@ export const exporterConfigSchema = z
 export type ExporterConfig = z.output<typeof exporterConfigSchema>;
 
 export async function loadExporterConfig(file: string): Promise<ExporterConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ConfigError([`${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
-  }
+  const raw = await readConfigFile(file);
   const result = exporterConfigSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(describeIssues(result.error.issues));
   const { Server } = result.data;
