@@ -1,18 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, readFile as readFileCallback, write } from 'node:fs';
+import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Driver, FileInfo } from '../driver.js';
+import { BatchedFdWriter } from './batched-fd-writer.js';
 
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
-const writeFd = promisify(write);
 const readSmallFile = promisify(readFileCallback);
+
+/**
+ * Read size of blob streams. Node's default (64 KiB) cost 16 reads and socket writes per MiB and
+ * left a 1 MiB GET slower than distribution; 256 KiB more than doubled it (about 2 GB/s on loopback)
+ * while keeping a download's buffer small enough for hundreds of concurrent ones.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
@@ -102,7 +109,7 @@ export class FilesystemDriver implements Driver {
   }
 
   readStream(path: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.full(path), range ? { start: range.start, end: range.end } : {});
+    return createReadStream(this.full(path), range ? { start: range.start, end: range.end, highWaterMark: READ_CHUNK_BYTES } : { highWaterMark: READ_CHUNK_BYTES });
   }
 
   async list(path: string): Promise<string[]> {
@@ -126,26 +133,19 @@ export class FilesystemDriver implements Driver {
     // Positioned writes from an async sink, not fs.WriteStream: a WriteStream destroyed by a client
     // that hangs up mid-body closes its fd even with autoClose: false, and the cut-back and close
     // below then hit a closed fd, or worse one already reused by another request's file.
-    let written = 0;
-    let draining: Promise<void> = Promise.resolve();
-    const sink = (chunks: AsyncIterable<Buffer>): Promise<void> =>
-      (draining = (async () => {
-        for await (const chunk of chunks) {
-          for (let done = 0; done < chunk.length; ) {
-            const { bytesWritten } = await writeFd(fd, chunk, done, chunk.length - done, offset + written + done);
-            done += bytesWritten;
-          }
-          written += chunk.length;
-        }
-      })());
+    const writer = new BatchedFdWriter(fd, offset);
+    const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const chunk of chunks) await writer.add(chunk);
+      await writer.finish();
+    };
     try {
       await ftruncateFd(fd, offset);
       await (through ? pipeline(source, through, sink) : pipeline(source, sink));
       await fsyncFd(fd);
-      return written;
+      return writer.written;
     } catch (err) {
-      // No write of the sink may still be running when the file is cut back and the fd closed.
-      await draining.catch(() => undefined);
+      // No write may still be running when the file is cut back and the fd closed.
+      await writer.settled();
       await ftruncateFd(fd, offset).catch(() => undefined);
       throw err;
     } finally {
