@@ -2,6 +2,7 @@ import { buildApp } from '../app.js';
 import { durationMs } from '../config/durations.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { metricsSettings, type PortholeConfig } from '../config/schema.js';
 import { createAuditor, disabledAuditor, type Auditor } from '../observability/audit.js';
 import { LogFile } from '../observability/log-files.js';
@@ -62,6 +63,16 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
   }
 }
 
+/** Binds a listener, or stops start-up naming the key whose address or port cannot be used. */
+async function listenOrRefuse(listener: FastifyInstance, key: string, host: string, port: number): Promise<number> {
+  try {
+    await listener.listen({ host, port });
+  } catch (err) {
+    refuseToStart(key, `cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return listeningPort(listener.server.address(), port);
+}
+
 async function openLogFile(key: string, path: string): Promise<LogFile> {
   try {
     return await LogFile.open(path);
@@ -91,19 +102,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
   const { server, health, metricsListener } = app;
-  await server.listen({ host: config.http.address, port: config.http.port });
-  const port = listeningPort(server.server.address(), config.http.port);
+  const port = await listenOrRefuse(server, 'http.port', config.http.address, config.http.port);
   // Every listener is bound before "porthole listening" is logged: whoever waits for that line
   // may connect to any of them at once, and a taken metrics port must fail before it is said.
   if (metricsListener) {
     const metrics = metricsSettings(config);
     const address = metrics.address ?? config.http.address;
-    try {
-      await metricsListener.listen({ host: address, port: metrics.port ?? 0 });
-    } catch (err) {
-      refuseToStart('extensions.metrics.port', `cannot listen on ${address}:${metrics.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-    const metricsPort = listeningPort(metricsListener.server.address(), metrics.port ?? 0);
+    const metricsPort = await listenOrRefuse(metricsListener, 'extensions.metrics.port', address, metrics.port ?? 0);
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
   log.info({ address: config.http.address, port, root: config.storage.rootDirectory }, 'porthole listening');

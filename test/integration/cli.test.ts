@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cleanup, PORTHOLE_CLI, tempDir } from '../helpers/porthole-process.js';
@@ -37,6 +38,21 @@ describe('porthole serve start-up failures', () => {
     const result = await runCli(['serve', '--port', 'eighty']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /http\.port/);
+  });
+
+  it('exits 2 naming http.port when the port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const dir = await tempDir('taken');
+    try {
+      const result = await runCli(['serve', '--port', String(port), '--root', join(dir, 'data')]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /http\.port: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
+    } finally {
+      taken.close();
+      await cleanup(dir);
+    }
   });
 
   it('exits 2 naming log.output when the log file cannot be opened', async () => {
