@@ -11,14 +11,22 @@ export interface FileInfo {
   modifiedMs: number;
 }
 
+export interface WriteOptions {
+  /** Default true: on disk before the promise resolves. */
+  durable?: boolean;
+}
+
 export interface Driver {
   readonly name: string;
   /** Prepares the backing store (creates the root, clears staging left by a killed process). */
   init(): Promise<void>;
   /** Whole small files (links, manifests); undefined when absent. */
   read(path: string): Promise<Buffer | undefined>;
-  /** Replaces the file atomically and durably: readers see the old bytes or the new, never a part. */
-  writeAtomic(path: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Replaces the file atomically: readers see the old bytes or the new, never a part. Durably
+   * (on disk when it resolves) unless `durable: false`, for files nobody was promised.
+   */
+  writeAtomic(path: string, data: Uint8Array | string, options?: WriteOptions): Promise<void>;
   stat(path: string): Promise<FileInfo | undefined>;
   /** Streams a file, or the inclusive byte range of it. */
   readStream(path: string, range?: { start: number; end: number }): Readable;
@@ -27,9 +35,10 @@ export interface Driver {
   /** Removes a file or a whole directory; absent paths are not an error. */
   remove(path: string): Promise<void>;
   /**
-   * Writes `source` (through `through`, e.g. a hashing pass) into `path` starting at `offset`,
-   * durably; on any failure the file is cut back to `offset` and the error rethrown, so a broken
-   * chunk never becomes part of the data. Resolves with the number of bytes written.
+   * Writes `source` (through `through`, e.g. a hashing pass) into `path` starting at `offset`;
+   * on any failure the file is cut back to `offset` and the error rethrown, so a broken chunk
+   * never becomes part of the data. Resolves with the number of bytes written. Not durable by
+   * itself: `commit` makes the finished file durable before it becomes visible.
    */
   writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number>;
   /**

@@ -1,6 +1,6 @@
 import type { Readable, Transform } from 'node:stream';
 import { isClientAbort } from '../core/client-abort.js';
-import type { Driver, FileInfo } from './driver.js';
+import type { Driver, FileInfo, WriteOptions } from './driver.js';
 
 /** Hears each driver operation: its name, how long it took (seconds), and whether it failed. */
 export type OperationObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -41,8 +41,8 @@ export class InstrumentedDriver implements Driver {
     return this.timed('read', () => this.inner.read(path));
   }
 
-  writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-    return this.timed('writeAtomic', () => this.inner.writeAtomic(path, data));
+  writeAtomic(path: string, data: Uint8Array | string, options?: WriteOptions): Promise<void> {
+    return this.timed('writeAtomic', () => this.inner.writeAtomic(path, data, options));
   }
 
   stat(path: string): Promise<FileInfo | undefined> {

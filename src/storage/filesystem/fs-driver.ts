@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { close, constants, createReadStream, fsync, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
+import { close, constants, createReadStream, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { Driver, FileInfo } from '../driver.js';
+import type { Driver, FileInfo, WriteOptions } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
 
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
-const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 const readSmallFile = promisify(readFileCallback);
 
@@ -73,20 +72,22 @@ export class FilesystemDriver implements Driver {
     }
   }
 
-  async writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  async writeAtomic(path: string, data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+    const durable = options.durable ?? true;
     const target = this.full(path);
     const staged = join(this.root, STAGING_DIR, randomUUID());
     const handle = await open(staged, 'wx', 0o644);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
-    await this.placeDurably(staged, target);
+    await this.place(staged, target, durable);
   }
 
-  private async placeDurably(staged: string, target: string): Promise<void> {
+  /** Renames a staged file into place; durably, the directory entry is fsynced too. */
+  private async place(staged: string, target: string, durable: boolean): Promise<void> {
     const parent = dirname(target);
     try {
       await mkdir(parent, { recursive: true });
@@ -95,7 +96,7 @@ export class FilesystemDriver implements Driver {
       await rm(staged, { force: true });
       throw err;
     }
-    await fsyncPath(parent);
+    if (durable) await fsyncPath(parent);
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
@@ -141,7 +142,9 @@ export class FilesystemDriver implements Driver {
     try {
       await ftruncateFd(fd, offset);
       await (through ? pipeline(source, through, sink) : pipeline(source, sink));
-      await fsyncFd(fd);
+      // No fsync here: chunks become durable when the finished blob is committed (commit fsyncs
+      // it first); until then the client was promised nothing, and the final digest check
+      // catches anything a power loss might have torn.
       return writer.written;
     } catch (err) {
       // No write may still be running when the file is cut back and the fd closed.
@@ -161,7 +164,7 @@ export class FilesystemDriver implements Driver {
       return;
     }
     await fsyncPath(source);
-    await this.placeDurably(source, target);
+    await this.place(source, target, true);
   }
 
   async truncate(path: string, size: number): Promise<void> {

@@ -52,7 +52,8 @@ export class UploadSessions {
   async start(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
     const id = randomUUID();
     const info: SessionInfo = { repo, algorithm, startedAt: Date.now() };
-    await this.driver.writeAtomic(layout.uploadInfo(id), JSON.stringify(info));
+    // Not durable: a session lost to a power cut only makes its client start again.
+    await this.driver.writeAtomic(layout.uploadInfo(id), JSON.stringify(info), { durable: false });
     this.live.set(id, { hash: newHash(algorithm), size: 0 });
     return { id, repo, size: 0 };
   }
@@ -156,7 +157,7 @@ export class UploadSessions {
           actual: `${digest.algorithm}:${actual}`,
         });
       }
-      if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '');
+      if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
       await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
       await this.onBlobStored(repo, digest, session.size);
       await this.discard(id);
