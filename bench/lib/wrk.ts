@@ -7,13 +7,27 @@ export interface WrkResult {
   /** Transfer rate, bytes per second. */
   bytesPerSecond: number;
   non2xx: number;
+  /** Connect, read and write errors and timeouts (wrk's "Socket errors" line). */
+  socketErrors: number;
 }
 
 const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
 
+export interface WrkOptions {
+  threads?: number;
+  connections?: number;
+  seconds?: number;
+  /** How long wrk waits for an answer before counting a timeout (its own default: 2 s). */
+  timeoutSeconds?: number;
+  /** Request headers (an Accept for manifests: distribution answers 404 to a GET of an OCI manifest without one). */
+  headers?: Record<string, string>;
+}
+
 /** Runs wrk (Debian's) against one URL and parses its summary; bounded by its own duration. */
-export function runWrk(url: string, options: { threads?: number; connections?: number; seconds?: number } = {}): Promise<WrkResult> {
-  const args = [`-t${options.threads ?? 2}`, `-c${options.connections ?? 32}`, `-d${options.seconds ?? 10}s`, url];
+export function runWrk(url: string, options: WrkOptions = {}): Promise<WrkResult> {
+  const headers = Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  const timeout = options.timeoutSeconds === undefined ? [] : [`--timeout`, `${options.timeoutSeconds}s`];
+  const args = [`-t${options.threads ?? 2}`, `-c${options.connections ?? 32}`, `-d${options.seconds ?? 10}s`, ...timeout, ...headers, url];
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -21,12 +35,14 @@ export function runWrk(url: string, options: { threads?: number; connections?: n
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), ((options.seconds ?? 10) + 30) * 1000);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': only then has all of the summary been read from the pipes.
+    child.on('close', (code) => {
       clearTimeout(timer);
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
       const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
       const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
       const total = /(\d+) requests in/.exec(out);
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       if (code !== 0 || !rps || !transfer || !total) {
         reject(new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`));
         return;
@@ -36,6 +52,7 @@ export function runWrk(url: string, options: { threads?: number; connections?: n
         requests: Number(total[1]),
         bytesPerSecond: Number(transfer[1]) * (UNITS[transfer[2] as string] ?? 1),
         non2xx: non2xx ? Number(non2xx[1]) : 0,
+        socketErrors: socket ? socket.slice(1).reduce((sum, count) => sum + Number(count), 0) : 0,
       });
     });
   });

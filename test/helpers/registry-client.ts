@@ -135,14 +135,16 @@ export interface ImageOptions {
   tag?: string;
   layerSize?: number;
   annotations?: Record<string, string>;
+  /** How the blobs go up; single-post when omitted (distribution 2.8 needs post-put). */
+  blobStyle?: MonolithicStyle;
 }
 
 /** Pushes a random config and layer, then an OCI image manifest that references them. */
 export async function makeImage(url: string, name: string, options: ImageOptions = {}): Promise<Image> {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomBytes(8).toString('hex') }));
   const layer = randomBytes(options.layerSize ?? 1024);
-  const configDigest = await pushBlob(url, name, config);
-  const layerDigest = await pushBlob(url, name, layer);
+  const configDigest = await pushBlob(url, name, config, options.blobStyle);
+  const layerDigest = await pushBlob(url, name, layer, options.blobStyle);
   const manifestJson: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,

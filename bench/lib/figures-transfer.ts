@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { LayoutDescription } from '../../test/fixtures/oci-layout.js';
+import type { ContainersSandbox } from '../../test/e2e/containers-sandbox.js';
+import { cleanup } from '../../test/helpers/porthole-process.js';
+import type { Contender, Contenders } from './contenders.js';
+import { flushDirtyPages } from './dirty-pages.js';
+import { figureOf, sampleAlternately, type Figure } from './figure.js';
+import { uploadedBlobs, type BenchImages } from './images.js';
+import { MEBIBYTE, type BenchSettings } from './settings.js';
+
+/** Bound of one skopeo copy: generous, a 200 MiB push takes seconds. */
+const SKOPEO_TIMEOUT_MS = 300_000;
+
+async function secondsOf(work: () => Promise<unknown>): Promise<number> {
+  await flushDirtyPages();
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+function push(sandbox: ContainersSandbox, contender: Contender, image: LayoutDescription, repo: string): Promise<unknown> {
+  const destination = `docker://${contender.host}/${repo}:${image.tag}`;
+  return sandbox.skopeo(['copy', '--quiet', '--dest-tls-verify=false', `oci:${image.dir}:${image.tag}`, destination], SKOPEO_TIMEOUT_MS);
+}
+
+/**
+ * Proves from the registry's own request counts that a push sample uploaded every blob: one PATCH
+ * each. Fewer means skopeo mounted or skipped some (its blob-info cache), and the time is not a push.
+ */
+async function expectUploads(contender: Contender, patchesBefore: number, blobs: number, what: string): Promise<void> {
+  const uploaded = (await contender.uploadPatches()) - patchesBefore;
+  if (uploaded < blobs) throw new Error(`${contender.name}: ${what} uploaded ${uploaded} of ${blobs} blobs; the others were mounted or skipped, so the sample timed no real push`);
+}
+
+function imageMebibytes(image: LayoutDescription): number {
+  const bytes = image.images.flatMap((one) => [one.config, ...one.layers]).reduce((sum, blob) => sum + blob.size, 0);
+  return bytes / MEBIBYTE;
+}
+
+const PUSHED_REPO = 'bench/push';
+
+/** skopeo push of one image, skopeo pull of it into a fresh layout, and concurrent pushes by several clients. */
+export async function transferFigures(contenders: Contenders, sandbox: ContainersSandbox, images: BenchImages, work: string, settings: BenchSettings): Promise<Figure[]> {
+  const size = imageMebibytes(images.push.porthole[0] as LayoutDescription);
+  const layers = settings.pushImage.layers;
+
+  console.error(`bench: skopeo push of a ${size.toFixed(0)} MiB image`);
+  const pushSamples = await sampleAlternately(settings.pairs, contenders, async (contender, index) => {
+    const image = images.push[contender.name][index] as LayoutDescription;
+    const before = await contender.uploadPatches();
+    const seconds = await secondsOf(() => push(sandbox, contender, image, `${PUSHED_REPO}-${index}`));
+    await expectUploads(contender, before, uploadedBlobs(image), `a push of ${size.toFixed(0)} MiB`);
+    return seconds;
+  });
+  const pushFigure = figureOf(`skopeo push of a ${size.toFixed(0)} MiB, ${layers}-layer image`, 's', 2, pushSamples, { kind: 'ratio-at-most', bound: 0.9 });
+  pushFigure.detail = `every sample a new image; its ${layers + 1} blobs each seen uploaded (PATCH) by the registry`;
+
+  console.error(`bench: skopeo pull of that image`);
+  const pull = async (contender: Contender, name: string): Promise<number> => {
+    const out = join(work, `pull-${contender.name}-${name}`);
+    try {
+      const source = `docker://${contender.host}/${PUSHED_REPO}-0:v1`;
+      return await secondsOf(() => sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', source, `oci:${out}:v1`], SKOPEO_TIMEOUT_MS));
+    } finally {
+      await cleanup(out);
+    }
+  };
+  // One untimed pull each first: the first GETs of large blobs (JIT of the streaming path) ran slow.
+  for (const contender of [contenders.porthole, contenders.distribution]) await pull(contender, 'warm-up');
+  const pullSamples = await sampleAlternately(settings.pairs, contenders, (contender, index) => pull(contender, String(index)));
+  const pullFigure = figureOf('skopeo pull of that image (into a fresh OCI layout)', 's', 2, pullSamples, { kind: 'ratio-at-most', bound: 0.9 });
+
+  const clients = settings.concurrentPushers;
+  const groupSize = imageMebibytes(images.concurrent.porthole[0]?.[0] as LayoutDescription) * clients;
+  console.error(`bench: ${clients} clients pushing different images at once`);
+  const concurrentSamples = await sampleAlternately(settings.pairs, contenders, async (contender, index) => {
+    const group = images.concurrent[contender.name][index] as LayoutDescription[];
+    const before = await contender.uploadPatches();
+    const seconds = await secondsOf(() => Promise.all(group.map((image, client) => push(sandbox, contender, image, `bench/concurrent-${index}-${client}`))));
+    await expectUploads(contender, before, group.reduce((sum, image) => sum + uploadedBlobs(image), 0), `${clients} concurrent pushes`);
+    return seconds;
+  });
+  const concurrentFigure = figureOf(`${clients} clients pushing different images at once (${groupSize.toFixed(0)} MiB in all), total`, 's', 2, concurrentSamples, {
+    kind: 'ratio-at-most',
+    bound: 0.9,
+  });
+  return [pushFigure, pullFigure, concurrentFigure];
+}

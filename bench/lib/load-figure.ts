@@ -1,0 +1,62 @@
+import { performance } from 'node:perf_hooks';
+import type { Contender, ContenderName, Contenders } from './contenders.js';
+import { figureOf, sampleAlternately, type Figure, type Samples, type Target } from './figure.js';
+import { processCpuSeconds } from './process-cpu.js';
+import { MEBIBYTE, type BenchSettings } from './settings.js';
+import { median } from './stats.js';
+import { runWrk, type WrkOptions } from './wrk.js';
+
+/** What one run of a load tool (wrk, ab) gives: the figure's value, and how many requests made it. */
+export interface LoadRun {
+  value: number;
+  requests: number;
+}
+
+/** A throughput figure: a load tool run against each registry for a fixed time. */
+export interface LoadSpec {
+  name: string;
+  unit: string;
+  digits: number;
+  target?: Target;
+  run(contender: Contender, seconds: number): Promise<LoadRun>;
+}
+
+/**
+ * One warm-up run each (JIT, caches, connection pools), then alternating measured runs; beside
+ * the figure, each server's CPU time per request and how many cores it kept busy, which tell a
+ * server at its limit from a load tool at its own (wrk and the server share the 2 cores).
+ */
+export async function loadFigure(spec: LoadSpec, contenders: Contenders, settings: BenchSettings): Promise<Figure> {
+  for (const contender of [contenders.porthole, contenders.distribution]) await spec.run(contender, settings.warmupSeconds);
+  const cpuMicros: Samples = { porthole: [], distribution: [] };
+  const busyCores: Samples = { porthole: [], distribution: [] };
+  const samples = await sampleAlternately(settings.pairs, contenders, async (contender) => {
+    const cpuBefore = processCpuSeconds(contender.pid);
+    const started = performance.now();
+    const result = await spec.run(contender, settings.loadSeconds);
+    const cpu = processCpuSeconds(contender.pid) - cpuBefore;
+    cpuMicros[contender.name].push((cpu / Math.max(1, result.requests)) * 1e6);
+    busyCores[contender.name].push(cpu / ((performance.now() - started) / 1000));
+    return result.value;
+  });
+  const figure = figureOf(spec.name, spec.unit, spec.digits, samples, spec.target);
+  const each = (values: Samples, digits: number): string =>
+    (['porthole', 'distribution'] as ContenderName[]).map((name) => median(values[name]).toFixed(digits)).join(' / ');
+  figure.detail = `server CPU per request ${each(cpuMicros, 0)} µs, cores busy ${each(busyCores, 2)}`;
+  return figure;
+}
+
+/**
+ * wrk's answer timeout for the figures: a slow answer (a catalog page of a registry that walks its
+ * storage for it, 32 at a time) is measured as slow, not counted as a socket error.
+ */
+const ANSWER_TIMEOUT_SECONDS = 30;
+
+/** A wrk run against a path of a registry, as req/s or MiB/s; every answer must be a 2xx and no socket may fail. */
+export async function wrkLoad(contender: Contender, path: string, options: WrkOptions, measure: 'req/s' | 'MiB/s'): Promise<LoadRun> {
+  const result = await runWrk(`${contender.url}${path}`, { timeoutSeconds: ANSWER_TIMEOUT_SECONDS, ...options });
+  if (result.non2xx > 0 || result.socketErrors > 0) {
+    throw new Error(`${contender.name} GET ${path}: ${result.non2xx} non-2xx answers, ${result.socketErrors} socket errors`);
+  }
+  return { value: measure === 'req/s' ? result.requestsPerSecond : result.bytesPerSecond / MEBIBYTE, requests: result.requests };
+}

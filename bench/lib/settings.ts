@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MiB = 1024 * 1024;
+
+/** The shape of a generated image: `layers` random, incompressible layers of about `layerBytes`. */
+export interface ImageShape {
+  layers: number;
+  layerBytes: number;
+}
+
+/** Everything that differs between a full run and --quick, in one place. */
+export interface BenchSettings {
+  quick: boolean;
+  /** Alternating (porthole, distribution) pairs per figure. */
+  pairs: number;
+  /** Length of each measured wrk or ab run, and of the warm-up run before a figure. */
+  loadSeconds: number;
+  warmupSeconds: number;
+  /** The single-push image (200 MiB in 4 layers) and the images of the concurrent pushes. */
+  pushImage: ImageShape;
+  concurrentPushers: number;
+  concurrentImage: ImageShape;
+  /** The blob of the "64 MiB blob" figure. */
+  largeBlobBytes: number;
+  /** The blob of the ingest figure (a PUT with curl). */
+  ingestBytes: number;
+  repositories: number;
+  tags: number;
+  /** In-flight requests while loading repositories and tags through the API. */
+  loadConcurrency: number;
+  /** The whole run is stopped (and cleaned up) after this long. */
+  deadlineMs: number;
+}
+
+const FULL: BenchSettings = {
+  quick: false,
+  pairs: 3,
+  loadSeconds: 10,
+  warmupSeconds: 3,
+  pushImage: { layers: 4, layerBytes: 50 * MiB },
+  concurrentPushers: 8,
+  concurrentImage: { layers: 4, layerBytes: 8 * MiB },
+  largeBlobBytes: 64 * MiB,
+  ingestBytes: 1024 * MiB,
+  repositories: 10_000,
+  tags: 1_000,
+  loadConcurrency: 16,
+  deadlineMs: 45 * 60_000,
+};
+
+const QUICK: BenchSettings = {
+  quick: true,
+  pairs: 1,
+  loadSeconds: 2,
+  warmupSeconds: 1,
+  pushImage: { layers: 4, layerBytes: 2 * MiB },
+  concurrentPushers: 8,
+  concurrentImage: { layers: 2, layerBytes: MiB / 2 },
+  largeBlobBytes: MiB,
+  ingestBytes: 32 * MiB,
+  repositories: 200,
+  tags: 100,
+  loadConcurrency: 16,
+  deadlineMs: 150_000,
+};
+
+export interface BenchArguments {
+  settings: BenchSettings;
+  /** Where the results section is written: bench/RESULTS.md unless --results names another file. */
+  resultsPath: string;
+}
+
+/** bench/RESULTS.md of the source tree (this module runs as dist/bench/lib/settings.js). */
+const DEFAULT_RESULTS = fileURLToPath(new URL('../../../bench/RESULTS.md', import.meta.url));
+
+/** `run.js [--quick] [--results FILE]`. */
+export function parseArguments(argv: string[]): BenchArguments {
+  let resultsPath = DEFAULT_RESULTS;
+  let quick = false;
+  for (let i = 0; i < argv.length; i += 1) {
+    const argument = argv[i];
+    if (argument === '--quick') quick = true;
+    else if (argument === '--results' && argv[i + 1] !== undefined) resultsPath = resolve(argv[(i += 1)] as string);
+    else throw new Error(`unknown argument ${argument}; usage: run.js [--quick] [--results FILE]`);
+  }
+  return { settings: quick ? QUICK : FULL, resultsPath };
+}
+
+export const MEBIBYTE = MiB;

@@ -1,0 +1,79 @@
+/**
+ * porthole against the reference registry (CNCF distribution 2.8.2, Debian's docker-registry),
+ * side by side in one run on this machine: GET and HEAD throughput (wrk, ab), skopeo push and
+ * pull, concurrent pushes, the ingest rate of one large blob against one core's sha256, catalog and
+ * tags lists with many repositories and tags, and resident memory. Each figure is measured
+ * alternately (porthole, distribution, ...) and the medians compared; the section is written into
+ * bench/RESULTS.md (or the file given with --results).
+ *
+ * Run: npm run bench [-- --quick] [-- --results FILE]. Bounded in time (settings.ts); every process
+ * it starts is stopped, and every temp dir removed, however it ends (teardown.ts).
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ContainersSandbox } from '../test/e2e/containers-sandbox.js';
+import { cleanup, tempDir } from '../test/helpers/porthole-process.js';
+import { startContenders, type Contenders } from './lib/contenders.js';
+import { figureOf, type Figure } from './lib/figure.js';
+import { getFigures, MB } from './lib/figures-get.js';
+import { durableWriteBytesPerSecond, ingestFigures, sha256BytesPerSecond, writeRandomFile } from './lib/figures-ingest.js';
+import { listingFigures } from './lib/figures-listing.js';
+import { transferFigures } from './lib/figures-transfer.js';
+import { buildBenchImages } from './lib/images.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
+import { residentBytes } from './lib/process-memory.js';
+import { renderSection, renderTable, writeResults } from './lib/report.js';
+import { parseArguments } from './lib/settings.js';
+import { Teardown } from './lib/teardown.js';
+
+/** Long enough for start-up work (a first storage scan, JIT of the start path) to settle. */
+const IDLE_SETTLE_MS = 2000;
+
+function idleFigure(contenders: Contenders): Figure {
+  const idle = { porthole: [residentBytes(contenders.porthole.pid) / MB], distribution: [residentBytes(contenders.distribution.pid) / MB] };
+  return figureOf('RSS idle after start (VmRSS)', 'MB', 0, idle, { kind: 'porthole-at-most', bound: 80, unit: 'MB' });
+}
+
+const { settings, resultsPath } = parseArguments(process.argv.slice(2));
+const started = performance.now();
+const teardown = new Teardown();
+teardown.armInterrupts(settings.deadlineMs);
+try {
+  const machine = describeMachine();
+  const loadBefore = loadAverage();
+  const work = await tempDir('bench-work');
+  teardown.add('remove the images and blobs', () => cleanup(work));
+
+  // Before anything else runs: the bounds of a single blob's ingest, one core's sha256 rate and the disk's durable write rate.
+  console.error('bench: openssl speed -evp sha256; dd conv=fsync');
+  const bounds = { sha256: await sha256BytesPerSecond(settings.quick ? 1 : 3), durableWrite: await durableWriteBytesPerSecond(work, settings.ingestBytes) };
+  console.error('bench: building the images (before anything is measured)');
+  const images = await buildBenchImages(work, settings);
+  const ingestFile = join(work, 'ingest.bin');
+  await writeRandomFile(ingestFile, settings.ingestBytes);
+
+  const sandbox = await ContainersSandbox.create();
+  teardown.add('remove the skopeo sandbox', () => sandbox.dispose());
+  const contenders = await startContenders((contender) => teardown.add(`stop ${contender.name}`, () => contender.dispose()));
+  await sleep(IDLE_SETTLE_MS);
+  const idle = idleFigure(contenders);
+
+  const get = await getFigures(contenders, settings);
+  const transfer = await transferFigures(contenders, sandbox, images, work, settings);
+  const ingest = await ingestFigures(contenders, ingestFile, bounds, settings);
+  const [repositoriesLoad, tagsLoad, ...listing] = await listingFigures(contenders, settings);
+  const [peak] = get.splice(-1);
+
+  // The table in the order of the issue's figures, then what is reported beside them.
+  const figures = [...get, ...transfer, ...listing, idle, peak, ...ingest, repositoriesLoad, tagsLoad].filter((figure): figure is Figure => figure !== undefined);
+  const record = { date: new Date(), settings, machine, figures, loadBefore, loadAfter: loadAverage(), elapsedSeconds: (performance.now() - started) / 1000 };
+  await writeResults(resultsPath, renderSection(record));
+  console.log(renderTable(figures));
+  console.error(`bench: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
+} catch (err) {
+  if (!teardown.aborting) console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await teardown.run();
+}
