@@ -48,9 +48,10 @@ function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): Regist
 /** The one composition root: config and dependencies in, a ready-to-listen Fastify instance out. */
 export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<PortholeApp> {
   const metricsConfig = metricsSettings(config);
-  let store: RegistryStore | undefined;
-  const telemetry = createTelemetry(metricsConfig, () => store?.cacheStats() ?? { manifests: { entries: 0, bytes: 0 } });
-  store = deps.store ?? defaultStore(config, telemetry.recorder);
+  // The cache gauges read the store at scrape time, long after it exists; the store's
+  // instrumentation needs the recorder, so telemetry comes first.
+  const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
+  const store = deps.store ?? defaultStore(config, telemetry.recorder);
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
@@ -77,8 +78,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   auditHook(server, deps.auditor ?? disabledAuditor);
   httpMetrics(server, telemetry.recorder);
   await server.register(healthRoutes, health);
-  const registryStore = store;
-  await server.register(async (scope) => registryApi(scope, { store: registryStore, deleteEnabled: config.storage.delete.enabled }));
+  await server.register(async (scope) => registryApi(scope, { store, deleteEnabled: config.storage.delete.enabled }));
   const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
@@ -94,7 +94,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const stopPurge = startPeriodic(
     durationMs(config.storage.uploadPurgeInterval),
     async () => {
-      const removed = await registryStore.purgeUploads(maxIdle);
+      const removed = await store.purgeUploads(maxIdle);
       if (removed > 0) storageLog.info({ removed }, 'expired upload sessions removed');
     },
     (err) => storageLog.error({ err }, 'upload purge failed'),

@@ -66,7 +66,9 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
   });
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const route = matchRoute(pathOf(request.url));
+    // Matched once in onRequest; matched again only when that found nothing or threw (a
+    // malformed path), so that the error reaches the error writer from here.
+    const route = request.apiRoute ?? matchRoute(pathOf(request.url));
     if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
     await dispatch(ctx, route, request, reply);
   };
