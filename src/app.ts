@@ -39,7 +39,7 @@ export interface PortholeApp {
 }
 
 function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): RegistryStore {
-  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory), (operation, seconds, failed) =>
+  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failed) =>
     recorder.storageOperation(operation, seconds, failed),
   );
   return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });

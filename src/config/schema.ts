@@ -38,6 +38,12 @@ const storageSchema = z
       .describe('Deletion through the API.'),
     uploadExpiry: duration('24h', 'An upload session untouched for this long is removed with its data.'),
     uploadPurgeInterval: duration('10m', 'How often expired upload sessions are looked for.'),
+    sendfile: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Send blob downloads with sendfile(2), without copying them through porthole (Linux, plain HTTP, when npm ci built the addon); false copies every byte through user space.',
+      ),
   })
   .strict()
   .prefault({})
