@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "porthole_zero_copy",
-      "sources": ["native/zero-copy.c"],
+      "target_name": "porthole_kernel_io",
+      "sources": ["native/kernel-io.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

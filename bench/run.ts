@@ -35,7 +35,15 @@ function idleFigure(contenders: Contenders): Figure {
   return figureOf('RSS idle after start (VmRSS)', 'MB', 0, idle, { kind: 'porthole-at-most', bound: 80, unit: 'MB' });
 }
 
-const { settings, resultsPath } = parseArguments(process.argv.slice(2));
+const { settings, groups, resultsPath } = parseArguments(process.argv.slice(2));
+
+/** One core's sha256 rate and the disk's durable write rate, and the file to ingest. */
+async function ingestBounds(work: string, ingestFile: string): Promise<{ sha256: number; durableWrite: number }> {
+  console.error('bench: openssl speed -evp sha256; dd conv=fsync');
+  const bounds = { sha256: await sha256BytesPerSecond(settings.quick ? 1 : 3), durableWrite: await durableWriteBytesPerSecond(work, settings.ingestBytes) };
+  await writeRandomFile(ingestFile, settings.ingestBytes);
+  return bounds;
+}
 const started = performance.now();
 const teardown = new Teardown();
 teardown.armInterrupts(settings.deadlineMs);
@@ -46,12 +54,10 @@ try {
   teardown.add('remove the images and blobs', () => cleanup(work));
 
   // Before anything else runs: the bounds of a single blob's ingest, one core's sha256 rate and the disk's durable write rate.
-  console.error('bench: openssl speed -evp sha256; dd conv=fsync');
-  const bounds = { sha256: await sha256BytesPerSecond(settings.quick ? 1 : 3), durableWrite: await durableWriteBytesPerSecond(work, settings.ingestBytes) };
-  console.error('bench: building the images (before anything is measured)');
-  const images = await buildBenchImages(work, settings);
   const ingestFile = join(work, 'ingest.bin');
-  await writeRandomFile(ingestFile, settings.ingestBytes);
+  const bounds = groups.has('ingest') ? await ingestBounds(work, ingestFile) : undefined;
+  if (groups.has('transfer')) console.error('bench: building the images (before anything is measured)');
+  const images = groups.has('transfer') ? await buildBenchImages(work, settings) : undefined;
 
   const sandbox = await ContainersSandbox.create();
   teardown.add('remove the skopeo sandbox', () => sandbox.dispose());
@@ -59,10 +65,10 @@ try {
   await sleep(IDLE_SETTLE_MS);
   const idle = idleFigure(contenders);
 
-  const get = await getFigures(contenders, settings);
-  const transfer = await transferFigures(contenders, sandbox, images, work, settings);
-  const ingest = await ingestFigures(contenders, ingestFile, bounds, settings);
-  const [repositoriesLoad, tagsLoad, ...listing] = await listingFigures(contenders, settings);
+  const get = groups.has('get') ? await getFigures(contenders, settings) : [];
+  const transfer = images ? await transferFigures(contenders, sandbox, images, work, settings) : [];
+  const ingest = bounds ? await ingestFigures(contenders, ingestFile, bounds, settings) : [];
+  const [repositoriesLoad, tagsLoad, ...listing] = groups.has('listing') ? await listingFigures(contenders, settings) : [];
   const [peak] = get.splice(-1);
 
   // The table in the order of the figures, then what is reported beside them.

@@ -1,4 +1,4 @@
-// Builds the zero-copy addon (native/zero-copy.c, binding.gyp) with npm's own node-gyp, against
+// Builds the kernel-io addon (native/kernel-io.c, binding.gyp) with npm's own node-gyp, against
 // the headers of the Node.js that runs this script, so that no header download is needed.
 // A machine without python3, make or a C compiler still gets a working porthole: the build is
 // skipped with a warning and blobs are served through user space (docs/storage.md).
@@ -20,12 +20,12 @@ function nodeGyp() {
 }
 
 if (process.platform !== 'linux') {
-  console.warn('porthole: zero-copy addon skipped (sendfile is used on Linux only)');
+  console.warn('porthole: kernel-io addon skipped (sendfile is used on Linux only)');
   process.exit(0);
 }
 const gyp = nodeGyp();
 if (!gyp) {
-  console.warn('porthole: zero-copy addon skipped: node-gyp not found; blobs will be served through user space');
+  console.warn('porthole: kernel-io addon skipped: node-gyp not found; blobs will be served through user space');
   process.exit(0);
 }
 const args = [gyp, 'rebuild'];
@@ -34,7 +34,7 @@ const nodeDir = join(dirname(process.execPath), '..');
 if (existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodeDir}`);
 const result = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 180_000 });
 if (result.status !== 0) {
-  console.warn(`porthole: zero-copy addon not built; blobs will be served through user space.\n${(result.stderr || result.stdout || String(result.error)).trim().split('\n').slice(-12).join('\n')}`);
+  console.warn(`porthole: kernel-io addon not built; blobs will be served through user space.\n${(result.stderr || result.stdout || String(result.error)).trim().split('\n').slice(-12).join('\n')}`);
   process.exit(0);
 }
-console.log('porthole: zero-copy addon built (build/Release/porthole_zero_copy.node)');
+console.log('porthole: kernel-io addon built (build/Release/porthole_kernel_io.node)');

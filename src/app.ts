@@ -46,6 +46,10 @@ function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): Regist
 }
 
 /** The one composition root: config and dependencies in, a ready-to-listen Fastify instance out. */
+function noSchemaCompiler(): never {
+  throw new Error('porthole routes declare no JSON schemas');
+}
+
 export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<PortholeApp> {
   const metricsConfig = metricsSettings(config);
   // The cache gauges read the store at scrape time, long after it exists; the store's
@@ -70,6 +74,10 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     // Large blob uploads can take long; only a stalled connection should be cut.
     requestTimeout: 0,
     bodyLimit: 4 * 1024 * 1024,
+    // No route declares a JSON schema (requests are checked by the OCI rules in src/core), so
+    // Fastify's default compilers, which would load Ajv and fast-json-stringify (several MB of
+    // resident memory), are replaced by ones that refuse to be used.
+    schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
   });
 
   // Installed on the root instance itself (not registered as plugins, which Fastify would

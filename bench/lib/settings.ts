@@ -65,8 +65,14 @@ const QUICK: BenchSettings = {
   deadlineMs: 150_000,
 };
 
+/** The groups of figures, each run or skipped whole (--only). */
+export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing'] as const;
+export type FigureGroup = (typeof FIGURE_GROUPS)[number];
+
 export interface BenchArguments {
   settings: BenchSettings;
+  /** The groups to measure: all unless --only names some (idle RSS is always measured). */
+  groups: Set<FigureGroup>;
   /** Where the results section is written: bench/RESULTS.md unless --results names another file. */
   resultsPath: string;
 }
@@ -74,17 +80,28 @@ export interface BenchArguments {
 /** bench/RESULTS.md of the source tree (this module runs as dist/bench/lib/settings.js). */
 const DEFAULT_RESULTS = fileURLToPath(new URL('../../../bench/RESULTS.md', import.meta.url));
 
-/** `run.js [--quick] [--results FILE]`. */
+const USAGE = `usage: run.js [--quick] [--results FILE] [--only ${FIGURE_GROUPS.join(',')}]`;
+
+function parseGroups(list: string): Set<FigureGroup> {
+  const groups = list.split(',').map((group) => group.trim());
+  const unknown = groups.filter((group) => !(FIGURE_GROUPS as readonly string[]).includes(group));
+  if (unknown.length > 0 || groups.length === 0) throw new Error(`unknown figure group ${unknown.join(', ')}; ${USAGE}`);
+  return new Set(groups as FigureGroup[]);
+}
+
+/** `run.js [--quick] [--results FILE] [--only GROUPS]`. */
 export function parseArguments(argv: string[]): BenchArguments {
   let resultsPath = DEFAULT_RESULTS;
   let quick = false;
+  let groups = new Set<FigureGroup>(FIGURE_GROUPS);
   for (let i = 0; i < argv.length; i += 1) {
     const argument = argv[i];
     if (argument === '--quick') quick = true;
     else if (argument === '--results' && argv[i + 1] !== undefined) resultsPath = resolve(argv[(i += 1)] as string);
-    else throw new Error(`unknown argument ${argument}; usage: run.js [--quick] [--results FILE]`);
+    else if (argument === '--only' && argv[i + 1] !== undefined) groups = parseGroups(argv[(i += 1)] as string);
+    else throw new Error(`unknown argument ${argument}; ${USAGE}`);
   }
-  return { settings: quick ? QUICK : FULL, resultsPath };
+  return { settings: quick ? QUICK : FULL, groups, resultsPath };
 }
 
 export const MEBIBYTE = MiB;

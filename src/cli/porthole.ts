@@ -1,35 +1,6 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { EXIT } from './exit-codes.js';
-import { serve } from './serve.js';
-import { verify } from './verify.js';
+// The `porthole` command. The young-generation setting must be in force before the program's
+// modules are even parsed (ESM links the whole static graph first), hence the dynamic import.
+import './startup-memory.js';
 
-const program = new Command()
-  .name('porthole')
-  .description('An OCI distribution registry and pull-through cache that operators can see into.')
-  .showHelpAfterError();
-
-program
-  .command('serve')
-  .description('Serve the OCI Distribution API (defaults: 127.0.0.1:5000, storage under ./data).')
-  .option('-c, --config <file>', 'YAML or JSON configuration file', process.env.PORTHOLE_CONFIG)
-  .option('--address <address>', 'listen address (http.address)')
-  .option('-p, --port <port>', 'listen port (http.port); 0 picks a free one')
-  .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
-  .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level)')
-  .option('--log-output <path>', 'stdout, stderr or a file path (log.output)')
-  .option('--metrics [port]', 'serve Prometheus metrics (extensions.metrics.enable); with a port, on their own listener (extensions.metrics.port)')
-  .action(serve);
-
-program
-  .command('verify')
-  .description('Check a configuration file; prints "ok" or every problem with its key (exit 2).')
-  .argument('<file>', 'YAML or JSON configuration file')
-  .action(async (file: string) => {
-    process.exitCode = await verify(file);
-  });
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`porthole: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(EXIT.failure);
-});
+await import('./program.js');

@@ -8,8 +8,9 @@ import { createAuditor, disabledAuditor, type Auditor } from '../observability/a
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
 import { requestsDone } from '../observability/request-done.js';
-import { zeroCopyAddon } from '../storage/filesystem/zero-copy.js';
+import { kernelIo } from '../native/kernel-io.js';
 import { EXIT } from './exit-codes.js';
+import { startupDone } from './startup-memory.js';
 
 export interface ServeOptions {
   config?: string;
@@ -112,10 +113,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     const metricsPort = await listenOrRefuse(metricsListener, 'extensions.metrics.port', address, metrics.port ?? 0);
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
-  const sendfileProblem = config.storage.sendfile ? zeroCopyAddon().problem : 'storage.sendfile is false';
+  const sendfileProblem = config.storage.sendfile ? kernelIo().problem : 'storage.sendfile is false';
   if (config.storage.sendfile && sendfileProblem) log.warn({ reason: sendfileProblem }, 'blob downloads are copied through user space');
   const blobDownloads = sendfileProblem ? 'copy' : 'sendfile';
   log.info({ address: config.http.address, port, root: config.storage.rootDirectory, blobDownloads }, 'porthole listening');
+  startupDone();
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
 
   // logrotate moves the files away, then sends SIGHUP: reopen them by path.

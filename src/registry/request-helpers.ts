@@ -1,6 +1,7 @@
-import { pipeline, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { isClientAbort } from '../core/client-abort.js';
+import { drainChunks } from '../core/drain-chunks.js';
 import { RegistryError } from '../core/errors.js';
 import { parseUploadContentRange } from '../core/ranges.js';
 import type { ChunkOptions } from '../storage/types.js';
@@ -28,7 +29,11 @@ export function hasBody(request: FastifyRequest): boolean {
 
 /** What an upload chunk says about itself; a malformed Content-Range is the caller's 416. */
 export function chunkOptionsOf(request: FastifyRequest, onBadRange: (header: string) => never): ChunkOptions {
-  const options: ChunkOptions = {};
+  const options: ChunkOptions = {
+    onChunk: (chunk) => {
+      request.bytesIn = (request.bytesIn ?? 0) + chunk.length;
+    },
+  };
   const contentLength = contentLengthOf(request);
   if (contentLength !== undefined) options.contentLength = contentLength;
   const header = request.headers['content-range'];
@@ -47,11 +52,12 @@ export async function readBodyLimited(request: FastifyRequest, limit: number, on
   const chunks: Buffer[] = [];
   let total = 0;
   try {
-    for await (const chunk of countedBody(request)) {
-      total += (chunk as Buffer).length;
+    await drainChunks(bodyOf(request), (chunk) => {
+      total += chunk.length;
+      request.bytesIn = total;
       if (total > limit) throw onTooLarge();
-      chunks.push(chunk as Buffer);
-    }
+      chunks.push(chunk);
+    });
   } catch (err) {
     if (isClientAbort(err)) throw new RegistryError('SIZE_INVALID', `the request body ended after ${total} bytes, before all of it arrived`);
     throw err;
@@ -63,18 +69,11 @@ export async function readBodyLimited(request: FastifyRequest, limit: number, on
 }
 
 /**
- * The request body, counted into `request.bytesIn` as it is read. Joined with `pipeline` so that
- * a client that hangs up or ends early still fails the read (a plain pipe would just stall).
+ * The request body, for the store to read; `options.onChunk` (chunkOptionsOf) counts what it reads
+ * into `request.bytesIn`. The store reads it chunk by chunk and treats an early end or a
+ * hang-up as a failed read (drain-chunks.ts).
  */
-export function countedBody(request: FastifyRequest): Readable {
+export function bodyOf(request: FastifyRequest): Readable {
   request.bytesIn ??= 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      request.bytesIn = (request.bytesIn ?? 0) + chunk.length;
-      callback(null, chunk);
-    },
-  });
-  return pipeline(request.raw, counter, () => {
-    // Errors reach the reader through `counter`, which pipeline destroys with them.
-  });
+  return request.raw;
 }

@@ -5,7 +5,7 @@ import { isValidName } from '../core/names.js';
 import { uploadRangeHeader } from '../core/ranges.js';
 import type { BlobInfo, UploadStatus } from '../storage/types.js';
 import { type RegistryContext, type Resource } from './context.js';
-import { chunkOptionsOf, countedBody, hasBody, queryOf } from './request-helpers.js';
+import { chunkOptionsOf, bodyOf, hasBody, queryOf } from './request-helpers.js';
 
 function uploadLocation(status: UploadStatus): string {
   return `/v2/${status.repo}/blobs/uploads/${status.id}`;
@@ -82,7 +82,7 @@ export const uploadsResource: Resource = {
       });
       const session = await ctx.store.startUpload(route.name, digest.algorithm);
       try {
-        const blob = await ctx.store.finishUpload(route.name, session.id, digest, { body: countedBody(request), options });
+        const blob = await ctx.store.finishUpload(route.name, session.id, digest, { body: bodyOf(request), options });
         return answerCreated(reply, route.name, blob);
       } catch (err) {
         await ctx.store.cancelUpload(route.name, session.id);
@@ -106,7 +106,7 @@ export const uploadResource: Resource = {
   async PATCH(ctx, route, request, reply) {
     const id = route.reference ?? '';
     const options = await chunkOptions(ctx, route.name, id, request);
-    const status = await ctx.store.appendUpload(route.name, id, countedBody(request), options);
+    const status = await ctx.store.appendUpload(route.name, id, bodyOf(request), options);
     return answerInProgress(reply, status, 202);
   },
 
@@ -114,7 +114,7 @@ export const uploadResource: Resource = {
     const id = route.reference ?? '';
     const digest = requestedDigest(request);
     const options = await chunkOptions(ctx, route.name, id, request);
-    const finalChunk = hasBody(request) ? { body: countedBody(request), options } : undefined;
+    const finalChunk = hasBody(request) ? { body: bodyOf(request), options } : undefined;
     const blob = await ctx.store.finishUpload(route.name, id, digest, finalChunk);
     return answerCreated(reply, route.name, blob);
   },

@@ -1,4 +1,4 @@
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 /**
  * The byte-moving layer under the image store (zot's Driver, distribution's StorageDriver).
@@ -35,12 +35,13 @@ export interface Driver {
   /** Removes a file or a whole directory; absent paths are not an error. */
   remove(path: string): Promise<void>;
   /**
-   * Writes `source` (through `through`, e.g. a hashing pass) into `path` starting at `offset`;
+   * Writes `source` into `path` starting at `offset`, showing each chunk to `onChunk` first (the
+   * upload's hash, the request's byte count);
    * on any failure the file is cut back to `offset` and the error rethrown, so a broken chunk
    * never becomes part of the data. Resolves with the number of bytes written. Not durable by
    * itself: `commit` makes the finished file durable before it becomes visible.
    */
-  writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number>;
+  writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number>;
   /**
    * Durably moves a finished file to its content-addressed home. When the target already exists
    * (the same content, by construction) the existing file is kept and the source removed.

@@ -1,4 +1,4 @@
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { isClientAbort } from '../core/client-abort.js';
 import type { Driver, FileInfo, WriteOptions } from './driver.js';
 
@@ -67,8 +67,8 @@ export class InstrumentedDriver implements Driver {
     return this.timed('remove', () => this.inner.remove(path));
   }
 
-  writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number> {
-    return this.timed('writeStreamAt', () => this.inner.writeStreamAt(path, offset, source, through));
+  writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number> {
+    return this.timed('writeStreamAt', () => this.inner.writeStreamAt(path, offset, source, onChunk));
   }
 
   commit(from: string, to: string): Promise<void> {

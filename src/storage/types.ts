@@ -28,6 +28,8 @@ export interface ChunkOptions {
   range?: { start: number; end: number };
   /** The request's Content-Length, if it sent one. */
   contentLength?: number;
+  /** Sees every chunk of the body as it is read (the HTTP layer counts the bytes it received). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface StoredManifest {

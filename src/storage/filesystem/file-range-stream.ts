@@ -1,7 +1,8 @@
 import { close, open, read } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
-import { plainSocketFd, sendFileToSocket, zeroCopyAddon } from './zero-copy.js';
+import { kernelIo, type KernelIo } from '../../native/kernel-io.js';
+import { plainSocketFd, sendFileToSocket } from './zero-copy.js';
 
 /**
  * Read size when bytes go through user space. Node's default (64 KiB) cost 16 reads and socket
@@ -75,7 +76,7 @@ export class FileRangeStream extends Readable {
     if (!this.zeroCopy || !(response instanceof ServerResponse) || options?.end === false) return super.pipe(destination, options);
     const socket = response.socket;
     const socketFd = socket ? plainSocketFd(socket) : undefined;
-    const { addon } = zeroCopyAddon();
+    const { addon } = kernelIo();
     if (!addon || !socket || socketFd === undefined || this.end === Number.MAX_SAFE_INTEGER) return super.pipe(destination, options);
     this.sendTo(response, addon, socketFd).catch((err: Error) => {
       // Before the status line the usual error answer can still be written; after it, the
@@ -87,7 +88,7 @@ export class FileRangeStream extends Readable {
   }
 
   /** Status line and headers as node writes them, then the body by sendfile, then the end. */
-  private async sendTo(response: ServerResponse, addon: NonNullable<ReturnType<typeof zeroCopyAddon>['addon']>, socketFd: number): Promise<void> {
+  private async sendTo(response: ServerResponse, addon: KernelIo, socketFd: number): Promise<void> {
     await this.opened;
     const socket = response.socket!;
     response.flushHeaders();

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { close, constants, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Driver, FileInfo, WriteOptions } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
+import { drainChunks } from '../../core/drain-chunks.js';
+import { droppedShortLived } from '../../core/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
 
 const openFd = promisify(openCallback);
@@ -123,7 +124,7 @@ export class FilesystemDriver implements Driver {
     await rm(this.full(path), { recursive: true, force: true });
   }
 
-  async writeStreamAt(path: string, offset: number, source: Readable, through?: Transform): Promise<number> {
+  async writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number> {
     const target = this.full(path);
     await mkdir(dirname(target), { recursive: true });
     // Read-write without O_TRUNC keeps the bytes before offset; O_CREAT makes the first chunk's file.
@@ -132,13 +133,14 @@ export class FilesystemDriver implements Driver {
     // that hangs up mid-body closes its fd even with autoClose: false, and the cut-back and close
     // below then hit a closed fd, or worse one already reused by another request's file.
     const writer = new BatchedFdWriter(fd, offset);
-    const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
-      for await (const chunk of chunks) await writer.add(chunk);
-      await writer.finish();
-    };
     try {
       await ftruncateFd(fd, offset);
-      await (through ? pipeline(source, through, sink) : pipeline(source, sink));
+      await drainChunks(source, (chunk) => {
+        onChunk?.(chunk);
+        droppedShortLived(chunk.length);
+        return writer.add(chunk);
+      });
+      await writer.finish();
       // No fsync here: chunks become durable when the finished blob is committed (commit fsyncs
       // it first); until then the client was promised nothing, and the final digest check
       // catches anything a power loss might have torn.

@@ -1,54 +1,6 @@
 import { close } from 'node:fs';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The native addon (native/zero-copy.c), built by `npm ci` when a C compiler is present. */
-interface ZeroCopyAddon {
-  send(outFd: number, inFd: number, offset: number, length: number, done: (error: string | null, sent: number) => void): void;
-  waitWritable(fd: number, done: (error: string | null) => void): object;
-  cancelWait(handle: object): void;
-  dup(fd: number): number;
-}
-
-const ADDON_FILE = join('build', 'Release', 'porthole_zero_copy.node');
-
-/** The package root: the nearest folder up from this file that holds package.json. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return dir;
-}
-
-let loaded: { addon?: ZeroCopyAddon; problem?: string } | undefined;
-
-/**
- * The addon, or why there is none (not built: no compiler when `npm ci` ran; not Linux). Loaded
- * once, on first use; porthole then serves blobs through user space, as it always can.
- */
-export function zeroCopyAddon(): { addon?: ZeroCopyAddon; problem?: string } {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') return (loaded = { problem: 'sendfile is used on Linux only' });
-  const file = join(packageRoot(), ADDON_FILE);
-  if (!existsSync(file)) return (loaded = { problem: `${ADDON_FILE} was not built (npm ci needs python3, make and a C compiler)` });
-  try {
-    return (loaded = { addon: createRequire(import.meta.url)(file) as ZeroCopyAddon });
-  } catch (err) {
-    return (loaded = { problem: `${ADDON_FILE} did not load: ${(err as Error).message}` });
-  }
-}
-
-function errnoError(code: string, what: string): NodeJS.ErrnoException {
-  const err = new Error(`${what}: ${code}`) as NodeJS.ErrnoException;
-  err.code = code;
-  return err;
-}
+import { errnoError, type KernelIo } from '../../native/kernel-io.js';
 
 /** The connection's file descriptor, when it is a plain TCP socket whose descriptor node exposes. */
 export function plainSocketFd(socket: Socket): number | undefined {
@@ -65,7 +17,7 @@ export function plainSocketFd(socket: Socket): number | undefined {
  * node closes its own when the connection ends, and the number may then be reused by another
  * connection before a send already queued in the thread pool runs.
  */
-export function sendFileToSocket(addon: ZeroCopyAddon, socket: Socket, socketFd: number, fileFd: number, offset: number, length: number): Promise<void> {
+export function sendFileToSocket(addon: KernelIo, socket: Socket, socketFd: number, fileFd: number, offset: number, length: number): Promise<void> {
   const outFd = addon.dup(socketFd);
   return new Promise<void>((resolve, reject) => {
     let position = offset;

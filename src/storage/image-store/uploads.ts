@@ -1,5 +1,5 @@
 import { randomUUID, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { isClientAbort } from '../../core/client-abort.js';
 import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
@@ -22,15 +22,6 @@ interface LiveSession {
 }
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function hashingPass(hash: Hash): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-  });
-}
 
 /**
  * Upload sessions: data accumulates in uploads/<id>/data (never visible as a blob), hashed while
@@ -126,7 +117,12 @@ export class UploadSessions {
     const before = session.hash.copy();
     let written: number;
     try {
-      written = await this.driver.writeStreamAt(layout.uploadData(id), session.size, body, hashingPass(session.hash));
+      const hash = session.hash;
+      const observe = options.onChunk;
+      written = await this.driver.writeStreamAt(layout.uploadData(id), session.size, body, (chunk) => {
+        hash.update(chunk);
+        observe?.(chunk);
+      });
     } catch (err) {
       session.hash = before;
       if (isClientAbort(err)) {

@@ -1,6 +1,6 @@
 /*
- * Zero-copy blob serving for porthole: the one thing Node.js does not expose, sendfile(2) from a
- * file to a socket, and the wait for that socket to become writable again.
+ * The kernel calls porthole needs and Node.js does not expose. For blob downloads: sendfile(2)
+ * from a file to a socket, and the wait for that socket to become writable again.
  *
  * Why native: without it every blob byte is read into a JavaScript Buffer and written back out
  * (two copies and a fresh allocation per chunk); with it the kernel moves page-cache pages to the
@@ -14,7 +14,13 @@
  *     waits on the event loop itself, as any socket write does, until the socket can take more.
  * `outFd` is a duplicate of the connection's descriptor made with dup(fd), owned by the caller,
  * so that a connection closed meanwhile can never turn the number into someone else's socket.
+ *
+ * And one thing for uploads:
+ *   startWriteback(fd, offset, length, callback(errorCode | null))
+ *     sync_file_range(SYNC_FILE_RANGE_WRITE) on a pool thread: starts writing those bytes to the
+ *     disk without waiting for them, so that the fsync at commit finds little left to do.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -31,7 +37,7 @@
 #define CHECK(call)                                                         \
   do {                                                                      \
     if ((call) != napi_ok) {                                                \
-      napi_throw_error(env, NULL, "porthole zero-copy: " #call " failed"); \
+      napi_throw_error(env, NULL, "porthole kernel-io: " #call " failed"); \
       return NULL;                                                          \
     }                                                                       \
   } while (0)
@@ -123,7 +129,7 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   }
   SendJob *heap = malloc(sizeof *heap);
   if (!heap) {
-    napi_throw_error(env, NULL, "porthole zero-copy: out of memory");
+    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
     return NULL;
   }
   *heap = job;
@@ -210,14 +216,14 @@ static napi_value wait_writable(napi_env env, napi_callback_info info) {
   CHECK(napi_get_uv_event_loop(env, &loop));
   Wait *wait = calloc(1, sizeof *wait);
   if (!wait) {
-    napi_throw_error(env, NULL, "porthole zero-copy: out of memory");
+    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
     return NULL;
   }
   wait->env = env;
   int rc = uv_poll_init(loop, &wait->poll, fd);
   if (rc != 0) {
     free(wait);
-    napi_throw_error(env, uv_err_name(rc), "porthole zero-copy: cannot watch the socket");
+    napi_throw_error(env, uv_err_name(rc), "porthole kernel-io: cannot watch the socket");
     return NULL;
   }
   wait->poll.data = wait;
@@ -228,13 +234,13 @@ static napi_value wait_writable(napi_env env, napi_callback_info info) {
   if (napi_create_external(env, wait, wait_external_finalize, NULL, &handle) != napi_ok) {
     wait->external_gone = 1;
     wait_finish(wait);
-    napi_throw_error(env, NULL, "porthole zero-copy: cannot make a handle");
+    napi_throw_error(env, NULL, "porthole kernel-io: cannot make a handle");
     return NULL;
   }
   rc = uv_poll_start(&wait->poll, UV_WRITABLE | UV_DISCONNECT, wait_event);
   if (rc != 0) {
     wait_finish(wait);
-    napi_throw_error(env, uv_err_name(rc), "porthole zero-copy: cannot watch the socket");
+    napi_throw_error(env, uv_err_name(rc), "porthole kernel-io: cannot watch the socket");
     return NULL;
   }
   return handle;
@@ -254,6 +260,64 @@ static napi_value cancel_wait(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- startWriteback ------------------------------------------------------------------------ */
+
+typedef struct {
+  int fd;
+  int64_t offset;
+  int64_t length;
+  int error;
+  napi_ref callback;
+  napi_async_work work;
+} WritebackJob;
+
+static void writeback_execute(napi_env env, void *data) {
+  (void)env;
+  WritebackJob *job = data;
+  if (sync_file_range(job->fd, (off64_t)job->offset, (off64_t)job->length, SYNC_FILE_RANGE_WRITE) != 0) job->error = errno;
+}
+
+static void writeback_complete(napi_env env, napi_status status, void *data) {
+  WritebackJob *job = data;
+  napi_value callback;
+  napi_get_reference_value(env, job->callback, &callback);
+  call_back(env, callback, NULL, status == napi_ok ? job->error : ECANCELED, 0, 0);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value start_writeback(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int ok = argc == 4;
+  napi_valuetype type = napi_undefined;
+  if (ok) napi_typeof(env, argv[3], &type);
+  WritebackJob job = {0};
+  if (ok) {
+    job.fd = (int)int64_arg(env, argv[0], &ok);
+    job.offset = int64_arg(env, argv[1], &ok);
+    job.length = int64_arg(env, argv[2], &ok);
+  }
+  if (!ok || type != napi_function || job.fd < 0 || job.offset < 0 || job.length < 0) {
+    napi_throw_type_error(env, NULL, "startWriteback(fd, offset, length, callback)");
+    return NULL;
+  }
+  WritebackJob *heap = malloc(sizeof *heap);
+  if (!heap) {
+    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
+    return NULL;
+  }
+  *heap = job;
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "porthole.writeback", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_reference(env, argv[3], 1, &heap->callback));
+  CHECK(napi_create_async_work(env, NULL, name, writeback_execute, writeback_complete, heap, &heap->work));
+  CHECK(napi_queue_async_work(env, heap->work));
+  return NULL;
+}
+
 /* ---- dup ---------------------------------------------------------------------------------- */
 
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
@@ -268,7 +332,7 @@ static napi_value dup_fd(napi_env env, napi_callback_info info) {
   }
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
-    napi_throw_error(env, uv_err_name(-errno), "porthole zero-copy: dup failed");
+    napi_throw_error(env, uv_err_name(-errno), "porthole kernel-io: dup failed");
     return NULL;
   }
   napi_value out;
@@ -282,6 +346,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"waitWritable", NULL, wait_writable, NULL, NULL, NULL, napi_default, NULL},
       {"cancelWait", NULL, cancel_wait, NULL, NULL, NULL, napi_default, NULL},
       {"dup", NULL, dup_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods));
   return exports;
