@@ -60,30 +60,88 @@ static void call_back(napi_env env, napi_value callback, napi_async_context cont
   else napi_call_function(env, global, callback, 2, argv, &result);
 }
 
-/* ---- send ---------------------------------------------------------------------------------- */
+/* ---- work on libuv's thread pool ------------------------------------------------------------ */
 
-typedef struct {
-  int out_fd;
-  int in_fd;
-  int64_t offset;
-  int64_t length;
-  int64_t sent;
+/*
+ * One call that runs on a pool thread and reports back `callback(errorName | null, result)`:
+ * `run` fills `error` (an errno) and `result`. The calls below differ only in `run` and in what
+ * the numbers mean.
+ */
+typedef struct Job {
+  void (*run)(struct Job *job);
+  int64_t arg[4];
+  int64_t result;
   int error;
   napi_ref callback;
   napi_async_work work;
-} SendJob;
+} Job;
 
-static void send_execute(napi_env env, void *data) {
+static void job_execute(napi_env env, void *data) {
   (void)env;
-  SendJob *job = data;
-  off_t offset = (off_t)job->offset;
-  while (job->sent < job->length) {
-    size_t want = (size_t)(job->length - job->sent);
+  Job *job = data;
+  job->run(job);
+}
+
+static void job_complete(napi_env env, napi_status status, void *data) {
+  Job *job = data;
+  napi_value callback;
+  napi_get_reference_value(env, job->callback, &callback);
+  call_back(env, callback, NULL, status == napi_ok ? job->error : ECANCELED, 1, job->result);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/*
+ * Takes `count` non-negative integers and a callback from the JavaScript arguments and queues
+ * `run` with them; throws a TypeError saying `usage` when they are not that.
+ */
+static napi_value queue_job(napi_env env, napi_callback_info info, size_t count, void (*run)(Job *), const char *name,
+                            const char *usage) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int ok = argc == count + 1;
+  napi_valuetype type = napi_undefined;
+  if (ok) napi_typeof(env, argv[count], &type);
+  Job job = {0};
+  for (size_t i = 0; ok && i < count; i++) {
+    job.arg[i] = int64_arg(env, argv[i], &ok);
+    if (job.arg[i] < 0) ok = 0;
+  }
+  if (!ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  Job *heap = malloc(sizeof *heap);
+  if (!heap) {
+    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
+    return NULL;
+  }
+  *heap = job;
+  heap->run = run;
+  napi_value resource;
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource));
+  CHECK(napi_create_reference(env, argv[count], 1, &heap->callback));
+  CHECK(napi_create_async_work(env, NULL, resource, job_execute, job_complete, heap, &heap->work));
+  CHECK(napi_queue_async_work(env, heap->work));
+  return NULL;
+}
+
+/* ---- send ------------------------------------------------------------------------------------- */
+
+/* arg: outFd, inFd, offset, length; result: bytes sent. */
+static void send_run(Job *job) {
+  int out_fd = (int)job->arg[0], in_fd = (int)job->arg[1];
+  off_t offset = (off_t)job->arg[2];
+  int64_t length = job->arg[3];
+  while (job->result < length) {
+    size_t want = (size_t)(length - job->result);
     /* Linux moves at most 0x7ffff000 bytes per call. */
     if (want > 0x7ffff000) want = 0x7ffff000;
-    ssize_t n = sendfile(job->out_fd, job->in_fd, &offset, want);
+    ssize_t n = sendfile(out_fd, in_fd, &offset, want);
     if (n > 0) {
-      job->sent += n;
+      job->result += n;
       continue;
     }
     if (n == 0) {
@@ -92,53 +150,24 @@ static void send_execute(napi_env env, void *data) {
       return;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    job->error = errno;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) job->error = errno;
     return;
   }
 }
 
-static void send_complete(napi_env env, napi_status status, void *data) {
-  SendJob *job = data;
-  napi_value callback;
-  napi_get_reference_value(env, job->callback, &callback);
-  int error = status == napi_ok ? job->error : ECANCELED;
-  call_back(env, callback, NULL, error, 1, job->sent);
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
-  free(job);
+static napi_value send_file(napi_env env, napi_callback_info info) {
+  return queue_job(env, info, 4, send_run, "porthole.sendfile", "send(outFd, inFd, offset, length, callback)");
 }
 
-static napi_value send_file(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int ok = argc == 5;
-  napi_valuetype type = napi_undefined;
-  if (ok) napi_typeof(env, argv[4], &type);
-  SendJob job = {0};
-  if (ok) {
-    job.out_fd = (int)int64_arg(env, argv[0], &ok);
-    job.in_fd = (int)int64_arg(env, argv[1], &ok);
-    job.offset = int64_arg(env, argv[2], &ok);
-    job.length = int64_arg(env, argv[3], &ok);
-  }
-  if (!ok || type != napi_function || job.out_fd < 0 || job.in_fd < 0 || job.offset < 0 || job.length < 0) {
-    napi_throw_type_error(env, NULL, "send(outFd, inFd, offset, length, callback)");
-    return NULL;
-  }
-  SendJob *heap = malloc(sizeof *heap);
-  if (!heap) {
-    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
-    return NULL;
-  }
-  *heap = job;
-  napi_value name;
-  CHECK(napi_create_string_utf8(env, "porthole.sendfile", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_reference(env, argv[4], 1, &heap->callback));
-  CHECK(napi_create_async_work(env, NULL, name, send_execute, send_complete, heap, &heap->work));
-  CHECK(napi_queue_async_work(env, heap->work));
-  return NULL;
+/* ---- startWriteback --------------------------------------------------------------------------- */
+
+/* arg: fd, offset, length. */
+static void writeback_run(Job *job) {
+  if (sync_file_range((int)job->arg[0], (off64_t)job->arg[1], (off64_t)job->arg[2], SYNC_FILE_RANGE_WRITE) != 0) job->error = errno;
+}
+
+static napi_value start_writeback(napi_env env, napi_callback_info info) {
+  return queue_job(env, info, 3, writeback_run, "porthole.writeback", "startWriteback(fd, offset, length, callback)");
 }
 
 /* ---- waitWritable --------------------------------------------------------------------------- */
@@ -257,64 +286,6 @@ static napi_value cancel_wait(napi_env env, napi_callback_info info) {
     return NULL;
   }
   wait_finish((Wait *)data);
-  return NULL;
-}
-
-/* ---- startWriteback ------------------------------------------------------------------------ */
-
-typedef struct {
-  int fd;
-  int64_t offset;
-  int64_t length;
-  int error;
-  napi_ref callback;
-  napi_async_work work;
-} WritebackJob;
-
-static void writeback_execute(napi_env env, void *data) {
-  (void)env;
-  WritebackJob *job = data;
-  if (sync_file_range(job->fd, (off64_t)job->offset, (off64_t)job->length, SYNC_FILE_RANGE_WRITE) != 0) job->error = errno;
-}
-
-static void writeback_complete(napi_env env, napi_status status, void *data) {
-  WritebackJob *job = data;
-  napi_value callback;
-  napi_get_reference_value(env, job->callback, &callback);
-  call_back(env, callback, NULL, status == napi_ok ? job->error : ECANCELED, 0, 0);
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
-  free(job);
-}
-
-static napi_value start_writeback(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int ok = argc == 4;
-  napi_valuetype type = napi_undefined;
-  if (ok) napi_typeof(env, argv[3], &type);
-  WritebackJob job = {0};
-  if (ok) {
-    job.fd = (int)int64_arg(env, argv[0], &ok);
-    job.offset = int64_arg(env, argv[1], &ok);
-    job.length = int64_arg(env, argv[2], &ok);
-  }
-  if (!ok || type != napi_function || job.fd < 0 || job.offset < 0 || job.length < 0) {
-    napi_throw_type_error(env, NULL, "startWriteback(fd, offset, length, callback)");
-    return NULL;
-  }
-  WritebackJob *heap = malloc(sizeof *heap);
-  if (!heap) {
-    napi_throw_error(env, NULL, "porthole kernel-io: out of memory");
-    return NULL;
-  }
-  *heap = job;
-  napi_value name;
-  CHECK(napi_create_string_utf8(env, "porthole.writeback", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_reference(env, argv[3], 1, &heap->callback));
-  CHECK(napi_create_async_work(env, NULL, name, writeback_execute, writeback_complete, heap, &heap->work));
-  CHECK(napi_queue_async_work(env, heap->work));
   return NULL;
 }
 

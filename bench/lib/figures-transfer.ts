@@ -5,18 +5,35 @@ import type { ContainersSandbox } from '../../test/e2e/containers-sandbox.js';
 import { cleanup } from '../../test/helpers/porthole-process.js';
 import type { Contender, Contenders } from './contenders.js';
 import { flushDirtyPages } from './dirty-pages.js';
-import { figureOf, sampleAlternately, type Figure } from './figure.js';
+import { figureOf, sampleAlternately, type Figure, type Samples } from './figure.js';
 import { uploadedBlobs, type BenchImages } from './images.js';
+import { processCpuSeconds } from './process-cpu.js';
 import { MEBIBYTE, type BenchSettings } from './settings.js';
+import { median } from './stats.js';
 
 /** Bound of one skopeo copy: generous, a 200 MiB push takes seconds. */
 const SKOPEO_TIMEOUT_MS = 300_000;
 
-async function secondsOf(work: () => Promise<unknown>): Promise<number> {
-  await flushDirtyPages();
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
+/**
+ * What each server spent on each sample (user + system CPU seconds), kept beside the times: a
+ * transfer bound by skopeo takes as long whichever registry serves it, and only this tells.
+ */
+class ServerCpu {
+  private readonly spent: Samples = { porthole: [], distribution: [] };
+
+  async timed(contender: Contender, work: () => Promise<unknown>): Promise<number> {
+    await flushDirtyPages();
+    const cpuBefore = processCpuSeconds(contender.pid);
+    const started = performance.now();
+    await work();
+    const seconds = (performance.now() - started) / 1000;
+    this.spent[contender.name].push(processCpuSeconds(contender.pid) - cpuBefore);
+    return seconds;
+  }
+
+  text(): string {
+    return `server CPU per sample ${median(this.spent.porthole).toFixed(2)} / ${median(this.spent.distribution).toFixed(2)} s`;
+  }
 }
 
 function push(sandbox: ContainersSandbox, contender: Contender, image: LayoutDescription, repo: string): Promise<unknown> {
@@ -46,38 +63,43 @@ export async function transferFigures(contenders: Contenders, sandbox: Container
   const layers = settings.pushImage.layers;
 
   console.error(`bench: skopeo push of a ${size.toFixed(0)} MiB image`);
+  const pushCpu = new ServerCpu();
   const pushSamples = await sampleAlternately(settings.pairs, contenders, async (contender, index) => {
     const image = images.push[contender.name][index] as LayoutDescription;
     const before = await contender.uploadPatches();
-    const seconds = await secondsOf(() => push(sandbox, contender, image, `${PUSHED_REPO}-${index}`));
+    const seconds = await pushCpu.timed(contender, () => push(sandbox, contender, image, `${PUSHED_REPO}-${index}`));
     await expectUploads(contender, before, uploadedBlobs(image), `a push of ${size.toFixed(0)} MiB`);
     return seconds;
   });
   const pushFigure = figureOf(`skopeo push of a ${size.toFixed(0)} MiB, ${layers}-layer image`, 's', 2, pushSamples, { kind: 'ratio-at-most', bound: 0.9 });
-  pushFigure.detail = `every sample a new image; its ${layers + 1} blobs each seen uploaded (PATCH) by the registry`;
+  pushFigure.detail = `every sample a new image; its ${layers + 1} blobs each seen uploaded (PATCH) by the registry; ${pushCpu.text()}`;
 
   console.error(`bench: skopeo pull of that image`);
-  const pull = async (contender: Contender, name: string): Promise<number> => {
+  const pullCpu = new ServerCpu();
+  const pull = async (contender: Contender, name: string, cpu?: ServerCpu): Promise<number> => {
     const out = join(work, `pull-${contender.name}-${name}`);
     try {
       const source = `docker://${contender.host}/${PUSHED_REPO}-0:v1`;
-      return await secondsOf(() => sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', source, `oci:${out}:v1`], SKOPEO_TIMEOUT_MS));
+      const copy = (): Promise<unknown> => sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', source, `oci:${out}:v1`], SKOPEO_TIMEOUT_MS);
+      return await (cpu ?? new ServerCpu()).timed(contender, copy);
     } finally {
       await cleanup(out);
     }
   };
   // One untimed pull each first: the first GETs of large blobs (JIT of the streaming path) ran slow.
   for (const contender of [contenders.porthole, contenders.distribution]) await pull(contender, 'warm-up');
-  const pullSamples = await sampleAlternately(settings.pairs, contenders, (contender, index) => pull(contender, String(index)));
+  const pullSamples = await sampleAlternately(settings.pairs, contenders, (contender, index) => pull(contender, String(index), pullCpu));
   const pullFigure = figureOf('skopeo pull of that image (into a fresh OCI layout)', 's', 2, pullSamples, { kind: 'ratio-at-most', bound: 0.9 });
+  pullFigure.detail = pullCpu.text();
 
   const clients = settings.concurrentPushers;
   const groupSize = imageMebibytes(images.concurrent.porthole[0]?.[0] as LayoutDescription) * clients;
   console.error(`bench: ${clients} clients pushing different images at once`);
+  const concurrentCpu = new ServerCpu();
   const concurrentSamples = await sampleAlternately(settings.pairs, contenders, async (contender, index) => {
     const group = images.concurrent[contender.name][index] as LayoutDescription[];
     const before = await contender.uploadPatches();
-    const seconds = await secondsOf(() => Promise.all(group.map((image, client) => push(sandbox, contender, image, `bench/concurrent-${index}-${client}`))));
+    const seconds = await concurrentCpu.timed(contender, () => Promise.all(group.map((image, client) => push(sandbox, contender, image, `bench/concurrent-${index}-${client}`))));
     await expectUploads(contender, before, group.reduce((sum, image) => sum + uploadedBlobs(image), 0), `${clients} concurrent pushes`);
     return seconds;
   });
@@ -85,5 +107,6 @@ export async function transferFigures(contenders: Contenders, sandbox: Container
     kind: 'ratio-at-most',
     bound: 0.9,
   });
+  concurrentFigure.detail = concurrentCpu.text();
   return [pushFigure, pullFigure, concurrentFigure];
 }

@@ -10,7 +10,15 @@ import { finished, type Readable } from 'node:stream';
 export function drainChunks(source: Readable, take: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    let ended = false;
     let pending: Promise<void> | undefined;
+    const succeed = (): void => {
+      if (settled) return;
+      settled = true;
+      source.off('data', onData);
+      stopWatching();
+      resolve();
+    };
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
@@ -34,7 +42,8 @@ export function drainChunks(source: Readable, take: (chunk: Buffer) => Promise<v
       result.then(
         () => {
           pending = undefined;
-          if (!settled) source.resume();
+          if (ended) succeed();
+          else if (!settled) source.resume();
         },
         (err: unknown) => {
           pending = undefined;
@@ -44,11 +53,9 @@ export function drainChunks(source: Readable, take: (chunk: Buffer) => Promise<v
     };
     const stopWatching = finished(source, { writable: false }, (err) => {
       if (err) return fail(err);
-      if (settled) return;
-      settled = true;
-      source.off('data', onData);
-      stopWatching();
-      resolve();
+      // A source may end while paused, its last chunk still being taken: done once that is.
+      ended = true;
+      if (!pending) succeed();
     });
     source.on('data', onData);
   });

@@ -70,27 +70,37 @@ export class BatchedFdWriter {
       const n = chunk.copy(this.batch, this.batchBytes, copied);
       copied += n;
       this.batchBytes += n;
-      if (this.batchBytes === BATCH_BYTES) wait = this.send();
+      if (this.batchBytes === BATCH_BYTES) {
+        // A chunk may fill two batches: the later wait carries any failure of the earlier.
+        wait?.catch(() => undefined);
+        wait = this.send();
+      }
     }
     return wait;
   }
 
   /** Sends the gathered batch once the previous one is written: at most one write in flight. */
-  private async send(): Promise<void> {
+  /**
+   * Queues the batch behind the write in flight (so `inFlight` is always the last write, whatever
+   * the caller awaits) and resolves when that previous write is done: one batch is written while
+   * the next fills.
+   */
+  private send(): Promise<void> {
     const batch = this.batch;
-    if (this.batchBytes === 0 || !batch) return;
+    if (this.batchBytes === 0 || !batch) return Promise.resolve();
     const bytes = this.batchBytes;
     const at = this.position;
     this.batch = undefined;
     this.batchBytes = 0;
     this.position += bytes;
-    await this.inFlight;
-    this.inFlight = writeAll(this.fd, batch.subarray(0, bytes), at).then(() => {
+    const previous = this.inFlight;
+    this.inFlight = previous.then(() => writeAll(this.fd, batch.subarray(0, bytes), at)).then(() => {
       releaseBatch(batch);
       this.written += bytes;
       this.unflushed += bytes;
       this.flushInBackground();
     });
+    return previous;
   }
 
   private flushInBackground(): void {
