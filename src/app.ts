@@ -45,11 +45,11 @@ function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): Regist
   return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });
 }
 
-/** The one composition root: config and dependencies in, a ready-to-listen Fastify instance out. */
 function noSchemaCompiler(): never {
   throw new Error('porthole routes declare no JSON schemas');
 }
 
+/** The one composition root: config and dependencies in, a ready-to-listen Fastify instance out. */
 export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<PortholeApp> {
   const metricsConfig = metricsSettings(config);
   // The cache gauges read the store at scrape time, long after it exists; the store's

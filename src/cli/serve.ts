@@ -113,9 +113,9 @@ export async function serve(options: ServeOptions): Promise<void> {
     const metricsPort = await listenOrRefuse(metricsListener, 'extensions.metrics.port', address, metrics.port ?? 0);
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
-  const sendfileProblem = config.storage.sendfile ? kernelIo().problem : 'storage.sendfile is false';
-  if (config.storage.sendfile && sendfileProblem) log.warn({ reason: sendfileProblem }, 'blob downloads are copied through user space');
-  const blobDownloads = sendfileProblem ? 'copy' : 'sendfile';
+  const addonProblem = config.storage.sendfile ? kernelIo().problem : undefined;
+  if (addonProblem) log.warn({ reason: addonProblem }, 'blob downloads are copied through user space');
+  const blobDownloads = config.storage.sendfile && !addonProblem ? 'sendfile' : 'copy';
   log.info({ address: config.http.address, port, root: config.storage.rootDirectory, blobDownloads }, 'porthole listening');
   startupDone();
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });

@@ -12,18 +12,19 @@ export function drainChunks(source: Readable, take: (chunk: Buffer) => Promise<v
     let settled = false;
     let ended = false;
     let pending: Promise<void> | undefined;
-    const succeed = (): void => {
-      if (settled) return;
+    /** Stops listening; false when the promise was already settled. */
+    const stop = (): boolean => {
+      if (settled) return false;
       settled = true;
       source.off('data', onData);
       stopWatching();
-      resolve();
+      return true;
+    };
+    const succeed = (): void => {
+      if (stop()) resolve();
     };
     const fail = (err: unknown): void => {
-      if (settled) return;
-      settled = true;
-      source.off('data', onData);
-      stopWatching();
+      if (!stop()) return;
       // The caller cleans up (cuts the file back) once nothing it started is still running.
       void (pending ?? Promise.resolve()).catch(() => undefined).then(() => reject(err));
     };

@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
  */
 const BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
 
-type Collect = (options: { type: 'minor' | 'major' }) => void;
+type Collect = (options: { type: 'minor' }) => void;
 
 function scavenger(): Collect | undefined {
   try {

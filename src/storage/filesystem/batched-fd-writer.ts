@@ -22,12 +22,6 @@ async function writeAll(fd: number, data: Buffer, position: number): Promise<voi
   }
 }
 
-/**
- * Writes a sequence of chunks at consecutive positions of a file in ~1 MiB batches, with one
- * batch on its way to the disk while the next is gathered (so reading the socket and hashing
- * overlap with writing), and flushes what it wrote in the background every few MiB
- * (early-writeback.ts). `written` counts bytes the disk has taken.
- */
 /** Spare batch buffers, reused across uploads so that batching allocates nothing per upload. */
 const spareBatches: Buffer[] = [];
 const MAX_SPARE_BATCHES = 16;
@@ -40,14 +34,19 @@ function releaseBatch(buffer: Buffer): void {
   if (spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(buffer);
 }
 
+/**
+ * Writes a sequence of chunks at consecutive positions of a file in ~1 MiB batches, with one
+ * batch on its way to the disk while the next is gathered (so reading the socket and hashing
+ * overlap with writing), and flushes what it wrote in the background every few MiB
+ * (early-writeback.ts). `written` counts bytes the disk has taken.
+ */
 export class BatchedFdWriter {
   /** The batch being filled: chunks are copied in, so they are garbage as soon as they arrive. */
   private batch: Buffer | undefined;
   private batchBytes = 0;
   private position: number;
   private inFlight: Promise<void> = Promise.resolve();
-  /** Bytes written since the last flush started, which begin at `unflushedFrom`. */
-  private unflushed = 0;
+  /** Where the bytes written since the last flush started begin. */
   private unflushedFrom: number;
   private flushing: Promise<Error | undefined> | undefined;
   private flushError: Error | undefined;
@@ -55,7 +54,7 @@ export class BatchedFdWriter {
 
   constructor(
     private readonly fd: number,
-    start: number,
+    private readonly start: number,
   ) {
     this.position = start;
     this.unflushedFrom = start;
@@ -79,7 +78,6 @@ export class BatchedFdWriter {
     return wait;
   }
 
-  /** Sends the gathered batch once the previous one is written: at most one write in flight. */
   /**
    * Queues the batch behind the write in flight (so `inFlight` is always the last write, whatever
    * the caller awaits) and resolves when that previous write is done: one batch is written while
@@ -97,17 +95,17 @@ export class BatchedFdWriter {
     this.inFlight = previous.then(() => writeAll(this.fd, batch.subarray(0, bytes), at)).then(() => {
       releaseBatch(batch);
       this.written += bytes;
-      this.unflushed += bytes;
       this.flushInBackground();
     });
     return previous;
   }
 
   private flushInBackground(): void {
-    if (this.flushing || !writebackDue(this.unflushed)) return;
-    const flush = startWriteback(this.fd, this.unflushedFrom, this.unflushed);
-    this.unflushedFrom += this.unflushed;
-    this.unflushed = 0;
+    const writtenTo = this.start + this.written;
+    const unflushed = writtenTo - this.unflushedFrom;
+    if (this.flushing || !writebackDue(unflushed)) return;
+    const flush = startWriteback(this.fd, this.unflushedFrom, unflushed);
+    this.unflushedFrom = writtenTo;
     this.flushing = flush.then((err) => {
       this.flushError ??= err;
       this.flushing = undefined;
