@@ -13,7 +13,7 @@ export interface Page {
  * at most `n` of them, and a `Link: <...>; rel="next"` header when more remain. n=0 returns an
  * empty list and no Link (spec).
  */
-export function paginate(sorted: string[], request: FastifyRequest, basePath: string, defaultSize: number | undefined): Page {
+export function paginate(sorted: readonly string[], request: FastifyRequest, basePath: string, defaultSize: number | undefined): Page {
   const query = queryOf(request);
   const nText = query.get('n');
   const last = query.get('last');
@@ -34,7 +34,7 @@ export function paginate(sorted: string[], request: FastifyRequest, basePath: st
 }
 
 /** Index of the first element greater than `value` in an ASCII-sorted array. */
-function firstAfter(sorted: string[], value: string): number {
+function firstAfter(sorted: readonly string[], value: string): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {

@@ -65,8 +65,15 @@ export interface StorageStats {
   repositoryBytes: Map<string, number>;
 }
 
+export interface CacheSize {
+  entries: number;
+  bytes: number;
+}
+
+/** The in-memory caches, by the `cache` label they are reported under. */
 export interface CacheStats {
-  manifests: { entries: number; bytes: number };
+  manifest: CacheSize;
+  tag_list: CacheSize;
 }
 
 export interface RegistryStore {
@@ -97,7 +104,7 @@ export interface RegistryStore {
 
   repositoryExists(repo: string): Promise<boolean>;
   /** Sorted tags, or undefined when the repository does not exist. */
-  listTags(repo: string): Promise<string[] | undefined>;
+  listTags(repo: string): Promise<readonly string[] | undefined>;
   /** Sorted repository names. */
   listRepositories(): Promise<string[]>;
   listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]>;

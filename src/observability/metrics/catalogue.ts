@@ -123,7 +123,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['cache'] as const,
       registers,
       collect() {
-        this.set({ cache: 'manifest' }, sources.cacheStats().manifests.entries);
+        for (const [cache, size] of Object.entries(sources.cacheStats())) this.set({ cache }, size.entries);
       },
     }),
     cacheBytes: new Gauge({
@@ -132,7 +132,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['cache'] as const,
       registers,
       collect() {
-        this.set({ cache: 'manifest' }, sources.cacheStats().manifests.bytes);
+        for (const [cache, size] of Object.entries(sources.cacheStats())) this.set({ cache }, size.bytes);
       },
     }),
     storageOperationDuration: new KeyedHistogram({

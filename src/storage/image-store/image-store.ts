@@ -19,6 +19,7 @@ import { ManifestCache } from './manifest-cache.js';
 import { StorageScanner } from './storage-scan.js';
 import { ManifestStore } from './manifests.js';
 import { RepositoryIndex } from './repository-index.js';
+import { TagLists } from './tag-lists.js';
 import { UploadSessions } from './uploads.js';
 
 /** Manifests are small and pulled far more often than pushed; 64 MiB holds tens of thousands. */
@@ -36,6 +37,7 @@ export class ImageStore implements RegistryStore {
   private readonly uploads: UploadSessions;
   private readonly manifests: ManifestStore;
   private readonly repositories: RepositoryIndex;
+  private readonly tagLists: TagLists;
 
   private readonly manifestCache: ManifestCache;
   private readonly scanner: StorageScanner;
@@ -47,6 +49,7 @@ export class ImageStore implements RegistryStore {
     this.blobs = new BlobLinks(driver);
     this.scanner = new StorageScanner(driver);
     this.repositories = new RepositoryIndex(driver);
+    this.tagLists = new TagLists(driver);
     this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
     this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache);
     this.uploads = new UploadSessions(
@@ -130,9 +133,11 @@ export class ImageStore implements RegistryStore {
     return this.repositories.exists(repo);
   }
 
-  async listTags(repo: string): Promise<string[] | undefined> {
-    if (!(await this.repositories.exists(repo))) return undefined;
-    return this.manifests.listTags(repo);
+  async listTags(repo: string): Promise<readonly string[] | undefined> {
+    // A tags directory lives inside _manifests, a repository marker: when it exists, so does the repository.
+    const tags = await this.tagLists.list(repo);
+    if (tags) return tags;
+    return (await this.repositories.exists(repo)) ? [] : undefined;
   }
 
   listRepositories(): Promise<string[]> {
@@ -148,6 +153,6 @@ export class ImageStore implements RegistryStore {
   }
 
   cacheStats(): CacheStats {
-    return { manifests: this.manifestCache.size };
+    return { manifest: this.manifestCache.size, tag_list: this.tagLists.size };
   }
 }

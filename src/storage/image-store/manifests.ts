@@ -110,10 +110,6 @@ export class ManifestStore {
     return true;
   }
 
-  async listTags(repo: string): Promise<string[]> {
-    return (await this.driver.list(layout.tagsDir(repo))).filter((name) => !name.startsWith('.')).sort();
-  }
-
   async listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
     const dir = layout.referrersOf(repo, subject);
     const descriptors: ReferrerDescriptor[] = [];
