@@ -2,7 +2,8 @@
  * porthole against the reference registry (CNCF distribution 2.8.2, Debian's docker-registry),
  * side by side in one run on this machine: GET and HEAD throughput (wrk, ab), skopeo push and
  * pull, concurrent pushes, the ingest rate of one large blob against one core's sha256, catalog and
- * tags lists with many repositories and tags, and resident memory. Each figure is measured
+ * tags lists with many repositories and tags, resident memory, and cold and warm pulls through
+ * porthole's pull-through cache against docker-registry's proxy mode. Each figure is measured
  * alternately (porthole, distribution, ...) and the medians compared; the section is written into
  * bench/RESULTS.md (or the file given with --results).
  *
@@ -19,6 +20,7 @@ import { figureOf, type Figure } from './lib/figure.js';
 import { getFigures, MB } from './lib/figures-get.js';
 import { durableWriteBytesPerSecond, ingestFigures, sha256BytesPerSecond, writeRandomFile } from './lib/figures-ingest.js';
 import { listingFigures } from './lib/figures-listing.js';
+import { proxyFigures } from './lib/figures-proxy.js';
 import { transferFigures } from './lib/figures-transfer.js';
 import { buildBenchImages } from './lib/images.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
@@ -69,10 +71,11 @@ try {
   const transfer = images ? await transferFigures(contenders, sandbox, images, work, settings) : [];
   const ingest = bounds ? await ingestFigures(contenders, ingestFile, bounds, settings) : [];
   const [repositoriesLoad, tagsLoad, ...listing] = groups.has('listing') ? await listingFigures(contenders, settings) : [];
+  const proxy = groups.has('proxy') ? await proxyFigures(sandbox, work, settings, (what, stop) => teardown.add(what, stop)) : [];
   const [peak] = get.splice(-1);
 
   // The table in the order of the figures, then what is reported beside them.
-  const figures = [...get, ...transfer, ...listing, idle, peak, ...ingest, repositoriesLoad, tagsLoad].filter((figure): figure is Figure => figure !== undefined);
+  const figures = [...get, ...transfer, ...listing, idle, peak, ...ingest, ...proxy, repositoriesLoad, tagsLoad].filter((figure): figure is Figure => figure !== undefined);
   const record = { date: new Date(), settings, machine, figures, loadBefore, loadAfter: loadAverage(), elapsedSeconds: (performance.now() - started) / 1000 };
   await writeResults(resultsPath, renderSection(record));
   console.log(renderTable(figures));

@@ -13,7 +13,11 @@ import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
 import { startPeriodic } from './periodic.js';
+import { buildPullThrough, pruneOptionsOf, type PullThrough } from './proxy/pull-through.js';
+import type { PruneConfig } from './config/proxy-schema.js';
 import { registryApi } from './registry/api-plugin.js';
+import type { RegistryContext } from './registry/context.js';
+import { queryOf } from './registry/request-helpers.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
@@ -25,7 +29,10 @@ export interface AppDeps {
   logger: PortholeLogger;
   /** Where security-relevant events go; the disabled twin when there is no audit log. */
   auditor?: Auditor;
-  /** Defaults to the filesystem image store under storage.rootDirectory, instrumented. */
+  /**
+   * Defaults to the filesystem image store under storage.rootDirectory, instrumented. With a
+   * `proxy` config, an ImageStore (given or default) is wrapped by the pull-through cache.
+   */
   store?: RegistryStore;
 }
 
@@ -38,11 +45,25 @@ export interface PortholeApp {
   metricsListener?: FastifyInstance;
 }
 
-function defaultStore(config: PortholeConfig, recorder: MetricsRecorder): RegistryStore {
+function localStore(config: PortholeConfig, recorder: MetricsRecorder): ImageStore {
   const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failed) =>
     recorder.storageOperation(operation, seconds, failed),
   );
   return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });
+}
+
+/** The pull-through cache's scheduled prune (proxy.prune), logged and counted after each run. */
+function schedulePrune(pullThrough: PullThrough, prune: PruneConfig, recorder: MetricsRecorder, log: PortholeLogger): () => void {
+  const options = pruneOptionsOf(prune);
+  return startPeriodic(
+    durationMs(prune.every),
+    async () => {
+      const result = await pullThrough.prune(options);
+      if (!result.dryRun) recorder.pruned(result.manifests, result.blobs, result.bytes);
+      log.info({ ...result, olderThan: prune.olderThan, by: prune.by }, 'cache pruned');
+    },
+    (err) => log.error({ err }, 'cache prune failed'),
+  );
 }
 
 function noSchemaCompiler(): never {
@@ -55,7 +76,11 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
-  const store = deps.store ?? defaultStore(config, telemetry.recorder);
+  const local = deps.store ?? localStore(config, telemetry.recorder);
+  // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
+  const pullThrough =
+    config.proxy && local instanceof ImageStore ? buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' })) : undefined;
+  const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
@@ -86,7 +111,9 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   auditHook(server, deps.auditor ?? disabledAuditor);
   httpMetrics(server, telemetry.recorder);
   await server.register(healthRoutes, health);
-  await server.register(async (scope) => registryApi(scope, { store, deleteEnabled: config.storage.delete.enabled }));
+  const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled };
+  if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
+  await server.register(async (scope) => registryApi(scope, registryContext));
   const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
@@ -111,10 +138,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
   gauges.refresh().catch(onScanError);
   const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);
+  const stopPrune = pullThrough && config.proxy?.prune.enabled ? schedulePrune(pullThrough, config.proxy.prune, telemetry.recorder, deps.logger.child({ module: 'proxy' })) : () => undefined;
   server.addHook('onClose', async () => {
+    stopPrune();
     stopPurge();
     stopScans();
     metricsEndpoint.stop();
+    await pullThrough?.close();
   });
 
   health.started = true;

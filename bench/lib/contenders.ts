@@ -1,5 +1,5 @@
 import { Exposition } from '../../test/helpers/prometheus-text.js';
-import { startDistribution } from './distribution-process.js';
+import { startDistribution } from '../../test/helpers/distribution-process.js';
 import { startQuietPorthole } from './quiet-porthole.js';
 
 export type ContenderName = 'porthole' | 'distribution';

@@ -28,7 +28,7 @@ export interface BenchImages {
   concurrent: Record<ContenderName, LayoutDescription[][]>;
 }
 
-async function buildImage(dir: string, name: string, seed: string, shape: ImageShape): Promise<LayoutDescription> {
+export async function buildImage(dir: string, name: string, seed: string, shape: ImageShape): Promise<LayoutDescription> {
   return buildOciLayout({
     dir: join(dir, name),
     tag: 'v1',

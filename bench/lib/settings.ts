@@ -21,6 +21,8 @@ export interface BenchSettings {
   pushImage: ImageShape;
   concurrentPushers: number;
   concurrentImage: ImageShape;
+  /** The image pulled through the pull-through caches (cold and warm). */
+  proxyImage: ImageShape;
   /** The blob of the "64 MiB blob" figure. */
   largeBlobBytes: number;
   /** The blob of the ingest figure (a PUT with curl). */
@@ -41,6 +43,7 @@ const FULL: BenchSettings = {
   pushImage: { layers: 4, layerBytes: 50 * MiB },
   concurrentPushers: 8,
   concurrentImage: { layers: 4, layerBytes: 8 * MiB },
+  proxyImage: { layers: 4, layerBytes: 16 * MiB },
   largeBlobBytes: 64 * MiB,
   ingestBytes: 1024 * MiB,
   repositories: 10_000,
@@ -57,6 +60,7 @@ const QUICK: BenchSettings = {
   pushImage: { layers: 4, layerBytes: 2 * MiB },
   concurrentPushers: 8,
   concurrentImage: { layers: 2, layerBytes: MiB / 2 },
+  proxyImage: { layers: 3, layerBytes: MiB / 2 },
   largeBlobBytes: MiB,
   ingestBytes: 32 * MiB,
   repositories: 200,
@@ -66,7 +70,7 @@ const QUICK: BenchSettings = {
 };
 
 /** The groups of figures, each run or skipped whole (--only). */
-export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing'] as const;
+export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy'] as const;
 export type FigureGroup = (typeof FIGURE_GROUPS)[number];
 
 export interface BenchArguments {

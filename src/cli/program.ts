@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { prune } from './prune.js';
 import { serve } from './serve.js';
 import { verify } from './verify.js';
 
@@ -19,6 +20,16 @@ program
   .option('--log-output <path>', 'stdout, stderr or a file path (log.output)')
   .option('--metrics [port]', 'serve Prometheus metrics (extensions.metrics.enable); with a port, on their own listener (extensions.metrics.port)')
   .action(serve);
+
+program
+  .command('prune')
+  .description('Remove cached images nobody pulled for a while from the pull-through cache (proxy.prune), once, and print what went.')
+  .option('-c, --config <file>', 'YAML or JSON configuration file, with the proxy section', process.env.PORTHOLE_CONFIG)
+  .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
+  .option('--older-than <duration>', 'age past which a cached image goes, e.g. 30d (proxy.prune.olderThan)')
+  .option('--by <what>', 'accessed (last pull) or created (first cached) (proxy.prune.by)')
+  .option('--dry-run', 'report what would be removed, remove nothing (proxy.prune.dryRun)')
+  .action(prune);
 
 program
   .command('verify')

@@ -97,6 +97,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   try {
     app = await buildApp(config, { logger, auditor });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // A configured feature that cannot start (an upstream's password variable, its CA file).
+      process.stderr.write(`porthole: ${err.message}\n`);
+      process.exit(EXIT.badConfig);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     // Only a filesystem error is the storage root's fault; anything else is a bug, which must
     // surface as one (exit 1, with its stack) rather than as a configuration problem.

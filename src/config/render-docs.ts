@@ -12,6 +12,8 @@ interface JsonSchemaNode {
   maximum?: number;
   properties?: Record<string, JsonSchemaNode>;
   anyOf?: JsonSchemaNode[];
+  items?: JsonSchemaNode;
+  required?: string[];
 }
 
 function bounds(node: JsonSchemaNode): string {
@@ -36,8 +38,12 @@ function rows(node: JsonSchemaNode, prefix: string): string[] {
     if (child.type === 'object') {
       out.push(`| \`${path}\` | section | | ${child.description ?? ''} |`);
       out.push(...rows(child, path));
+    } else if (child.type === 'array' && child.items?.type === 'object') {
+      out.push(`| \`${path}\` | list | | ${child.description ?? ''} Each entry: |`);
+      out.push(...rows(child.items, `${path}[]`));
     } else {
-      out.push(`| \`${path}\` | ${typeOf(child)} | \`${JSON.stringify(child.default)}\` | ${child.description ?? ''} |`);
+      const fallback = child.default !== undefined ? `\`${JSON.stringify(child.default)}\`` : node.required?.includes(key) ? 'required' : 'none';
+      out.push(`| \`${path}\` | ${typeOf(child)} | ${fallback} | ${child.description ?? ''} |`);
     }
   }
   return out;

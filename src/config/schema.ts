@@ -1,18 +1,12 @@
 import { z } from 'zod';
-import { isDuration } from './durations.js';
+import { duration } from './duration-field.js';
+import { proxySchema } from './proxy-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
  * docs/config.md is rendered from this file (`npm run docs:config`) and a test keeps them in step.
  * Objects are strict so that a misspelt key is reported instead of silently ignored.
  */
-const duration = (fallback: string, description: string) =>
-  z
-    .string()
-    .refine(isDuration, { message: 'must be a duration such as 500ms, 30s, 2m, 24h or 30d' })
-    .default(fallback)
-    .describe(description)
-    .meta({ format: 'duration' });
 
 export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
@@ -125,6 +119,7 @@ export const configSchema = z
     storage: storageSchema,
     log: logSchema,
     extensions: extensionsSchema,
+    proxy: proxySchema.optional().describe('Pull-through cache of upstream registries (see docs/proxy.md). Absent: porthole hosts only what is pushed to it.'),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { RegistryError } from '../core/errors.js';
 import { parseDigest } from '../core/digest.js';
-import { resolveReadRange } from '../core/ranges.js';
+import { resolveReadRange, type ReadRange } from '../core/ranges.js';
 import { requireDeletion, type Resource } from './context.js';
 
 function blobUnknown(name: string, digest: string): RegistryError {
@@ -11,15 +11,19 @@ function blobUnknown(name: string, digest: string): RegistryError {
 export const blobResource: Resource = {
   async GET(ctx, route, request, reply) {
     const digest = parseDigest(route.reference ?? '');
-    const info = await ctx.store.statBlob(route.name, digest);
-    if (!info) throw blobUnknown(route.name, digest.value);
-    const range = resolveReadRange(request.headers.range, info.size);
-    // A whole blob is read as the range 0..size-1 too: a stream that knows where to stop ends with
-    // its last bytes, while an open-ended one waits for one more read to find the end of the file,
-    // long enough for a client that has all it asked for to hang up before the answer is complete.
-    const whole = info.size > 0 ? { start: 0, end: info.size - 1 } : undefined;
-    const content = await ctx.store.openBlob(route.name, digest, range.kind === 'partial' ? range.range : whole);
+    let range = { kind: 'full' } as ReadRange;
+    const content = await ctx.store.openBlob(route.name, digest, (size) => {
+      range = resolveReadRange(request.headers.range, size);
+      if (range.kind === 'partial') return range.range;
+      // A whole blob is read as the range 0..size-1 too: a stream that knows where to stop ends
+      // with its last bytes, while an open-ended one waits for one more read to find the end of
+      // the file, long enough for a client that has all it asked for to hang up before the
+      // answer is complete.
+      return size > 0 ? { start: 0, end: size - 1 } : undefined;
+    });
     if (!content) throw blobUnknown(route.name, digest.value);
+    const info = content;
+    if (content.provenance) request.pullProvenance = content.provenance;
     reply
       .header('content-type', 'application/octet-stream')
       .header('docker-content-digest', digest.value)

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import { assertValidName } from '../core/names.js';
+import type { NameUse } from '../proxy/namespaces.js';
 import type { RegistryStore } from '../storage/types.js';
 import type { MatchedRoute } from './routes.js';
 
@@ -8,6 +9,8 @@ import type { MatchedRoute } from './routes.js';
 export interface RegistryContext {
   store: RegistryStore;
   deleteEnabled: boolean;
+  /** The pull-through cache's mapping of a request's name onto storage; absent without one. */
+  storageName?: (name: string, request: FastifyRequest, use: NameUse) => Promise<string>;
 }
 
 export type ResourceHandler = (

@@ -38,8 +38,9 @@ function extraTagsOf(reference: ManifestReference, query: URLSearchParams): stri
 
 /** GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>. */
 export const manifestResource: Resource = {
-  async GET(ctx, route, _request, reply) {
+  async GET(ctx, route, request, reply) {
     const stored = await findManifest(ctx, route.name, parseManifestReference(route.reference ?? ''));
+    if (stored.provenance) request.pullProvenance = stored.provenance;
     return manifestHeaders(reply, stored).send(stored.bytes);
   },
 

@@ -1,3 +1,4 @@
+import type { PullProvenance } from '../storage/types.js';
 import type { MatchedRoute } from './routes.js';
 
 /**
@@ -14,6 +15,8 @@ declare module 'fastify' {
     bytesIn?: number;
     /** The OCI error code of the answer, when it was an error. */
     errorCode?: string;
+    /** For a pull through the cache of an upstream: its namespace, and whether it was cached. */
+    pullProvenance?: PullProvenance;
     /** The authenticated user; absent for anonymous requests. */
     user?: string;
   }

@@ -9,6 +9,7 @@ import type { Digest } from '../core/digest.js';
  *   repositories/<name>/_layers/<alg>/<hex>                  blob linked into the repository
  *   repositories/<name>/_manifests/revisions/<alg>/<hex>     manifest in the repository (holds its media type)
  *   repositories/<name>/_manifests/tags/<tag>                tag (holds the manifest digest)
+ *   repositories/<name>/_manifests/accessed/<alg>/<hex>      when a cached manifest was last pulled (its mtime)
  *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer of a subject (holds its descriptor)
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
  */
@@ -21,6 +22,10 @@ export const layout = {
   blobLink: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_layers/${d.algorithm}/${d.hex}`,
   manifestRevision: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}`,
   manifestsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests`,
+  revisionsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests/revisions`,
+  layersDir: (repo: string) => `${REPOSITORIES}/${repo}/_layers`,
+  manifestAccess: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/accessed/${d.algorithm}/${d.hex}`,
+  blobDir: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
   tagsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests/tags`,
   tag: (repo: string, tag: string) => `${REPOSITORIES}/${repo}/_manifests/tags/${tag}`,
   referrersOf: (repo: string, subject: Digest) => `${REPOSITORIES}/${repo}/_referrers/${subject.algorithm}/${subject.hex}`,

@@ -12,8 +12,18 @@ export interface BlobInfo {
   size: number;
 }
 
+/** Where a pull-through cache's answer came from: for the per-namespace pull metrics. */
+export interface PullProvenance {
+  namespace: string;
+  source: 'cache' | 'upstream';
+}
+
+export type RangeChooser = (size: number) => { start: number; end: number } | undefined;
+
+/** An opened blob: `size` is the whole blob's, `stream` carries the chosen range. */
 export interface BlobContent extends BlobInfo {
   stream: Readable;
+  provenance?: PullProvenance;
 }
 
 export interface UploadStatus {
@@ -36,6 +46,7 @@ export interface StoredManifest {
   digest: Digest;
   mediaType: string;
   bytes: Buffer;
+  provenance?: PullProvenance;
 }
 
 export interface PutManifestResult {
@@ -81,7 +92,11 @@ export interface RegistryStore {
 
   /** A blob linked into the repository, or undefined. */
   statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined>;
-  openBlob(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<BlobContent | undefined>;
+  /**
+   * Opens a blob linked into the repository. `chooseRange` hears the blob's size and picks the
+   * inclusive byte range to stream (undefined: all of it); it may throw (an unsatisfiable Range).
+   */
+  openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined>;
   /** Unlinks the blob from the repository; false when it was not linked. */
   deleteBlob(repo: string, digest: Digest): Promise<boolean>;
   /** Links a blob from another repository; false when `from` does not have it. */

@@ -26,6 +26,8 @@ const FIGURES = [
   /^peak RSS under the GET load/,
   /^ingest of one /,
   /^that ingest rate as a share of one core's sha256/,
+  /^cold pull through the cache /,
+  /^warm pull through the cache /,
   /^load \d+ repositories through the API/,
   /^load \d+ tags of one manifest through the API/,
 ];

@@ -2,9 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../test/helpers/free-port.js';
-import { cleanup, tempDir } from '../../test/helpers/porthole-process.js';
-import { spawnService, waitForService } from '../../test/helpers/service-process.js';
+import { spawnSync } from 'node:child_process';
+import { freePort } from './free-port.js';
+import { cleanup, tempDir } from './porthole-process.js';
+import { spawnService, waitForService } from './service-process.js';
 
 /** The reference registry: CNCF distribution as Debian packages it (`docker-registry`, 2.8.2). */
 export interface DistributionProcess {
@@ -12,12 +13,27 @@ export interface DistributionProcess {
   /** host:port, as skopeo wants it. */
   host: string;
   root: string;
-  process: ChildProcess;
+  readonly process: ChildProcess;
   /** Where its Prometheus metrics are served (the debug listener). */
   metricsUrl: string;
   output(): string;
-  /** Stops it (SIGTERM, SIGKILL after 15 s) and removes its storage and configuration. */
+  /** Stops the process (SIGTERM, or the signal given), keeping its storage, so that `start` can bring it back. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again, on the same port and storage, after `stop`. */
+  start(): Promise<void>;
+  /** Stops it (SIGTERM, SIGKILL after 15 s) and removes its configuration, and its storage unless `root` was given. */
   dispose(): Promise<void>;
+}
+
+export interface DistributionOptions {
+  /** Storage root (another registry's, to load it without its auth); a new one when omitted. */
+  root?: string;
+  /** Run as a pull-through cache of this registry (`proxy.remoteurl`). */
+  proxyOf?: string;
+  /** Basic auth with one user (an htpasswd file, made with apache2-utils' htpasswd). */
+  basicAuth?: { username: string; password: string };
+  /** Token auth: clients need a bearer token from `realm`, signed by a key `rootCertBundle` vouches for. */
+  tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 /**
@@ -29,48 +45,79 @@ export interface DistributionProcess {
  *    (porthole keeps its own in-memory caches), so the reference is measured as it is deployed.
  * Keys checked against /usr/share/doc/docker-registry/configuration.md.gz.
  */
-function configuration(root: string, port: number, debugPort: number): string {
-  return stringify({
+function configuration(root: string, port: number, debugPort: number, options: DistributionOptions, htpasswdFile: string): string {
+  const config: Record<string, unknown> = {
     version: 0.1,
     log: { level: 'error', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
     http: { addr: `127.0.0.1:${port}`, debug: { addr: `127.0.0.1:${debugPort}`, prometheus: { enabled: true, path: '/metrics' } } },
-  });
+  };
+  if (options.proxyOf !== undefined) config.proxy = { remoteurl: options.proxyOf };
+  if (options.basicAuth) config.auth = { htpasswd: { realm: 'basic-realm', path: htpasswdFile } };
+  if (options.tokenAuth) {
+    const { realm, service, issuer, rootCertBundle } = options.tokenAuth;
+    config.auth = { token: { realm, service, issuer, rootcertbundle: rootCertBundle } };
+  }
+  return stringify(config);
 }
 
-/** Starts `docker-registry serve` on loopback and resolves once GET /v2/ answers 200 (bounded: 20 s). */
-export async function startDistribution(): Promise<DistributionProcess> {
+/** One bcrypt htpasswd line, as docker-registry requires (it accepts no other hash). */
+function htpasswdLine(username: string, password: string): string {
+  const made = spawnSync('htpasswd', ['-nbB', username, password], { encoding: 'utf8', timeout: 10_000 });
+  if (made.status !== 0) throw new Error(`htpasswd failed: ${made.stderr || made.error?.message}`);
+  return made.stdout.trim() + '\n';
+}
+
+/** Starts `docker-registry serve` on loopback and resolves once GET /v2/ answers (bounded: 20 s). */
+export async function startDistribution(options: DistributionOptions = {}): Promise<DistributionProcess> {
   const dir = await tempDir('distribution');
-  const root = join(dir, 'data');
+  const root = options.root ?? join(dir, 'data');
   const [port, debugPort] = [await freePort(), await freePort()];
   const configFile = join(dir, 'config.yml');
-  await writeFile(configFile, configuration(root, port, debugPort));
-  const service = spawnService('docker-registry', ['serve', configFile]);
+  const htpasswdFile = join(dir, 'htpasswd');
+  if (options.basicAuth) await writeFile(htpasswdFile, htpasswdLine(options.basicAuth.username, options.basicAuth.password));
+  await writeFile(configFile, configuration(root, port, debugPort, options, htpasswdFile));
   const url = `http://127.0.0.1:${port}`;
-  const dispose = async (): Promise<void> => {
-    await service.stop();
-    await cleanup(dir);
-  };
   const answers = async (): Promise<true | undefined> => {
     try {
-      return (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 200 ? true : undefined;
+      // 401 is an answer too: a registry with auth asks for it on /v2/.
+      const status = (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) })).status;
+      return status === 200 || status === 401 ? true : undefined;
     } catch {
       return undefined;
     }
   };
-  try {
-    await waitForService(service, 'GET /v2/ to answer 200', answers);
-  } catch (err) {
-    await dispose();
-    throw new Error(`docker-registry ${(err as Error).message}`);
-  }
+  let service = spawnService('docker-registry', ['serve', configFile]);
+  const dispose = async (): Promise<void> => {
+    await service.stop();
+    await cleanup(dir);
+  };
+  const launched = async (): Promise<void> => {
+    try {
+      await waitForService(service, 'GET /v2/ to answer', answers);
+    } catch (err) {
+      await dispose();
+      throw new Error(`docker-registry ${(err as Error).message}`);
+    }
+  };
+  await launched();
   return {
     url,
     host: `127.0.0.1:${port}`,
     root,
-    process: service.process,
+    get process() {
+      return service.process;
+    },
     metricsUrl: `http://127.0.0.1:${debugPort}/metrics`,
-    output: service.output,
+    output: () => service.output(),
+    async stop(signal?: NodeJS.Signals) {
+      await service.stop(signal);
+    },
+    async start() {
+      if (!service.hasExited()) return;
+      service = spawnService('docker-registry', ['serve', configFile]);
+      await launched();
+    },
     dispose,
   };
 }

@@ -21,3 +21,17 @@ export function requireTools(t: TestContext, ...names: string[]): boolean {
   t.skip(message);
   return false;
 }
+
+/**
+ * For a whole suite, as describe()'s `skip` option: false when every tool is there; a loud reason
+ * to skip on a developer's machine that lacks one; under CI=true a missing tool throws, failing the
+ * file, because .ci/run is supposed to have installed it.
+ */
+export function skipUnlessTools(...names: string[]): string | false {
+  const missing = names.filter((name) => !hasTool(name));
+  if (missing.length === 0) return false;
+  const message = `missing tool(s): ${missing.join(', ')} (install with: apt-get install -y ${missing.join(' ')})`;
+  if (process.env.CI === 'true') throw new Error(`${message}; CI must install them`);
+  process.stderr.write(`SKIPPED: ${message}\n`);
+  return message;
+}

@@ -155,6 +155,48 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    proxyPulls: new KeyedCounter({
+      name: 'porthole_proxy_pulls_total',
+      help: 'Manifests and blobs downloaded (GET) through the pull-through cache, by namespace, type and source: cache (it was cached) or upstream (fetched for this request).',
+      labelNames: ['namespace', 'type', 'source'] as const,
+      registers,
+    }),
+    upstreamRequests: new KeyedCounter({
+      name: 'porthole_proxy_upstream_requests_total',
+      help: 'Requests to upstream registries, by namespace and outcome (ok, not_found, denied, throttled, server_error, timeout, unreachable, broken).',
+      labelNames: ['namespace', 'outcome'] as const,
+      registers,
+    }),
+    upstreamDuration: new KeyedHistogram({
+      name: 'porthole_proxy_upstream_request_duration_seconds',
+      help: 'Time an upstream registry took to answer (to its response headers; a whole body for manifests), by namespace.',
+      labelNames: ['namespace'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    upstreamBytes: new KeyedCounter({
+      name: 'porthole_proxy_upstream_bytes_total',
+      help: 'Bytes received from upstream registries, by namespace and type (manifest or blob).',
+      labelNames: ['namespace', 'type'] as const,
+      registers,
+    }),
+    upstreamUp: new Gauge({
+      name: 'porthole_proxy_upstream_up',
+      help: '1 when the last request to the upstream got an answer, 0 when it was down, timed out or failed with a 5xx; absent before the first request.',
+      labelNames: ['namespace'] as const,
+      registers,
+    }),
+    prunedItems: new KeyedCounter({
+      name: 'porthole_proxy_pruned_total',
+      help: 'Cached manifests and blob links removed by pruning, by type.',
+      labelNames: ['type'] as const,
+      registers,
+    }),
+    prunedBytes: new KeyedCounter({
+      name: 'porthole_proxy_pruned_bytes_total',
+      help: 'Bytes of data freed by pruning the pull-through cache.',
+      registers,
+    }),
     info: new Gauge({
       name: 'porthole_info',
       help: 'Always 1; the labels say which porthole this is and how its metrics are served.',

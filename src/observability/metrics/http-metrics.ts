@@ -38,6 +38,8 @@ export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder): vo
     if (repo === undefined) return;
     if (request.method === 'GET' && (status === 200 || status === 206) && (kind === 'manifest' || kind === 'blob')) {
       recorder.pulled(kind, bytesOut, repo);
+      const provenance = request.pullProvenance;
+      if (provenance) recorder.proxyPulled(provenance.namespace, kind, provenance.source);
     } else if (request.method === 'PUT' && status === 201 && kind === 'manifest') {
       recorder.pushedManifest(repo);
     }

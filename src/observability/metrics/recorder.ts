@@ -1,3 +1,4 @@
+import type { UpstreamObserver } from '../../proxy/upstream.js';
 import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
 
@@ -90,4 +91,31 @@ export class MetricsRecorder {
     if (!this.enabled) return;
     this.metrics.lockWait.observeKey(lock, { lock }, seconds);
   }
+
+  proxyPulled(namespace: string, type: 'manifest' | 'blob', source: 'cache' | 'upstream'): void {
+    if (!this.enabled) return;
+    this.metrics.proxyPulls.add(`${namespace} ${type} ${source}`, { namespace, type, source });
+  }
+
+  /** A real prune (not a dry run); counted in both modes, like the storage gauges: it is not per request. */
+  pruned(manifests: number, blobs: number, bytes: number): void {
+    this.metrics.prunedItems.add('manifest', { type: 'manifest' }, manifests);
+    this.metrics.prunedItems.add('blob', { type: 'blob' }, blobs);
+    this.metrics.prunedBytes.add('', {}, bytes);
+  }
+
+  /** The pull-through cache's upstreams report here (see src/proxy/upstream.ts). */
+  readonly upstreams: UpstreamObserver = {
+    requested: (namespace, outcome, seconds) => {
+      if (!this.enabled) return;
+      this.metrics.upstreamRequests.add(`${namespace} ${outcome}`, { namespace, outcome });
+      this.metrics.upstreamDuration.observeKey(namespace, { namespace }, seconds);
+    },
+    received: (namespace, type, bytes) => {
+      if (!this.enabled) return;
+      this.metrics.upstreamBytes.add(`${namespace} ${type}`, { namespace, type }, bytes);
+    },
+    // A state, not an event: kept in minimal mode too, like the storage gauges.
+    reachable: (namespace, up) => this.metrics.upstreamUp.set({ namespace }, up ? 1 : 0),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Digest } from '../../core/digest.js';
 import type { Driver } from '../driver.js';
 import { layout } from '../layout.js';
-import type { BlobContent, BlobInfo } from '../types.js';
+import type { BlobContent, BlobInfo, RangeChooser } from '../types.js';
 
 /** Content-addressed blob data, and the per-repository links that make a blob visible there. */
 export class BlobLinks {
@@ -22,10 +22,10 @@ export class BlobLinks {
     return size === undefined ? undefined : { digest, size };
   }
 
-  async open(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<BlobContent | undefined> {
+  async open(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
     const info = await this.stat(repo, digest);
     if (!info) return undefined;
-    return { ...info, stream: this.driver.readStream(layout.blobData(digest), range) };
+    return { ...info, stream: this.driver.readStream(layout.blobData(digest), chooseRange?.(info.size)) };
   }
 
   /** Links durably; a link that exists already is left alone (no needless fsync). */

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest, DigestAlgorithm } from '../../core/digest.js';
 import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
+import { layout } from '../layout.js';
 import type {
   BlobContent,
   CacheStats,
@@ -9,6 +10,7 @@ import type {
   BlobInfo,
   ChunkOptions,
   PutManifestResult,
+  RangeChooser,
   ReferrerDescriptor,
   RegistryStore,
   StoredManifest,
@@ -18,6 +20,7 @@ import { BlobLinks } from './blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { StorageScanner } from './storage-scan.js';
 import { ManifestStore } from './manifests.js';
+import { RepositoryContents } from './repository-contents.js';
 import { RepositoryIndex } from './repository-index.js';
 import { TagLists } from './tag-lists.js';
 import { UploadSessions } from './uploads.js';
@@ -38,6 +41,8 @@ export class ImageStore implements RegistryStore {
   private readonly manifests: ManifestStore;
   private readonly repositories: RepositoryIndex;
   private readonly tagLists: TagLists;
+  /** What each repository holds, for maintenance (the pull-through cache's pruning). */
+  readonly contents: RepositoryContents;
 
   private readonly manifestCache: ManifestCache;
   private readonly scanner: StorageScanner;
@@ -50,6 +55,7 @@ export class ImageStore implements RegistryStore {
     this.scanner = new StorageScanner(driver);
     this.repositories = new RepositoryIndex(driver);
     this.tagLists = new TagLists(driver);
+    this.contents = new RepositoryContents(driver);
     this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
     this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache);
     this.uploads = new UploadSessions(
@@ -70,8 +76,8 @@ export class ImageStore implements RegistryStore {
     return this.blobs.stat(repo, digest);
   }
 
-  openBlob(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<BlobContent | undefined> {
-    return this.blobs.open(repo, digest, range);
+  openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
+    return this.blobs.open(repo, digest, chooseRange);
   }
 
   deleteBlob(repo: string, digest: Digest): Promise<boolean> {
@@ -119,6 +125,26 @@ export class ImageStore implements RegistryStore {
     const result = await this.manifests.put(repo, reference, bytes, contentType, extraTags);
     this.repositories.noteWritten(repo);
     return result;
+  }
+
+  /**
+   * Stores a manifest fetched from an upstream by the pull-through cache: validated like a push,
+   * but its blobs need not be here yet. Storing it by tag again marks the tag as checked now.
+   */
+  async cacheManifest(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+    const result = await this.manifests.put(repo, reference, bytes, contentType, [], { requireReferences: false });
+    this.repositories.noteWritten(repo);
+    return result;
+  }
+
+  /** When a tag was last written (by a push, or by the pull-through cache checking it upstream). */
+  async tagWrittenAt(repo: string, tag: string): Promise<number | undefined> {
+    return (await this.driver.stat(layout.tag(repo, tag)))?.modifiedMs;
+  }
+
+  /** Part of an upload session's data while it is still being written (the pull-through cache's readers). */
+  readUpload(id: string, range: { start: number; end: number }): Readable {
+    return this.driver.readStream(layout.uploadData(id), range);
   }
 
   deleteManifest(repo: string, digest: Digest): Promise<boolean> {

@@ -64,7 +64,18 @@ export class ManifestStore {
     if (first) throw new RegistryError(first.code, first.message, first.detail, { additional: rest });
   }
 
-  async put(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined, extraTags: string[]): Promise<PutManifestResult> {
+  /**
+   * Validates and stores a manifest. `requireReferences: false` is for the pull-through cache: a
+   * manifest fetched from upstream is stored before its blobs, which are fetched when pulled.
+   */
+  async put(
+    repo: string,
+    reference: ManifestReference,
+    bytes: Buffer,
+    contentType: string | undefined,
+    extraTags: string[],
+    { requireReferences = true }: { requireReferences?: boolean } = {},
+  ): Promise<PutManifestResult> {
     const manifest = parseManifest(bytes, contentType);
     const digest = digestOf(bytes, reference.kind === 'digest' ? reference.digest.algorithm : 'sha256');
     if (reference.kind === 'digest' && reference.digest.hex !== digest.hex) {
@@ -73,7 +84,7 @@ export class ManifestStore {
         actual: digest.value,
       });
     }
-    await this.assertReferencesExist(repo, manifest);
+    if (requireReferences) await this.assertReferencesExist(repo, manifest);
 
     // Order matters for crash safety: content, then the index entries, then the revision, then
     // tags; a crash at any point leaves only unreferenced extra data, never a dangling pointer.
@@ -101,6 +112,7 @@ export class ManifestStore {
     const subject = subjectOf(stored);
     if (subject) await this.driver.remove(layout.referrer(repo, subject, digest));
     await this.driver.remove(layout.manifestRevision(repo, digest));
+    await this.driver.remove(layout.manifestAccess(repo, digest));
     return true;
   }
 

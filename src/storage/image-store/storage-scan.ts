@@ -2,6 +2,7 @@ import { tryParseDigest } from '../../core/digest.js';
 import { mapLimited } from '../concurrency.js';
 import type { Driver } from '../driver.js';
 import { layout, UPLOADS } from '../layout.js';
+import { RepositoryContents } from './repository-contents.js';
 import type { StorageStats } from '../types.js';
 
 /** Parallel directory reads: enough to keep the disk and thread pool busy, few enough to leave room for requests. */
@@ -20,19 +21,10 @@ interface RepositoryContent {
  */
 export class StorageScanner {
   private readonly knownSizes = new Map<string, number>();
+  private readonly contents: RepositoryContents;
 
-  constructor(private readonly driver: Driver) {}
-
-  /** Digests named by the entries of a `<alg>/<hex>` directory tree (layer links, revisions). */
-  private async digestsUnder(dir: string): Promise<string[]> {
-    const found: string[] = [];
-    for (const algorithm of await this.driver.list(dir)) {
-      for (const hex of await this.driver.list(`${dir}/${algorithm}`)) {
-        const digest = tryParseDigest(`${algorithm}:${hex}`);
-        if (digest) found.push(digest.value);
-      }
-    }
-    return found;
+  constructor(private readonly driver: Driver) {
+    this.contents = new RepositoryContents(driver);
   }
 
   /** Size of every blob file, by digest; blobs gone since the last scan drop out. */
@@ -58,8 +50,8 @@ export class StorageScanner {
 
   private async repositoryContent(repo: string): Promise<RepositoryContent> {
     return {
-      layers: await this.digestsUnder(`${layout.repository(repo)}/_layers`),
-      manifests: await this.digestsUnder(`${layout.manifestsDir(repo)}/revisions`),
+      layers: (await this.contents.linkedBlobs(repo)).map((digest) => digest.value),
+      manifests: (await this.contents.manifests(repo)).map((digest) => digest.value),
       tags: (await this.driver.list(layout.tagsDir(repo))).length,
     };
   }

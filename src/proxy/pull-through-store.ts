@@ -1,0 +1,283 @@
+import type { Readable } from 'node:stream';
+import { digestOf, tryParseDigest, type Digest, type DigestAlgorithm } from '../core/digest.js';
+import { RegistryError } from '../core/errors.js';
+import { referenceText, type ManifestReference } from '../core/reference.js';
+import type { PortholeLogger } from '../observability/logger.js';
+import type { ImageStore } from '../storage/image-store/image-store.js';
+import type {
+  BlobContent,
+  BlobInfo,
+  CacheStats,
+  ChunkOptions,
+  PullProvenance,
+  PutManifestResult,
+  RangeChooser,
+  ReferrerDescriptor,
+  RegistryStore,
+  StorageStats,
+  StoredManifest,
+  UploadStatus,
+} from '../storage/types.js';
+import { AccessMarks } from './access-marks.js';
+import { BlobFetch } from './blob-fetch.js';
+import { readFollowingFetch } from './fetch-reader.js';
+import type { Namespaces, ProxiedName } from './namespaces.js';
+import type { Upstream } from './upstream.js';
+import { clientErrorOf } from './upstream-errors.js';
+import { isUpstreamFailure, UpstreamFailure } from './upstream-failure.js';
+
+export interface PullThroughSettings {
+  airGapped: boolean;
+  alwaysPullLatest: boolean;
+  tagTtlMs: number;
+}
+
+type Proxied = ProxiedName<Upstream>;
+
+/**
+ * The pull-through cache, as a decorator of the local store (distribution's registry/proxy):
+ * hosted names pass straight through; names under an upstream's namespace are served from the
+ * local store when cached, otherwise fetched upstream, verified and cached on the way to the
+ * client. Concurrent requests for one manifest or blob share a single upstream fetch.
+ */
+export class PullThroughStore implements RegistryStore {
+  private readonly manifestFetches = new Map<string, Promise<StoredManifest>>();
+  private readonly blobFetches = new Map<string, BlobFetch>();
+  private readonly accesses: AccessMarks;
+
+  constructor(
+    private readonly local: ImageStore,
+    private readonly namespaces: Namespaces<Upstream>,
+    private readonly settings: PullThroughSettings,
+    private readonly log: PortholeLogger,
+  ) {
+    this.accesses = new AccessMarks(local, log);
+  }
+
+  init(): Promise<void> {
+    return this.local.init();
+  }
+
+  // ---- manifests ----------------------------------------------------------------------------
+
+  async getManifest(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    const proxied = this.namespaces.upstreamOf(repo);
+    if (!proxied) return this.local.getManifest(repo, reference);
+    const found = await this.getCachedOrFetched(repo, proxied, reference);
+    if (found) await this.accesses.note(repo, found.digest);
+    return found;
+  }
+
+  private async getCachedOrFetched(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    const cached = await this.local.getManifest(repo, reference);
+    if (cached && (this.settings.airGapped || (await this.isFresh(repo, reference)))) return withProvenance(cached, proxied, 'cache');
+    if (this.settings.airGapped) return undefined;
+    try {
+      if (cached && reference.kind === 'tag') {
+        // A cached tag past its TTL: a HEAD says whether it moved, without downloading anything.
+        const current = await proxied.upstream.headManifest(proxied.remote, reference.tag);
+        if (current === cached.digest.value) {
+          await this.local.cacheManifest(repo, reference, cached.bytes, cached.mediaType);
+          return withProvenance(cached, proxied, 'cache');
+        }
+      }
+      return await this.fetchManifest(repo, proxied, reference);
+    } catch (err) {
+      if (cached && isUpstreamFailure(err) && err.outcome !== 'not_found') {
+        this.log.debug({ repo, reference: referenceText(reference), err: err.message }, 'upstream unavailable; serving the cached manifest');
+        return withProvenance(cached, proxied, 'cache');
+      }
+      throw clientErrorOf(err, () => new RegistryError('MANIFEST_UNKNOWN', `manifest ${referenceText(reference)} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { reference: referenceText(reference) }));
+    }
+  }
+
+  /** A digest never changes; a tag is trusted for tagTtl, and `latest` never with alwaysPullLatest. */
+  private async isFresh(repo: string, reference: ManifestReference): Promise<boolean> {
+    if (reference.kind === 'digest') return true;
+    if (this.settings.alwaysPullLatest && reference.tag === 'latest') return false;
+    const writtenAt = await this.local.tagWrittenAt(repo, reference.tag);
+    return writtenAt !== undefined && Date.now() - writtenAt < this.settings.tagTtlMs;
+  }
+
+  private fetchManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
+    const key = `${repo}@${referenceText(reference)}`;
+    const running = this.manifestFetches.get(key);
+    if (running) return running;
+    const fetch = this.downloadManifest(repo, proxied, reference).finally(() => this.manifestFetches.delete(key));
+    this.manifestFetches.set(key, fetch);
+    return fetch;
+  }
+
+  private async downloadManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
+    const text = referenceText(reference);
+    const fetched = await proxied.upstream.getManifest(proxied.remote, text);
+    const algorithm: DigestAlgorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';
+    const digest = digestOf(fetched.bytes, algorithm);
+    const claimed = fetched.digest === undefined ? undefined : tryParseDigest(fetched.digest);
+    const expected = reference.kind === 'digest' ? reference.digest : claimed?.algorithm === algorithm ? claimed : undefined;
+    if (expected && expected.hex !== digest.hex) {
+      throw new UpstreamFailure(`${proxied.upstream.name} sent manifest ${proxied.remote}:${text} with digest ${digest.value}, not ${expected.value}`, 'broken');
+    }
+    const stored = await this.local.cacheManifest(repo, reference, fetched.bytes, fetched.mediaType);
+    const cached = await this.local.getManifest(repo, { kind: 'digest', digest: stored.digest });
+    if (!cached) throw new Error(`manifest ${stored.digest.value} vanished from ${repo} right after it was cached`);
+    return withProvenance(cached, proxied, 'upstream');
+  }
+
+  // ---- blobs --------------------------------------------------------------------------------
+
+  async statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const local = await this.local.statBlob(repo, digest);
+    const proxied = this.namespaces.upstreamOf(repo);
+    if (local || !proxied || this.settings.airGapped) return local;
+    const fetch = this.blobFetch(repo, proxied, digest);
+    try {
+      return { digest, size: await fetch.sized };
+    } catch (err) {
+      throw clientErrorOf(err, () => blobUnknownUpstream(proxied, digest));
+    }
+  }
+
+  async openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
+    const proxied = this.namespaces.upstreamOf(repo);
+    if (!proxied) return this.local.openBlob(repo, digest, chooseRange);
+    const namespace = proxied.upstream.name;
+    let fetch = this.blobFetches.get(`${repo}@${digest.value}`);
+    if (!fetch) {
+      const cached = await this.local.openBlob(repo, digest, chooseRange);
+      if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
+      if (this.settings.airGapped) return undefined;
+      fetch = this.blobFetch(repo, proxied, digest);
+    }
+    let size: number;
+    try {
+      size = await fetch.sized;
+    } catch (err) {
+      throw clientErrorOf(err, () => blobUnknownUpstream(proxied, digest));
+    }
+    const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
+    const stream = readFollowingFetch(this.local, repo, fetch, range.start, range.end);
+    return { digest, size, stream, provenance: { namespace, source: 'upstream' } };
+  }
+
+  /** The running download of a blob, or a new one; it leaves the table when it ends, either way. */
+  private blobFetch(repo: string, proxied: Proxied, digest: Digest): BlobFetch {
+    const key = `${repo}@${digest.value}`;
+    const running = this.blobFetches.get(key);
+    if (running && running.state !== 'failed') return running;
+    const fetch = new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest);
+    this.blobFetches.set(key, fetch);
+    fetch.done.then(
+      () => this.blobFetches.delete(key),
+      (err: unknown) => {
+        if (this.blobFetches.get(key) === fetch) this.blobFetches.delete(key);
+        if (!isUpstreamFailure(err) || err.outcome === 'broken') this.log.error({ repo, digest: digest.value, err }, 'blob download from upstream failed; nothing was cached');
+      },
+    );
+    return fetch;
+  }
+
+  deleteBlob(repo: string, digest: Digest): Promise<boolean> {
+    this.refuseWrite(repo);
+    return this.local.deleteBlob(repo, digest);
+  }
+
+  mountBlob(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {
+    this.refuseWrite(repo);
+    return this.local.mountBlob(repo, digest, from);
+  }
+
+  // ---- writes: hosted names only ------------------------------------------------------------
+
+  /** The cache holds what its upstream has; pushes and deletions there would make it lie. */
+  private refuseWrite(repo: string): void {
+    const proxied = this.namespaces.upstreamOf(repo);
+    if (proxied) {
+      throw new RegistryError('UNSUPPORTED', `${repo} is in the pull-through cache of ${proxied.upstream.name}; push to a name outside that namespace`);
+    }
+  }
+
+  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
+    this.refuseWrite(repo);
+    return this.local.startUpload(repo, algorithm);
+  }
+
+  getUpload(repo: string, id: string): Promise<UploadStatus | undefined> {
+    this.refuseWrite(repo);
+    return this.local.getUpload(repo, id);
+  }
+
+  appendUpload(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
+    this.refuseWrite(repo);
+    return this.local.appendUpload(repo, id, body, options);
+  }
+
+  finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<BlobInfo> {
+    this.refuseWrite(repo);
+    return this.local.finishUpload(repo, id, digest, finalChunk);
+  }
+
+  cancelUpload(repo: string, id: string): Promise<boolean> {
+    this.refuseWrite(repo);
+    return this.local.cancelUpload(repo, id);
+  }
+
+  purgeUploads(maxIdleMs: number): Promise<number> {
+    return this.local.purgeUploads(maxIdleMs);
+  }
+
+  putManifest(repo: string, reference: ManifestReference, bytes: Buffer, contentType: string | undefined, extraTags?: string[]): Promise<PutManifestResult> {
+    this.refuseWrite(repo);
+    return this.local.putManifest(repo, reference, bytes, contentType, extraTags);
+  }
+
+  deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    this.refuseWrite(repo);
+    return this.local.deleteManifest(repo, digest);
+  }
+
+  deleteTag(repo: string, tag: string): Promise<boolean> {
+    this.refuseWrite(repo);
+    return this.local.deleteTag(repo, tag);
+  }
+
+  // ---- discovery: what is cached ------------------------------------------------------------
+
+  async repositoryExists(repo: string): Promise<boolean> {
+    // A name under an upstream exists as far as the client is concerned: the upstream decides.
+    if (this.namespaces.upstreamOf(repo) && !this.settings.airGapped) return true;
+    return this.local.repositoryExists(repo);
+  }
+
+  listTags(repo: string): Promise<readonly string[] | undefined> {
+    return this.local.listTags(repo);
+  }
+
+  listRepositories(): Promise<string[]> {
+    return this.local.listRepositories();
+  }
+
+  listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    return this.local.listReferrers(repo, subject);
+  }
+
+  stats(): Promise<StorageStats> {
+    return this.local.stats();
+  }
+
+  cacheStats(): CacheStats {
+    return this.local.cacheStats();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.blobFetches.values()].map((fetch) => fetch.done.catch(() => undefined)));
+  }
+}
+
+function withProvenance(manifest: StoredManifest, proxied: Proxied, source: PullProvenance['source']): StoredManifest {
+  return { ...manifest, provenance: { namespace: proxied.upstream.name, source } };
+}
+
+function blobUnknownUpstream(proxied: Proxied, digest: Digest): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { digest: digest.value });
+}

@@ -1,0 +1,49 @@
+import type { ProxyConfig, PruneConfig } from '../config/proxy-schema.js';
+import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.js';
+import { durationMs } from '../config/durations.js';
+import type { PortholeLogger } from '../observability/logger.js';
+import type { ImageStore } from '../storage/image-store/image-store.js';
+import { Namespaces, type NameUse } from './namespaces.js';
+import { PullThroughStore } from './pull-through-store.js';
+import { Upstream, type UpstreamObserver } from './upstream.js';
+
+/** The pull-through cache, assembled: the store decorator, the name mapping the API needs, and shutdown. */
+export interface PullThrough {
+  store: PullThroughStore;
+  /** The storage name of a request's repository, given its `?ns=` (null when absent). */
+  storageName(name: string, ns: string | null, use: NameUse): Promise<string>;
+  /** Prunes the cached repositories (all upstreams' namespaces). */
+  prune(options: PruneOptions): Promise<PruneResult>;
+  close(): Promise<void>;
+}
+
+/** Whether a storage name belongs to one of the configured upstreams' namespaces. */
+export function cachedRepositories(config: ProxyConfig): (repo: string) => boolean {
+  const namespaces = new Namespaces(config.upstreams, config.defaultNamespace);
+  return (repo) => namespaces.upstreamOf(repo) !== undefined;
+}
+
+export function pruneOptionsOf(prune: PruneConfig): PruneOptions {
+  return { olderThanMs: durationMs(prune.olderThan), by: prune.by, dryRun: prune.dryRun };
+}
+
+/** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
+export function buildPullThrough(config: ProxyConfig, local: ImageStore, observer: UpstreamObserver, log: PortholeLogger): PullThrough {
+  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
+  const namespaces = new Namespaces(upstreams, config.defaultNamespace);
+  const store = new PullThroughStore(
+    local,
+    namespaces,
+    { airGapped: config.airGapped, alwaysPullLatest: config.alwaysPullLatest, tagTtlMs: durationMs(config.tagTtl) },
+    log,
+  );
+  return {
+    store,
+    storageName: (name, ns, use) => namespaces.storageName(name, ns, use, (hosted) => local.repositoryExists(hosted)),
+    prune: (options) => pruneCache(local, cachedRepositories(config), options),
+    async close() {
+      await store.close();
+      await Promise.all(upstreams.map((upstream) => upstream.close()));
+    },
+  };
+}

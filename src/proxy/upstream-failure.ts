@@ -1,0 +1,45 @@
+/**
+ * How an upstream request ended, as the `outcome` label of porthole_proxy_upstream_requests_total:
+ * a bounded set, so that it can be a label.
+ */
+export const UPSTREAM_OUTCOMES = ['ok', 'not_found', 'denied', 'throttled', 'server_error', 'timeout', 'unreachable', 'broken'] as const;
+export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+
+/** An upstream request that did not give what was asked for; `outcome` says why. */
+export class UpstreamFailure extends Error {
+  constructor(
+    message: string,
+    readonly outcome: Exclude<UpstreamOutcome, 'ok'>,
+  ) {
+    super(message);
+    this.name = 'UpstreamFailure';
+  }
+}
+
+export function isUpstreamFailure(err: unknown): err is UpstreamFailure {
+  return err instanceof UpstreamFailure;
+}
+
+/** Outcomes that mean the upstream could not be used at all (as opposed to a clear answer). */
+export function meansUnreachable(outcome: UpstreamOutcome): boolean {
+  return outcome === 'timeout' || outcome === 'unreachable' || outcome === 'server_error';
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** A network-level error (refused, reset, timed out) as an UpstreamFailure. */
+export function networkFailure(err: unknown, what: string): UpstreamFailure {
+  if (isUpstreamFailure(err)) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const timedOut = TIMEOUT_CODES.has(code) || (err as Error).name === 'TimeoutError';
+  const reason = code || (err as Error).message;
+  return new UpstreamFailure(timedOut ? `${what}: no answer in time (${reason})` : `${what}: ${reason}`, timedOut ? 'timeout' : 'unreachable');
+}
+
+/** The outcome of an HTTP status that is not a success. */
+export function statusOutcome(status: number): Exclude<UpstreamOutcome, 'ok' | 'timeout' | 'unreachable' | 'broken'> {
+  if (status === 404) return 'not_found';
+  if (status === 401 || status === 403) return 'denied';
+  if (status === 429) return 'throttled';
+  return 'server_error';
+}

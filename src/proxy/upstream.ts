@@ -1,0 +1,295 @@
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ConfigError } from '../config/load.js';
+import { durationMs } from '../config/durations.js';
+import type { UpstreamConfig } from '../config/proxy-schema.js';
+import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
+import { bareMediaType, MEDIA_TYPES } from '../core/media-types.js';
+import type { PortholeLogger } from '../observability/logger.js';
+import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
+import { TokenCache, type IssuedToken } from './token-cache.js';
+import { meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, type UpstreamOutcome } from './upstream-failure.js';
+
+const MAX_REDIRECTS = 5;
+const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
+
+/** Where an upstream's requests are reported (metrics); one call per request, when it is settled. */
+export interface UpstreamObserver {
+  requested(namespace: string, outcome: UpstreamOutcome, seconds: number): void;
+  received(namespace: string, type: 'manifest' | 'blob', bytes: number): void;
+  reachable(namespace: string, up: boolean): void;
+}
+
+export interface UpstreamManifest {
+  mediaType: string | undefined;
+  bytes: Buffer;
+  /** Docker-Content-Digest, when the upstream sent it. */
+  digest: string | undefined;
+}
+
+export interface UpstreamBlob {
+  /** Content-Length; undefined when the upstream did not say. */
+  size: number | undefined;
+  body: Readable;
+}
+
+/**
+ * One upstream registry: its connection pool, timeouts, credentials and tokens, and whether it
+ * was reachable last time (a change is logged once, not per request). Every request is
+ * anonymous until the upstream challenges; then basic credentials or a bearer token from the
+ * challenge's realm are sent, and the token is reused until it expires.
+ */
+export class Upstream {
+  readonly name: string;
+  readonly url: string;
+  private readonly base: URL;
+  private readonly dispatcher: Agent;
+  private readonly timeoutMs: number;
+  private readonly basic: string | undefined;
+  private readonly tokens = new TokenCache();
+  /** Which scheme the upstream asked for last, so later requests can answer before being asked. */
+  private scheme: AuthChallenge['scheme'] | undefined;
+  private up: boolean | undefined;
+
+  constructor(
+    config: UpstreamConfig,
+    configKey: string,
+    private readonly observer: UpstreamObserver,
+    private readonly log: PortholeLogger,
+  ) {
+    this.name = config.name;
+    this.url = config.url.replace(/\/$/, '');
+    this.base = new URL(this.url);
+    this.timeoutMs = durationMs(config.timeout);
+    this.basic = basicCredentials(config, configKey);
+    this.dispatcher = new Agent({
+      connect: tlsOptions(config, configKey),
+      connectTimeout: this.timeoutMs,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+  }
+
+  /** A manifest by tag or digest, its bytes read whole (they are small, and bounded). */
+  async getManifest(repo: string, reference: string): Promise<UpstreamManifest> {
+    return this.measured(`manifest ${repo}:${reference}`, async () => {
+      const response = await this.send('GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
+      await expectSuccess(response, `${this.name} manifest ${repo}:${reference}`);
+      const bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, `${this.name} manifest ${repo}:${reference}`);
+      this.observer.received(this.name, 'manifest', bytes.length);
+      return { mediaType: bareMediaType(headerText(response.headers['content-type'])), bytes, digest: headerText(response.headers['docker-content-digest']) };
+    });
+  }
+
+  /** The digest a tag points at now (HEAD, so nothing is downloaded when it has not moved). */
+  async headManifest(repo: string, tag: string): Promise<string | undefined> {
+    return this.measured(`manifest ${repo}:${tag}`, async () => {
+      const response = await this.send('HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
+      await expectSuccess(response, `${this.name} manifest ${repo}:${tag}`);
+      await response.body.dump();
+      return headerText(response.headers['docker-content-digest']);
+    });
+  }
+
+  /**
+   * Starts a blob download. The request is reported when its body has been read to the end or
+   * has failed, so a transfer cut off half way counts as `broken`, not as a success.
+   */
+  async getBlob(repo: string, digest: string): Promise<UpstreamBlob> {
+    const started = performance.now();
+    const what = `${this.name} blob ${digest} of ${repo}`;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.send('GET', `/v2/${repo}/blobs/${digest}`, repo, {});
+      await expectSuccess(response, what);
+    } catch (err) {
+      throw this.settle(networkFailure(err, what), started);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const body = response.body;
+    let ended = false;
+    body.once('end', () => {
+      ended = true;
+      this.observer.requested(this.name, 'ok', seconds);
+      this.markReachable(true, undefined);
+    });
+    body.once('close', () => {
+      if (ended) return;
+      const failure = networkFailure(body.errored ?? new UpstreamFailure(`${what}: the transfer was cut off`, 'broken'), what);
+      const outcome = failure.outcome === 'unreachable' ? 'broken' : failure.outcome;
+      this.observer.requested(this.name, outcome, seconds);
+    });
+    const length = headerText(response.headers['content-length']);
+    return { size: length === undefined ? undefined : Number(length), body };
+  }
+
+  /** Bytes of a blob body as they arrive (counted by the reader, which owns the stream). */
+  countBlobBytes(bytes: number): void {
+    this.observer.received(this.name, 'blob', bytes);
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  private async measured<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await work();
+      this.observer.requested(this.name, 'ok', (performance.now() - started) / 1000);
+      this.markReachable(true, undefined);
+      return result;
+    } catch (err) {
+      throw this.settle(networkFailure(err, `${this.name} ${what}`), started);
+    }
+  }
+
+  private settle(failure: UpstreamFailure, started: number): UpstreamFailure {
+    this.observer.requested(this.name, failure.outcome, (performance.now() - started) / 1000);
+    this.markReachable(!meansUnreachable(failure.outcome), failure);
+    return failure;
+  }
+
+  private markReachable(up: boolean, failure: UpstreamFailure | undefined): void {
+    if (this.up === up) return;
+    const first = this.up === undefined;
+    this.up = up;
+    this.observer.reachable(this.name, up);
+    if (!up) this.log.warn({ upstream: this.name, url: this.url, reason: failure?.message }, 'upstream unavailable');
+    else if (!first) this.log.info({ upstream: this.name, url: this.url }, 'upstream available again');
+  }
+
+  /** One registry request, answering an auth challenge once if the upstream sends one. */
+  private async send(method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const scope = `repository:${repo}:pull`;
+    const url = new URL(path, this.base);
+    const response = await this.follow(method, url, headers, this.knownAuthorization(scope));
+    if (response.statusCode !== 401) return response;
+    const challenge = parseAuthChallenge(response.headers['www-authenticate']);
+    await response.body.dump();
+    const authorization = await this.answer(challenge, scope);
+    const retried = await this.follow(method, url, headers, authorization);
+    if (retried.statusCode === 401) this.tokens.forget(challenge?.params.scope ?? scope);
+    return retried;
+  }
+
+  private knownAuthorization(scope: string): string | undefined {
+    if (this.scheme === 'basic') return this.basic;
+    if (this.scheme === 'bearer') {
+      const token = this.tokens.cached(scope);
+      return token === undefined ? undefined : `Bearer ${token}`;
+    }
+    return undefined;
+  }
+
+  private async answer(challenge: AuthChallenge | undefined, scope: string): Promise<string> {
+    if (challenge?.scheme === 'bearer' && challenge.params.realm !== undefined) {
+      this.scheme = 'bearer';
+      const tokenScope = challenge.params.scope ?? scope;
+      const token = await this.tokens.obtain(tokenScope, () => this.issueToken(challenge, tokenScope));
+      return `Bearer ${token}`;
+    }
+    this.scheme = 'basic';
+    if (this.basic === undefined) {
+      throw new UpstreamFailure(`${this.name} asks for credentials and proxy.upstreams has none for it`, 'denied');
+    }
+    return this.basic;
+  }
+
+  /** The token dance: GET realm?service=...&scope=..., with the basic credentials when there are some. */
+  private async issueToken(challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
+    const realm = challenge.params.realm ?? '';
+    if (!URL.canParse(realm) || !/^https?:$/.test(new URL(realm).protocol)) {
+      throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${realm.slice(0, 200)}"`, 'denied');
+    }
+    const url = new URL(realm);
+    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
+    url.searchParams.set('scope', scope);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.basic !== undefined) headers.authorization = this.basic;
+    const response = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    await expectSuccess(response, `${this.name} token endpoint ${url.origin}${url.pathname}`);
+    const body = (await response.body.json().catch(() => undefined)) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
+    const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
+    if (!token) throw new UpstreamFailure(`${this.name} token endpoint answered without a token`, 'denied');
+    return typeof body?.expires_in === 'number' ? { token, expiresInSeconds: body.expires_in } : { token };
+  }
+
+  /** Follows redirects (blob downloads often go to a CDN); credentials never go to another host. */
+  private async follow(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    let target = url;
+    let credentials = authorization;
+    for (let hop = 0; ; hop += 1) {
+      const sent = credentials === undefined ? headers : { ...headers, authorization: credentials };
+      const response = await request(target, { method, headers: sent, dispatcher: this.dispatcher });
+      if (response.statusCode < 300 || response.statusCode >= 400 || response.statusCode === 304) return response;
+      const location = headerText(response.headers.location);
+      await response.body.dump();
+      if (location === undefined || hop >= MAX_REDIRECTS) {
+        throw new UpstreamFailure(`${this.name} ${url.pathname}: redirect ${location === undefined ? 'without a Location' : `chain longer than ${MAX_REDIRECTS}`}`, 'broken');
+      }
+      const next = new URL(location, target);
+      if (next.origin !== target.origin) credentials = undefined;
+      target = next;
+    }
+  }
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function expectSuccess(response: Dispatcher.ResponseData, what: string): Promise<void> {
+  if (response.statusCode >= 200 && response.statusCode < 300) return;
+  await response.body.dump();
+  throw new UpstreamFailure(`${what}: the upstream answered ${response.statusCode}`, statusOutcome(response.statusCode));
+}
+
+async function readBounded(body: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += (chunk as Buffer).length;
+    if (length > limit) {
+      body.destroy();
+      throw new UpstreamFailure(`${what}: larger than ${limit} bytes`, 'broken');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, length);
+}
+
+function basicCredentials(config: UpstreamConfig, key: string): string | undefined {
+  const auth = config.auth;
+  if (!auth) return undefined;
+  let password = auth.password ?? '';
+  if (auth.passwordFromEnv !== undefined) {
+    const fromEnv = process.env[auth.passwordFromEnv];
+    if (fromEnv === undefined) throw new ConfigError([`${key}.auth.passwordFromEnv: the environment variable ${auth.passwordFromEnv} is not set`]);
+    password = fromEnv;
+  }
+  return `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
+}
+
+function tlsOptions(config: UpstreamConfig, key: string): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
+  const tls = config.tls;
+  if (!tls) return {};
+  const read = (field: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+    const path = tls[field];
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError([`${key}.tls.${field}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    }
+  };
+  const options: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } = { rejectUnauthorized: !tls.insecureSkipVerify };
+  const ca = read('ca');
+  const cert = read('cert');
+  const privateKey = read('key');
+  if (ca) options.ca = ca;
+  if (cert) options.cert = cert;
+  if (privateKey) options.key = privateKey;
+  return options;
+}
