@@ -13,7 +13,8 @@ import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
 import { startPeriodic } from './periodic.js';
-import { buildPullThrough, pruneOptionsOf, type PullThrough } from './proxy/pull-through.js';
+import { pruneOptionsOf } from './proxy/cache-pruner.js';
+import type { PullThrough } from './proxy/pull-through.js';
 import type { PruneConfig } from './config/proxy-schema.js';
 import { registryApi } from './registry/api-plugin.js';
 import type { RegistryContext } from './registry/context.js';
@@ -78,8 +79,11 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
   const local = deps.store ?? localStore(config, telemetry.recorder);
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
+  // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough =
-    config.proxy && local instanceof ImageStore ? buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' })) : undefined;
+    config.proxy && local instanceof ImageStore
+      ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' }))
+      : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({

@@ -1,8 +1,8 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import { isDuration } from '../config/durations.js';
 import type { PortholeConfig } from '../config/schema.js';
-import { pruneCache } from '../proxy/cache-pruner.js';
-import { cachedRepositories, pruneOptionsOf } from '../proxy/pull-through.js';
+import { pruneCache, pruneOptionsOf } from '../proxy/cache-pruner.js';
+import { cachedRepositories } from '../proxy/namespaces.js';
 import { FilesystemDriver } from '../storage/filesystem/fs-driver.js';
 import { ImageStore } from '../storage/image-store/image-store.js';
 import { EXIT } from './exit-codes.js';

@@ -1,24 +1,17 @@
-import { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
 import type { Upstream } from './upstream.js';
 import { UpstreamFailure } from './upstream-failure.js';
 
-/**
- * Bytes gathered before they are appended to the cache file and offered to readers. Larger means
- * fewer appends (each takes the session's lock and re-reads its info); smaller means readers
- * trail the upstream more closely.
- */
-const SEGMENT_BYTES = 4 * 1024 * 1024;
-
 type FetchState = 'running' | 'committed' | 'failed';
 
 /**
  * One upstream download of a blob into the cache, shared by every request that wants the blob
- * while it runs. The body is appended to an upload session segment by segment; readers follow
- * the session file as it grows. The last chunk is held back until the digest is verified, so
- * a reader can never receive a whole blob that turns out wrong; only then is the blob committed
- * and linked, so a broken transfer never leaves a bad blob in the cache.
+ * while it runs. The body streams into an upload session (hashed and batched like a push);
+ * readers follow the session file as batches reach it. The last byte is held back from them
+ * until the digest is verified, so a reader can never receive a whole blob that turns out wrong;
+ * only a verified blob is committed and linked, so a broken transfer never leaves a bad blob in
+ * the cache. Chunks are not held in memory on the way (they would outlive V8's young generation).
  */
 export class BlobFetch {
   /** Content-Length from the upstream; undefined until known (or when it sent none). */
@@ -85,39 +78,38 @@ export class BlobFetch {
     const session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
     this.uploadId = session.id;
     const what = `${this.upstream.name} blob ${this.digest.value}`;
+    const announced = blob.size;
+    let received = 0;
     try {
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let received = 0;
-      for await (const chunk of blob.body as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        this.upstream.countBlobBytes(chunk.length);
-        if (blob.size !== undefined && received > blob.size) throw new UpstreamFailure(`${what}: more bytes than the ${blob.size} announced`, 'broken');
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes - chunk.length >= SEGMENT_BYTES) {
-          // Everything but the newest chunk: the blob's last bytes always stay for the final,
-          // verified append.
-          const segment = pending.slice(0, -1);
-          pending = [chunk];
-          pendingBytes = chunk.length;
-          const status = await this.local.appendUpload(this.localRepo, session.id, Readable.from(segment), {});
-          this.available = status.size;
+      await this.local.appendUpload(this.localRepo, session.id, blob.body, {
+        ...(announced === undefined ? {} : { contentLength: announced }),
+        onChunk: (chunk) => {
+          received += chunk.length;
+          this.upstream.countBlobBytes(chunk.length);
+          if (announced !== undefined && received > announced) throw new UpstreamFailure(`${what}: more bytes than the ${announced} announced`, 'broken');
+        },
+        onWritten: (bytes) => {
+          // Without a Content-Length nobody can be answered before the end anyway.
+          if (announced === undefined) return;
+          this.available = Math.min(bytes, announced - 1);
           this.notify();
-        }
-      }
-      if (blob.size !== undefined && received !== blob.size) throw new UpstreamFailure(`${what}: ${received} bytes received of the ${blob.size} announced`, 'broken');
-      const final = pending.length > 0 ? { body: Readable.from(pending), options: {} } : undefined;
-      await this.local.finishUpload(this.localRepo, session.id, this.digest, final);
-      this.size = received;
-      resolveSized(received);
-      this.available = received;
-      this.state = 'committed';
-      this.notify();
+        },
+      });
+      // Readers get the last byte once the content is verified; making it durable and linking it
+      // (two fsyncs) need not hold them up.
+      await this.local.finishUpload(this.localRepo, session.id, this.digest, undefined, () => {
+        this.available = received;
+        this.notify();
+      });
     } catch (err) {
       blob.body.destroy();
       await this.local.cancelUpload(this.localRepo, session.id).catch(() => undefined);
       throw err;
     }
+    this.size = received;
+    resolveSized(received);
+    this.available = received;
+    this.state = 'committed';
+    this.notify();
   }
 }

@@ -1,3 +1,5 @@
+import { durationMs } from '../config/durations.js';
+import type { PruneConfig } from '../config/proxy-schema.js';
 import type { Digest } from '../core/digest.js';
 import { parseManifest, requiredBlobs } from '../core/manifest.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
@@ -7,6 +9,10 @@ export interface PruneOptions {
   /** `accessed`: by last pull; `created`: by when the manifest was first cached. */
   by: 'accessed' | 'created';
   dryRun: boolean;
+}
+
+export function pruneOptionsOf(prune: PruneConfig): PruneOptions {
+  return { olderThanMs: durationMs(prune.olderThan), by: prune.by, dryRun: prune.dryRun };
 }
 
 export interface PruneResult {

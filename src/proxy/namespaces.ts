@@ -70,3 +70,9 @@ export class Namespaces<U extends { name: string }> {
     return this.upstreamOf(name) !== undefined;
   }
 }
+
+/** Whether a storage name belongs to one of the configured upstreams' namespaces (for pruning). */
+export function cachedRepositories(config: Pick<ProxyConfig, 'upstreams' | 'defaultNamespace'>): (repo: string) => boolean {
+  const namespaces = new Namespaces(config.upstreams, config.defaultNamespace);
+  return (repo) => namespaces.upstreamOf(repo) !== undefined;
+}

@@ -1,9 +1,9 @@
-import type { ProxyConfig, PruneConfig } from '../config/proxy-schema.js';
+import type { ProxyConfig } from '../config/proxy-schema.js';
 import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
-import { Namespaces, type NameUse } from './namespaces.js';
+import { cachedRepositories, Namespaces, type NameUse } from './namespaces.js';
 import { PullThroughStore } from './pull-through-store.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -15,16 +15,6 @@ export interface PullThrough {
   /** Prunes the cached repositories (all upstreams' namespaces). */
   prune(options: PruneOptions): Promise<PruneResult>;
   close(): Promise<void>;
-}
-
-/** Whether a storage name belongs to one of the configured upstreams' namespaces. */
-export function cachedRepositories(config: ProxyConfig): (repo: string) => boolean {
-  const namespaces = new Namespaces(config.upstreams, config.defaultNamespace);
-  return (repo) => namespaces.upstreamOf(repo) !== undefined;
-}
-
-export function pruneOptionsOf(prune: PruneConfig): PruneOptions {
-  return { olderThanMs: durationMs(prune.olderThan), by: prune.by, dryRun: prune.dryRun };
 }
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */

@@ -11,6 +11,13 @@ export interface FileInfo {
   modifiedMs: number;
 }
 
+/** What a streamed write tells as it goes (see Driver.writeStreamAt). */
+export interface WriteWatch {
+  onChunk?: (chunk: Buffer) => void;
+  /** Bytes of this write that are in the file so far. */
+  onWritten?: (written: number) => void;
+}
+
 export interface WriteOptions {
   /** Default true: on disk before the promise resolves. */
   durable?: boolean;
@@ -35,13 +42,14 @@ export interface Driver {
   /** Removes a file or a whole directory; absent paths are not an error. */
   remove(path: string): Promise<void>;
   /**
-   * Writes `source` into `path` starting at `offset`, showing each chunk to `onChunk` first (the
-   * upload's hash, the request's byte count);
+   * Writes `source` into `path` starting at `offset`, showing each chunk to `watch.onChunk` first
+   * (the upload's hash, the request's byte count) and telling `watch.onWritten` how many bytes are
+   * in the file so far, readable by others (the pull-through cache's readers);
    * on any failure the file is cut back to `offset` and the error rethrown, so a broken chunk
    * never becomes part of the data. Resolves with the number of bytes written. Not durable by
    * itself: `commit` makes the finished file durable before it becomes visible.
    */
-  writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number>;
+  writeStreamAt(path: string, offset: number, source: Readable, watch?: WriteWatch): Promise<number>;
   /**
    * Durably moves a finished file to its content-addressed home. When the target already exists
    * (the same content, by construction) the existing file is kept and the source removed.

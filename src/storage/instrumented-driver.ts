@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { isClientAbort } from '../core/client-abort.js';
-import type { Driver, FileInfo, WriteOptions } from './driver.js';
+import type { Driver, FileInfo, WriteOptions, WriteWatch } from './driver.js';
 
 /** Hears each driver operation: its name, how long it took (seconds), and whether it failed. */
 export type OperationObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -67,8 +67,8 @@ export class InstrumentedDriver implements Driver {
     return this.timed('remove', () => this.inner.remove(path));
   }
 
-  writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number> {
-    return this.timed('writeStreamAt', () => this.inner.writeStreamAt(path, offset, source, onChunk));
+  writeStreamAt(path: string, offset: number, source: Readable, watch?: WriteWatch): Promise<number> {
+    return this.timed('writeStreamAt', () => this.inner.writeStreamAt(path, offset, source, watch));
   }
 
   commit(from: string, to: string): Promise<void> {

@@ -40,6 +40,8 @@ export interface ChunkOptions {
   contentLength?: number;
   /** Sees every chunk of the body as it is read (the HTTP layer counts the bytes it received). */
   onChunk?: (chunk: Buffer) => void;
+  /** Hears how many bytes of the session's data file are written so far (the pull-through cache's readers follow it). */
+  onWritten?: (sessionBytes: number) => void;
 }
 
 export interface StoredManifest {

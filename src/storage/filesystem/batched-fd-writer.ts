@@ -55,6 +55,8 @@ export class BatchedFdWriter {
   constructor(
     private readonly fd: number,
     private readonly start: number,
+    /** Hears `written` after each batch reaches the file. */
+    private readonly onWritten?: (written: number) => void,
   ) {
     this.position = start;
     this.unflushedFrom = start;
@@ -95,6 +97,7 @@ export class BatchedFdWriter {
     this.inFlight = previous.then(() => writeAll(this.fd, batch.subarray(0, bytes), at)).then(() => {
       releaseBatch(batch);
       this.written += bytes;
+      this.onWritten?.(this.written);
       this.flushInBackground();
     });
     return previous;

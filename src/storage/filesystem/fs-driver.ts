@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promis
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { Driver, FileInfo, WriteOptions } from '../driver.js';
+import type { Driver, FileInfo, WriteOptions, WriteWatch } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
 import { drainChunks } from '../../core/drain-chunks.js';
 import { droppedShortLived } from '../../core/young-garbage.js';
@@ -124,7 +124,7 @@ export class FilesystemDriver implements Driver {
     await rm(this.full(path), { recursive: true, force: true });
   }
 
-  async writeStreamAt(path: string, offset: number, source: Readable, onChunk?: (chunk: Buffer) => void): Promise<number> {
+  async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
     const target = this.full(path);
     await mkdir(dirname(target), { recursive: true });
     // Read-write without O_TRUNC keeps the bytes before offset; O_CREAT makes the first chunk's file.
@@ -132,9 +132,10 @@ export class FilesystemDriver implements Driver {
     // Positioned writes from an async sink, not fs.WriteStream: a WriteStream destroyed by a client
     // that hangs up mid-body closes its fd even with autoClose: false, and the cut-back and close
     // below then hit a closed fd, or worse one already reused by another request's file.
-    const writer = new BatchedFdWriter(fd, offset);
+    const writer = new BatchedFdWriter(fd, offset, watch.onWritten);
     try {
       await ftruncateFd(fd, offset);
+      const { onChunk } = watch;
       await drainChunks(source, (chunk) => {
         onChunk?.(chunk);
         droppedShortLived(chunk.length);

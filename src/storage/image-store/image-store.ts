@@ -104,8 +104,9 @@ export class ImageStore implements RegistryStore {
     return this.uploads.append(repo, id, body, options);
   }
 
-  async finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<BlobInfo> {
-    const { size } = await this.uploads.finish(repo, id, digest, finalChunk);
+  /** `onVerified` (the pull-through cache's) hears that the content matched the digest, before the commit's fsync. */
+  async finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }, onVerified?: () => void): Promise<BlobInfo> {
+    const { size } = await this.uploads.finish(repo, id, digest, finalChunk, onVerified);
     return { digest, size };
   }
 

@@ -117,11 +117,14 @@ export class UploadSessions {
     const before = session.hash.copy();
     let written: number;
     try {
-      const hash = session.hash;
-      const observe = options.onChunk;
-      written = await this.driver.writeStreamAt(layout.uploadData(id), session.size, body, (chunk) => {
-        hash.update(chunk);
-        observe?.(chunk);
+      const { hash, size: before } = session;
+      const { onChunk, onWritten } = options;
+      written = await this.driver.writeStreamAt(layout.uploadData(id), before, body, {
+        onChunk: (chunk) => {
+          hash.update(chunk);
+          onChunk?.(chunk);
+        },
+        ...(onWritten ? { onWritten: (bytes: number) => onWritten(before + bytes) } : {}),
       });
     } catch (err) {
       session.hash = before;
@@ -140,7 +143,8 @@ export class UploadSessions {
     return { id, repo, size: session.size };
   }
 
-  async finish(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<{ size: number }> {
+  /** `onVerified` hears that the content matched the digest, before it is made durable and linked. */
+  async finish(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }, onVerified?: () => void): Promise<{ size: number }> {
     return this.lock.run(id, async () => {
       const info = await this.requireInfo(repo, id);
       if (finalChunk) await this.appendLocked(repo, id, info, finalChunk.body, finalChunk.options);
@@ -153,6 +157,7 @@ export class UploadSessions {
           actual: `${digest.algorithm}:${actual}`,
         });
       }
+      onVerified?.();
       if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
       await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
       await this.onBlobStored(repo, digest, session.size);
