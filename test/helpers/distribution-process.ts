@@ -3,6 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { spawnSync } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { freePort } from './free-port.js';
 import { cleanup, tempDir } from './porthole-process.js';
 import { spawnService, waitForService } from './service-process.js';
@@ -32,6 +34,8 @@ export interface DistributionOptions {
   proxyOf?: string;
   /** Basic auth with one user (an htpasswd file, made with apache2-utils' htpasswd). */
   basicAuth?: { username: string; password: string };
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certificate: string; key: string };
   /** Token auth: clients need a bearer token from `realm`, signed by a key `rootCertBundle` vouches for. */
   tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
@@ -53,12 +57,25 @@ function configuration(root: string, port: number, debugPort: number, options: D
     http: { addr: `127.0.0.1:${port}`, debug: { addr: `127.0.0.1:${debugPort}`, prometheus: { enabled: true, path: '/metrics' } } },
   };
   if (options.proxyOf !== undefined) config.proxy = { remoteurl: options.proxyOf };
+  if (options.tls) (config.http as Record<string, unknown>).tls = { certificate: options.tls.certificate, key: options.tls.key };
   if (options.basicAuth) config.auth = { htpasswd: { realm: 'basic-realm', path: htpasswdFile } };
   if (options.tokenAuth) {
     const { realm, service, issuer, rootCertBundle } = options.tokenAuth;
     config.auth = { token: { realm, service, issuer, rootcertbundle: rootCertBundle } };
   }
   return stringify(config);
+}
+
+/** The status of a GET, over HTTP or HTTPS (whose test certificate is not checked here). */
+function statusOf(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsGet : httpGet)(url, { rejectUnauthorized: false, timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+  });
 }
 
 /** One bcrypt htpasswd line, as docker-registry requires (it accepts no other hash). */
@@ -77,11 +94,11 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
   const htpasswdFile = join(dir, 'htpasswd');
   if (options.basicAuth) await writeFile(htpasswdFile, htpasswdLine(options.basicAuth.username, options.basicAuth.password));
   await writeFile(configFile, configuration(root, port, debugPort, options, htpasswdFile));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const answers = async (): Promise<true | undefined> => {
     try {
       // 401 is an answer too: a registry with auth asks for it on /v2/.
-      const status = (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) })).status;
+      const status = await statusOf(`${url}/v2/`);
       return status === 200 || status === 401 ? true : undefined;
     } catch {
       return undefined;
