@@ -1,5 +1,6 @@
+import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
-import type { ImageStore } from '../storage/image-store/image-store.js';
+import type { ImageStore, UploadProgress } from '../storage/image-store/image-store.js';
 import type { Upstream } from './upstream.js';
 import { UpstreamFailure } from './upstream-failure.js';
 
@@ -8,22 +9,21 @@ type FetchState = 'running' | 'committed' | 'failed';
 /**
  * One upstream download of a blob into the cache, shared by every request that wants the blob
  * while it runs. The body streams into an upload session (hashed and batched like a push);
- * readers follow the session file as batches reach it. The last byte is held back from them
- * until the digest is verified, so a reader can never receive a whole blob that turns out wrong;
- * only a verified blob is committed and linked, so a broken transfer never leaves a bad blob in
- * the cache. Chunks are not held in memory on the way (they would outlive V8's young generation).
+ * readers follow the session file as batches reach it, each at its own pace, by sendfile where
+ * they can. The last byte is held back from them until the digest is verified, so a reader can
+ * never receive a whole blob that turns out wrong; only a verified blob is committed and linked,
+ * so a broken transfer never leaves a bad blob in the cache. Chunks are not held in memory on the
+ * way (they would outlive V8's young generation).
  */
-export class BlobFetch {
-  /** Content-Length from the upstream; undefined until known (or when it sent none). */
-  size: number | undefined;
-  /** Bytes at the start of the session file that readers may read. */
-  available = 0;
-  state: FetchState = 'running';
-  failure: Error | undefined;
-  uploadId: string | undefined;
-  /** Resolves once the size is known (at once from the headers, or at the end without one). */
+export class BlobFetch implements UploadProgress {
+  /** Resolves with the blob's size once the download has started (its Content-Length), or at its end without one. */
   readonly sized: Promise<number>;
   readonly done: Promise<void>;
+  private state: FetchState = 'running';
+  private error: Error | undefined;
+  /** Bytes at the start of the session file that readers may read. */
+  private readable = 0;
+  private uploadId: string | undefined;
   private wake: () => void = () => undefined;
   private progress: Promise<void>;
 
@@ -41,11 +41,11 @@ export class BlobFetch {
       resolveSized = resolve;
       rejectSized = reject;
     });
-    // Waiters attach later, or never (a HEAD that only needed the size); a failure is handled
-    // through `failure`, so an unobserved rejection must not crash the process.
+    // Waiters attach later, or never (a HEAD that only needed the size); a failure reaches readers
+    // through failure(), so an unobserved rejection must not crash the process.
     this.sized.catch(() => undefined);
     this.done = this.run(resolveSized).catch((err: Error) => {
-      this.failure = err;
+      this.error = err;
       this.state = 'failed';
       rejectSized(err);
       this.notify();
@@ -54,9 +54,26 @@ export class BlobFetch {
     this.done.catch(() => undefined);
   }
 
-  /** Resolves at the next change of `available` or `state`. */
+  available(): number {
+    return this.readable;
+  }
+
+  committed(): boolean {
+    return this.state === 'committed';
+  }
+
+  failure(): Error | undefined {
+    return this.error;
+  }
+
   changed(): Promise<void> {
     return this.progress;
+  }
+
+  /** Bytes `start`..`end` of the blob, as far as they are downloaded and then as they come. */
+  read(start: number, end: number): Readable {
+    if (this.uploadId === undefined) throw new Error('a blob download is read before its size is known');
+    return this.local.followUpload(this.uploadId, this.digest, this, { start, end });
   }
 
   private nextProgress(): Promise<void> {
@@ -73,12 +90,17 @@ export class BlobFetch {
 
   private async run(resolveSized: (size: number) => void): Promise<void> {
     const blob = await this.upstream.getBlob(this.remoteRepo, this.digest.value);
-    this.size = blob.size;
-    if (blob.size !== undefined) resolveSized(blob.size);
-    const session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
+    let session;
+    try {
+      session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
+    } catch (err) {
+      blob.body.destroy();
+      throw err;
+    }
     this.uploadId = session.id;
-    const what = `${this.upstream.name} blob ${this.digest.value}`;
     const announced = blob.size;
+    if (announced !== undefined) resolveSized(announced);
+    const what = `${this.upstream.name} blob ${this.digest.value}`;
     let received = 0;
     try {
       await this.local.appendUpload(this.localRepo, session.id, blob.body, {
@@ -91,14 +113,15 @@ export class BlobFetch {
         onWritten: (bytes) => {
           // Without a Content-Length nobody can be answered before the end anyway.
           if (announced === undefined) return;
-          this.available = Math.min(bytes, announced - 1);
+          this.readable = Math.min(bytes, announced - 1);
           this.notify();
         },
       });
       // Readers get the last byte once the content is verified; making it durable and linking it
       // (two fsyncs) need not hold them up.
       await this.local.finishUpload(this.localRepo, session.id, this.digest, undefined, () => {
-        this.available = received;
+        resolveSized(received);
+        this.readable = received;
         this.notify();
       });
     } catch (err) {
@@ -106,9 +129,6 @@ export class BlobFetch {
       await this.local.cancelUpload(this.localRepo, session.id).catch(() => undefined);
       throw err;
     }
-    this.size = received;
-    resolveSized(received);
-    this.available = received;
     this.state = 'committed';
     this.notify();
   }

@@ -20,7 +20,6 @@ import type {
 } from '../storage/types.js';
 import { AccessMarks } from './access-marks.js';
 import { BlobFetch } from './blob-fetch.js';
-import { readFollowingFetch } from './fetch-reader.js';
 import type { Namespaces, ProxiedName } from './namespaces.js';
 import type { Upstream } from './upstream.js';
 import { clientErrorOf } from './upstream-errors.js';
@@ -156,7 +155,7 @@ export class PullThroughStore implements RegistryStore {
       throw clientErrorOf(err, () => blobUnknownUpstream(proxied, digest));
     }
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
-    const stream = readFollowingFetch(this.local, repo, fetch, range.start, range.end);
+    const stream = fetch.read(range.start, range.end);
     return { digest, size, stream, provenance: { namespace, source: 'upstream' } };
   }
 
@@ -164,7 +163,7 @@ export class PullThroughStore implements RegistryStore {
   private blobFetch(repo: string, proxied: Proxied, digest: Digest): BlobFetch {
     const key = `${repo}@${digest.value}`;
     const running = this.blobFetches.get(key);
-    if (running && running.state !== 'failed') return running;
+    if (running && running.failure() === undefined) return running;
     const fetch = new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest);
     this.blobFetches.set(key, fetch);
     fetch.done.then(

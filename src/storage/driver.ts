@@ -11,6 +11,18 @@ export interface FileInfo {
   modifiedMs: number;
 }
 
+/** A file that another write is still filling, for readers that follow it (Driver.followStream). */
+export interface GrowingFile {
+  /** Where the file is now (a driver path); it may move once it is complete. */
+  path(): string;
+  /** Bytes from its start that are written and may be read. */
+  available(): number;
+  /** Why it will never be complete, once that is known. */
+  failure(): Error | undefined;
+  /** Resolves at the next change of any of the above. */
+  changed(): Promise<void>;
+}
+
 /** What a streamed write tells as it goes (see Driver.writeStreamAt). */
 export interface WriteWatch {
   onChunk?: (chunk: Buffer) => void;
@@ -37,6 +49,12 @@ export interface Driver {
   stat(path: string): Promise<FileInfo | undefined>;
   /** Streams a file, or the inclusive byte range of it. */
   readStream(path: string, range?: { start: number; end: number }): Readable;
+  /**
+   * Streams bytes `range` of a file still being written, reading as far as `file.available()`
+   * and waiting for more; it fails with `file.failure()`. It goes on reading across the file's
+   * move to its final place.
+   */
+  followStream(file: GrowingFile, range: { start: number; end: number }): Readable;
   /** Names directly inside a directory; [] when it does not exist. */
   list(path: string): Promise<string[]>;
   /** Removes a file or a whole directory; absent paths are not an error. */

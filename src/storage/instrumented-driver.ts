@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { isClientAbort } from '../core/client-abort.js';
-import type { Driver, FileInfo, WriteOptions, WriteWatch } from './driver.js';
+import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from './driver.js';
 
 /** Hears each driver operation: its name, how long it took (seconds), and whether it failed. */
 export type OperationObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -51,11 +51,18 @@ export class InstrumentedDriver implements Driver {
 
   /** Timed from opening to the stream's end (or failure): the whole read. */
   readStream(path: string, range?: { start: number; end: number }): Readable {
-    const start = performance.now();
-    const stream = this.inner.readStream(path, range);
+    return this.timedStream('readStream', performance.now(), this.inner.readStream(path, range));
+  }
+
+  /** Timed like readStream: the whole read, waits for the writer included. */
+  followStream(file: GrowingFile, range: { start: number; end: number }): Readable {
+    return this.timedStream('followStream', performance.now(), this.inner.followStream(file, range));
+  }
+
+  private timedStream(operation: string, start: number, stream: Readable): Readable {
     let failed = false;
     stream.once('error', () => (failed = true));
-    stream.once('close', () => this.observe('readStream', (performance.now() - start) / 1000, failed));
+    stream.once('close', () => this.observe(operation, (performance.now() - start) / 1000, failed));
     return stream;
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
 import { cleanup, startPorthole, type PortholeProcess } from '../helpers/porthole-process.js';
@@ -6,6 +7,7 @@ import { errorCodes, raw } from '../helpers/raw-http.js';
 import { digestOf, pushBlob } from '../helpers/registry-client.js';
 import { blobDataFiles, snapshotTree } from '../helpers/storage-tree.js';
 import { skipUnlessTools } from '../helpers/tools.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { getManifest, portholeMetrics, pushImage, upstreamServed, type UpstreamImage } from './proxy-fixture.js';
 
 /**
@@ -145,6 +147,27 @@ describe('pull-through cache', { skip: skipUnlessTools('docker-registry') }, () 
     });
     const cachedRange = await raw(porthole.url, { path, headers: { range: 'bytes=10-19' } });
     assert.deepEqual(cachedRange.body, bytes.subarray(10, 20));
+  });
+
+  it('goes on fetching when the client that started a download hangs up, and caches the blob whole', async () => {
+    const big = await pushImage(upstream.url, 'library/abandoned', 'v1', [8 * 1024 * 1024]);
+    const [digest] = [...big.blobs].find(([, blob]) => blob.length > 1_000_000) as [string, Buffer];
+    const path = `/v2/anon.local/library/abandoned/blobs/${digest}`;
+    await new Promise<void>((resolve, reject) => {
+      const request = get(`${porthole.url}${path}`, (response) => {
+        response.once('data', () => {
+          request.destroy();
+          resolve();
+        });
+      });
+      request.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(err)));
+    });
+    const hex = digest.slice('sha256:'.length);
+    await waitFor('the abandoned blob to be cached', async () => (await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex), 20_000);
+    const before = await upstreamServed(upstream);
+    const again = await raw(porthole.url, { path });
+    assert.equal(digestOf(again.body), digest);
+    assert.equal((await upstreamServed(upstream)).blobGets, before.blobGets, 'served from the cache');
   });
 
   it('keeps serving what is cached while the upstream is down, fails uncached pulls with 503 UNAVAILABLE, and recovers', async () => {

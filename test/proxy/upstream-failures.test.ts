@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
@@ -61,6 +63,24 @@ describe('pull-through cache: an upstream that fails', { skip: skipUnlessTools('
     assert.equal(retried.status, 200);
     assert.equal(digestOf(retried.body), digest);
     assert.ok((await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex));
+  });
+
+  it('never sends a whole blob whose bytes do not match its digest, and caches none of it', async () => {
+    const image = await pushImage(upstream.url, 'library/corrupt', 'v1', [3 * 1024 * 1024]);
+    const [digest, bytes] = [...image.blobs].find(([, blob]) => blob.length > 1_000_000) as [string, Buffer];
+    const hex = digest.slice('sha256:'.length);
+    // docker-registry serves its files as they are: flip one byte of its copy, same length.
+    const stored = join(upstream.root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const corrupt = Buffer.from(bytes);
+    corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] as number) ^ 0xff;
+    await writeFile(stored, corrupt);
+    const received = await raw(porthole.url, { path: `/v2/up.local/library/corrupt/blobs/${digest}`, timeoutMs: 30_000 }).then(
+      (answer) => answer.body.length,
+      () => -1,
+    );
+    assert.ok(received < bytes.length, `the client got ${received} of ${bytes.length} bytes, never the whole wrong blob`);
+    assert.equal((await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex), false, 'nothing cached');
+    await waitFor('the failure to be logged', () => porthole.output().includes('blob download from upstream failed'), 5000);
   });
 
   it('air-gapped: serves what is cached, answers 404 for the rest, and never contacts the upstream', async () => {

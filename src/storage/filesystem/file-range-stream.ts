@@ -2,6 +2,7 @@ import { close, open, read } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import { kernelIo, type KernelIo } from '../../native/kernel-io.js';
+import type { GrowingFile } from '../driver.js';
 import { plainSocketFd, sendFileToSocket } from './zero-copy.js';
 
 /**
@@ -11,11 +12,19 @@ import { plainSocketFd, sendFileToSocket } from './zero-copy.js';
  */
 const READ_CHUNK_BYTES = 256 * 1024;
 
+function isMissing(err: NodeJS.ErrnoException | null): boolean {
+  return err?.code === 'ENOENT';
+}
+
 /**
  * The bytes `start`..`end` (inclusive) of a file, as a stream. Piped into an HTTP response on a
  * plain TCP connection, and with `zeroCopy`, it does not flow through JavaScript at all: the
  * kernel sends the file to the socket with sendfile(2) (see zero-copy.ts), as Go's net/http does
  * for distribution. Anywhere else (another destination, TLS, no addon) it is an ordinary stream.
+ *
+ * Given a GrowingFile instead of a path, it follows a file still being written: it reads as far
+ * as the writer says is there and waits for more. It keeps the descriptor it opened, which stays
+ * valid when the finished file is renamed into place (or removed as a duplicate).
  */
 export class FileRangeStream extends Readable {
   private fd = -1;
@@ -25,12 +34,16 @@ export class FileRangeStream extends Readable {
   private position: number;
   private readonly end: number;
 
+  private readonly growing: GrowingFile | undefined;
+
   constructor(
-    private readonly path: string,
+    source: string | GrowingFile,
     range: { start: number; end: number } | undefined,
     private readonly zeroCopy: boolean,
   ) {
     super({ highWaterMark: READ_CHUNK_BYTES });
+    this.growing = typeof source === 'string' ? undefined : source;
+    this.path = typeof source === 'string' ? () => source : () => source.path();
     this.position = range?.start ?? 0;
     this.end = range?.end ?? Number.MAX_SAFE_INTEGER;
     this.opened = new Promise<void>((resolve, reject) => {
@@ -40,19 +53,58 @@ export class FileRangeStream extends Readable {
     this.opened.catch(() => undefined);
   }
 
+  private readonly path: () => string;
+
   override _construct(callback: (error?: Error | null) => void): void {
-    open(this.path, 'r', (err, fd) => {
+    const done = (err: Error | null, fd?: number): void => {
       this.markOpened(err ?? undefined);
       if (err) return callback(err);
-      this.fd = fd;
+      this.fd = fd as number;
       callback();
-    });
+    };
+    const attempt = (): void => {
+      // Nothing to read (an empty blob): nothing to open, nor to wait for.
+      if (this.position > this.end) return done(null, -1);
+      const growing = this.growing;
+      const failure = growing?.failure();
+      if (failure) return done(failure);
+      // A file being written may not exist before its first bytes.
+      if (growing && growing.available() === 0) return void growing.changed().then(attempt);
+      const path = this.path();
+      open(path, 'r', (err, fd) => {
+        if (!growing || !isMissing(err)) return done(err, fd);
+        // It moved as it was completed: to where path() says now, or will once told.
+        if (this.path() !== path) attempt();
+        else void growing.changed().then(attempt);
+      });
+    };
+    attempt();
+  }
+
+  /** The last byte that may be read now. */
+  private readableEnd(): number {
+    return this.growing ? Math.min(this.end, this.growing.available() - 1) : this.end;
+  }
+
+  /** Resolves when more may be read; rejects when the file being followed will never be complete. */
+  private async more(): Promise<void> {
+    const growing = this.growing;
+    const failure = growing?.failure();
+    if (failure) throw failure;
+    if (growing) await growing.changed();
   }
 
   override _read(size: number): void {
-    const want = Math.min(Math.max(size, READ_CHUNK_BYTES), this.end - this.position + 1);
-    if (want <= 0) {
+    if (this.position > this.end) {
       this.push(null);
+      return;
+    }
+    const want = Math.min(Math.max(size, READ_CHUNK_BYTES), this.readableEnd() - this.position + 1);
+    if (want <= 0) {
+      this.more().then(
+        () => this._read(size),
+        (err: Error) => this.destroy(err),
+      );
       return;
     }
     const buffer = Buffer.allocUnsafeSlow(want);
@@ -94,9 +146,15 @@ export class FileRangeStream extends Readable {
     response.flushHeaders();
     // Headers go out through node's write queue; the body must not overtake them.
     await new Promise<void>((resolve, reject) => socket.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
-    const length = this.end - this.position + 1;
-    await sendFileToSocket(addon, socket, socketFd, this.fd, this.position, length);
-    this.position += length;
+    while (this.position <= this.end) {
+      const last = this.readableEnd();
+      if (last < this.position) {
+        await this.more();
+        continue;
+      }
+      await sendFileToSocket(addon, socket, socketFd, this.fd, this.position, last - this.position + 1);
+      this.position = last + 1;
+    }
     // End this stream before the response, so that whoever piped it (Fastify) sees a stream that
     // ended, not one cut off by the response finishing first.
     const ended = new Promise<void>((resolve) => this.once('end', resolve));

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promis
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { Driver, FileInfo, WriteOptions, WriteWatch } from '../driver.js';
+import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
 import { drainChunks } from '../../core/drain-chunks.js';
 import { droppedShortLived } from '../../core/young-garbage.js';
@@ -109,6 +109,10 @@ export class FilesystemDriver implements Driver {
 
   readStream(path: string, range?: { start: number; end: number }): Readable {
     return new FileRangeStream(this.full(path), range, this.zeroCopy);
+  }
+
+  followStream(file: GrowingFile, range: { start: number; end: number }): Readable {
+    return new FileRangeStream({ ...file, path: () => this.full(file.path()) }, range, this.zeroCopy);
   }
 
   async list(path: string): Promise<string[]> {

@@ -28,6 +28,14 @@ import { UploadSessions } from './uploads.js';
 /** Manifests are small and pulled far more often than pushed; 64 MiB holds tens of thousands. */
 export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
 
+/** How far an upload session's data is written, as its writer reports it (see followUpload). */
+export interface UploadProgress {
+  available(): number;
+  committed(): boolean;
+  failure(): Error | undefined;
+  changed(): Promise<void>;
+}
+
 export interface ImageStoreOptions {
   manifestCacheBytes?: number;
   /** Hears how long upload work waited for its session's lock (seconds). */
@@ -143,9 +151,20 @@ export class ImageStore implements RegistryStore {
     return (await this.driver.stat(layout.tag(repo, tag)))?.modifiedMs;
   }
 
-  /** Part of an upload session's data while it is still being written (the pull-through cache's readers). */
-  readUpload(id: string, range: { start: number; end: number }): Readable {
-    return this.driver.readStream(layout.uploadData(id), range);
+  /**
+   * Bytes `range` of a blob whose upload session is still being written (the pull-through cache's
+   * readers), following it as `progress` reports, and on into the blob once it is committed.
+   */
+  followUpload(id: string, digest: Digest, progress: UploadProgress, range: { start: number; end: number }): Readable {
+    return this.driver.followStream(
+      {
+        path: () => (progress.committed() ? layout.blobData(digest) : layout.uploadData(id)),
+        available: () => progress.available(),
+        failure: () => progress.failure(),
+        changed: () => progress.changed(),
+      },
+      range,
+    );
   }
 
   deleteManifest(repo: string, digest: Digest): Promise<boolean> {
