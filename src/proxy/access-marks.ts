@@ -2,14 +2,14 @@ import type { Digest } from '../core/digest.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
 
-/** A manifest's last-pull mark is rewritten at most this often: pruning works in days, not seconds. */
-const MARK_EVERY_MS = 60 * 60 * 1000;
+/** A manifest's last-pull mark is rewritten at most this often: pruning works in hours and days. */
+const MARK_EVERY_MS = 10 * 60 * 1000;
 /** Past this many remembered marks the memory is cleared (a few more rewrites, never unbounded growth). */
 const MAX_REMEMBERED = 100_000;
 
 /**
  * Records when cached manifests are pulled, for pruning by last access. A mark is written at most
- * hourly per manifest, so nearly every pull finds nothing to write; a failed write is logged,
+ * every 10 minutes per manifest, so nearly every pull finds nothing to write; a failed write is logged,
  * never the pull's failure.
  */
 export class AccessMarks {

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
 import type { ImageStore, UploadProgress } from '../storage/image-store/image-store.js';
 import type { Upstream } from './upstream.js';
-import { UpstreamFailure } from './upstream-failure.js';
+import { RegistryError } from '../core/errors.js';
+import { isUpstreamFailure, networkFailure, UpstreamFailure } from './upstream-failure.js';
 
 type FetchState = 'running' | 'committed' | 'failed';
 
@@ -24,6 +25,7 @@ export class BlobFetch implements UploadProgress {
   /** Bytes at the start of the session file that readers may read. */
   private readable = 0;
   private uploadId: string | undefined;
+  private body: Readable | undefined;
   private wake: () => void = () => undefined;
   private progress: Promise<void>;
 
@@ -70,6 +72,11 @@ export class BlobFetch implements UploadProgress {
     return this.progress;
   }
 
+  /** Stops the download (at shutdown); it fails, and nothing of it is cached. */
+  abort(): void {
+    this.body?.destroy(new UpstreamFailure(`${this.upstream.name} blob ${this.digest.value}: porthole is shutting down`, 'broken'));
+  }
+
   /** Bytes `start`..`end` of the blob, as far as they are downloaded and then as they come. */
   read(start: number, end: number): Readable {
     if (this.uploadId === undefined) throw new Error('a blob download is read before its size is known');
@@ -90,6 +97,7 @@ export class BlobFetch implements UploadProgress {
 
   private async run(resolveSized: (size: number) => void): Promise<void> {
     const blob = await this.upstream.getBlob(this.remoteRepo, this.digest.value);
+    this.body = blob.body;
     let session;
     try {
       session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
@@ -99,7 +107,9 @@ export class BlobFetch implements UploadProgress {
     }
     this.uploadId = session.id;
     const announced = blob.size;
-    if (announced !== undefined) resolveSized(announced);
+    // An announced empty body is answered only once verified: with nothing to hold back, an
+    // early answer would be a complete empty blob, whatever the digest says.
+    if (announced !== undefined && announced > 0) resolveSized(announced);
     const what = `${this.upstream.name} blob ${this.digest.value}`;
     let received = 0;
     try {
@@ -125,9 +135,11 @@ export class BlobFetch implements UploadProgress {
         this.notify();
       });
     } catch (err) {
+      // The upstream's own failure, when there was one, says more than what it caused here.
+      const cause: unknown = blob.body.errored ?? err;
       blob.body.destroy();
       await this.local.cancelUpload(this.localRepo, session.id).catch(() => undefined);
-      throw err;
+      throw isUpstreamFailure(cause) || cause instanceof RegistryError ? cause : networkFailure(cause, what);
     }
     this.state = 'committed';
     this.notify();

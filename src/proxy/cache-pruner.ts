@@ -41,6 +41,7 @@ interface RepositoryPlan {
  */
 export async function pruneCache(local: ImageStore, isCached: (repo: string) => boolean, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
   const started = performance.now();
+  if (!options.dryRun) await local.contents.clearPruneLeftovers();
   const repositories = await local.listRepositories();
   const plans: RepositoryPlan[] = [];
   for (const repo of repositories.filter(isCached)) plans.push(await planRepository(local, repo, options, now));
@@ -64,10 +65,10 @@ export async function pruneCache(local: ImageStore, isCached: (repo: string) => 
       for (const digest of plan.removedManifests) await local.deleteManifest(plan.repo, digest);
       for (const digest of plan.removedBlobs) await local.deleteBlob(plan.repo, digest);
     }
+    // Asked again, of the repositories as they are now: a push or pull may have linked it since the plan.
+    const current = await local.repositoriesOnDisk();
     for (const digest of freed) {
-      // A pull may have linked it since the plan was made.
-      if (await local.contents.referencedByAny(repositories, digest)) continue;
-      result.bytes += await local.contents.removeBlobData(digest);
+      result.bytes += await local.contents.removeBlobDataUnlessReferenced(digest, () => local.contents.referencedByAny(current, digest));
     }
   }
   result.seconds = (performance.now() - started) / 1000;

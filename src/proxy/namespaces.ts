@@ -1,4 +1,5 @@
 import type { ProxyConfig } from '../config/proxy-schema.js';
+import { isValidName } from '../core/names.js';
 
 /**
  * Where a namespace's cached content lives in storage: under a repository prefix named after it.
@@ -52,7 +53,8 @@ export class Namespaces<U extends { name: string }> {
     const first = slash === -1 ? name : name.slice(0, slash);
     const named = this.byName.get(first);
     if (named && slash !== -1) return `${storagePrefix(named.name)}${name.slice(slash)}`;
-    if (this.fallback && use === 'pull' && !this.owns(name) && !(await isHosted(name))) {
+    // Only a valid name is looked up on disk; an invalid one fails validation as it is.
+    if (this.fallback && use === 'pull' && isValidName(name) && !this.owns(name) && !(await isHosted(name))) {
       return `${storagePrefix(this.fallback.name)}/${name}`;
     }
     return name;

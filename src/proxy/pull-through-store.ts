@@ -268,8 +268,11 @@ export class PullThroughStore implements RegistryStore {
     return this.local.cacheStats();
   }
 
+  /** At shutdown, when no request is left: downloads nobody waits for are stopped, not finished. */
   async close(): Promise<void> {
-    await Promise.all([...this.blobFetches.values()].map((fetch) => fetch.done.catch(() => undefined)));
+    const running = [...this.blobFetches.values()];
+    for (const fetch of running) fetch.abort();
+    await Promise.all(running.map((fetch) => fetch.done.catch(() => undefined)));
   }
 }
 

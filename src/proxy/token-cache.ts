@@ -14,7 +14,7 @@ export interface IssuedToken {
  * before they expire. Concurrent requests that need the same scope share one token request.
  */
 export class TokenCache {
-  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  private readonly tokens = new Map<string, { token: string; renewAt: number }>();
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -22,7 +22,7 @@ export class TokenCache {
   cached(scope: string): string | undefined {
     const entry = this.tokens.get(scope);
     if (!entry) return undefined;
-    if (entry.expiresAt - RENEW_MARGIN_MS <= this.now()) {
+    if (entry.renewAt <= this.now()) {
       this.tokens.delete(scope);
       return undefined;
     }
@@ -36,7 +36,9 @@ export class TokenCache {
     const request = issue()
       .then((issued) => {
         const seconds = issued.expiresInSeconds !== undefined && issued.expiresInSeconds > 0 ? issued.expiresInSeconds : DEFAULT_TOKEN_SECONDS;
-        this.tokens.set(scope, { token: issued.token, expiresAt: this.now() + seconds * 1000 });
+        // A token shorter-lived than twice the margin is renewed at half its life instead.
+        const lifetimeMs = seconds * 1000;
+        this.tokens.set(scope, { token: issued.token, renewAt: this.now() + Math.max(lifetimeMs - RENEW_MARGIN_MS, lifetimeMs / 2) });
         return issued.token;
       })
       .finally(() => this.pending.delete(scope));

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { ConfigError } from '../config/load.js';
 import { durationMs } from '../config/durations.js';
@@ -44,7 +45,10 @@ export class Upstream {
   readonly name: string;
   readonly url: string;
   private readonly base: URL;
+  /** Connections to the upstream itself, with its TLS settings. */
   private readonly dispatcher: Agent;
+  /** Connections anywhere else (blob CDNs, token realms): the system's trust, no client certificate. */
+  private readonly elsewhere: Agent;
   private readonly timeoutMs: number;
   private readonly basic: string | undefined;
   private readonly tokens = new TokenCache();
@@ -63,12 +67,9 @@ export class Upstream {
     this.base = new URL(this.url);
     this.timeoutMs = durationMs(config.timeout);
     this.basic = basicCredentials(config, configKey);
-    this.dispatcher = new Agent({
-      connect: tlsOptions(config, configKey),
-      connectTimeout: this.timeoutMs,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    const timeouts = { connectTimeout: this.timeoutMs, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs };
+    this.dispatcher = new Agent({ connect: tlsOptions(config, configKey), ...timeouts });
+    this.elsewhere = new Agent(timeouts);
   }
 
   /** A manifest by tag or digest, its bytes read whole (they are small, and bounded). */
@@ -129,8 +130,12 @@ export class Upstream {
     this.observer.received(this.name, 'blob', bytes);
   }
 
-  close(): Promise<void> {
-    return this.dispatcher.close();
+  async close(): Promise<void> {
+    await Promise.all([this.dispatcher.close(), this.elsewhere.close()]);
+  }
+
+  private dispatcherFor(url: URL): Agent {
+    return url.origin === this.base.origin ? this.dispatcher : this.elsewhere;
   }
 
   private async measured<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -164,14 +169,18 @@ export class Upstream {
   private async send(method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     const scope = `repository:${repo}:pull`;
     const url = new URL(path, this.base);
-    const response = await this.follow(method, url, headers, this.knownAuthorization(scope));
+    const { response, from } = await this.follow(method, url, headers, this.knownAuthorization(scope));
     if (response.statusCode !== 401) return response;
-    const challenge = parseAuthChallenge(response.headers['www-authenticate']);
     await response.body.dump();
+    // Only the upstream itself is answered with credentials: a host it redirected to is not.
+    if (from.origin !== this.base.origin) {
+      throw new UpstreamFailure(`${this.name} redirected ${url.pathname} to ${from.origin}, which asks for credentials; porthole sends them only to ${this.base.origin}`, 'denied');
+    }
+    const challenge = parseAuthChallenge(response.headers['www-authenticate']);
     const authorization = await this.answer(challenge, scope);
     const retried = await this.follow(method, url, headers, authorization);
-    if (retried.statusCode === 401) this.tokens.forget(challenge?.params.scope ?? scope);
-    return retried;
+    if (retried.response.statusCode === 401) this.tokens.forget(challenge?.params.scope ?? scope);
+    return retried.response;
   }
 
   private knownAuthorization(scope: string): string | undefined {
@@ -200,15 +209,17 @@ export class Upstream {
   /** The token dance: GET realm?service=...&scope=..., with the basic credentials when there are some. */
   private async issueToken(challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
     const realm = challenge.params.realm ?? '';
-    if (!URL.canParse(realm) || !/^https?:$/.test(new URL(realm).protocol)) {
+    const url = URL.canParse(realm) ? new URL(realm) : undefined;
+    // Credentials never travel in clear text to a realm when the upstream itself is https.
+    const allowed = this.base.protocol === 'https:' ? ['https:'] : ['https:', 'http:'];
+    if (!url || !allowed.includes(url.protocol)) {
       throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${realm.slice(0, 200)}"`, 'denied');
     }
-    const url = new URL(realm);
     if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.basic !== undefined) headers.authorization = this.basic;
-    const response = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    const response = await request(url, { method: 'GET', headers, dispatcher: this.dispatcherFor(url) });
     await expectSuccess(response, `${this.name} token endpoint ${url.origin}${url.pathname}`);
     const body = (await response.body.json().catch(() => undefined)) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
     const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
@@ -216,14 +227,22 @@ export class Upstream {
     return typeof body?.expires_in === 'number' ? { token, expiresInSeconds: body.expires_in } : { token };
   }
 
-  /** Follows redirects (blob downloads often go to a CDN); credentials never go to another host. */
-  private async follow(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+  /**
+   * Follows redirects (blob downloads often go to a CDN); credentials never go to another host.
+   * Resolves with the final answer and the URL that gave it.
+   */
+  private async follow(
+    method: 'GET' | 'HEAD',
+    url: URL,
+    headers: Record<string, string>,
+    authorization: string | undefined,
+  ): Promise<{ response: Dispatcher.ResponseData; from: URL }> {
     let target = url;
     let credentials = authorization;
     for (let hop = 0; ; hop += 1) {
       const sent = credentials === undefined ? headers : { ...headers, authorization: credentials };
-      const response = await request(target, { method, headers: sent, dispatcher: this.dispatcher });
-      if (response.statusCode < 300 || response.statusCode >= 400 || response.statusCode === 304) return response;
+      const response = await request(target, { method, headers: sent, dispatcher: this.dispatcherFor(target) });
+      if (response.statusCode < 300 || response.statusCode >= 400 || response.statusCode === 304) return { response, from: target };
       const location = headerText(response.headers.location);
       await response.body.dump();
       if (location === undefined || hop >= MAX_REDIRECTS) {
@@ -272,7 +291,7 @@ function basicCredentials(config: UpstreamConfig, key: string): string | undefin
   return `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}`;
 }
 
-function tlsOptions(config: UpstreamConfig, key: string): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
+function tlsOptions(config: UpstreamConfig, key: string): { ca?: Array<string | Buffer>; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
   const tls = config.tls;
   if (!tls) return {};
   const read = (field: 'ca' | 'cert' | 'key'): Buffer | undefined => {
@@ -284,11 +303,12 @@ function tlsOptions(config: UpstreamConfig, key: string): { ca?: Buffer; cert?: 
       throw new ConfigError([`${key}.tls.${field}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
     }
   };
-  const options: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } = { rejectUnauthorized: !tls.insecureSkipVerify };
+  const options: { ca?: Array<string | Buffer>; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } = { rejectUnauthorized: !tls.insecureSkipVerify };
   const ca = read('ca');
   const cert = read('cert');
   const privateKey = read('key');
-  if (ca) options.ca = ca;
+  // Added to the system's roots, not instead of them: Node's `ca` replaces them otherwise.
+  if (ca) options.ca = [...rootCertificates, ca];
   if (cert) options.cert = cert;
   if (privateKey) options.key = privateKey;
   return options;

@@ -19,6 +19,8 @@ export interface GrowingFile {
   available(): number;
   /** Why it will never be complete, once that is known. */
   failure(): Error | undefined;
+  /** True once nothing more will change (written in full and in its final place, or failed). */
+  complete(): boolean;
   /** Resolves at the next change of any of the above. */
   changed(): Promise<void>;
 }
@@ -57,6 +59,8 @@ export interface Driver {
   followStream(file: GrowingFile, range: { start: number; end: number }): Readable;
   /** Names directly inside a directory; [] when it does not exist. */
   list(path: string): Promise<string[]>;
+  /** Renames a file or directory atomically; rejects (ENOENT, ENOTEMPTY...) when it cannot. */
+  rename(from: string, to: string): Promise<void>;
   /** Removes a file or a whole directory; absent paths are not an error. */
   remove(path: string): Promise<void>;
   /**

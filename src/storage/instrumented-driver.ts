@@ -70,6 +70,10 @@ export class InstrumentedDriver implements Driver {
     return this.timed('list', () => this.inner.list(path));
   }
 
+  rename(from: string, to: string): Promise<void> {
+    return this.timed('rename', () => this.inner.rename(from, to));
+  }
+
   remove(path: string): Promise<void> {
     return this.timed('remove', () => this.inner.remove(path));
   }

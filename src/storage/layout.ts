@@ -15,6 +15,7 @@ import type { Digest } from '../core/digest.js';
  */
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
+export const PRUNING_PREFIX = '.pruning-';
 
 export const layout = {
   blobData: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -26,6 +27,8 @@ export const layout = {
   layersDir: (repo: string) => `${REPOSITORIES}/${repo}/_layers`,
   manifestAccess: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/accessed/${d.algorithm}/${d.hex}`,
   blobDir: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  /** Where pruning parks a blob's directory while it checks nobody links it (see repository-contents.ts). */
+  blobPruning: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${PRUNING_PREFIX}${d.hex}`,
   tagsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests/tags`,
   tag: (repo: string, tag: string) => `${REPOSITORIES}/${repo}/_manifests/tags/${tag}`,
   referrersOf: (repo: string, subject: Digest) => `${REPOSITORIES}/${repo}/_referrers/${subject.algorithm}/${subject.hex}`,

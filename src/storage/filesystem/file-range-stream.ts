@@ -73,8 +73,12 @@ export class FileRangeStream extends Readable {
       const path = this.path();
       open(path, 'r', (err, fd) => {
         if (!growing || !isMissing(err)) return done(err, fd);
-        // It moved as it was completed: to where path() says now, or will once told.
-        if (this.path() !== path) attempt();
+        // Gone: the write failed and its file was removed, or it moved as it was completed (to
+        // where path() says now, or will once told). A complete file that is missing stays so.
+        const failed = growing.failure();
+        if (failed) done(failed);
+        else if (this.path() !== path) attempt();
+        else if (growing.complete()) done(err);
         else void growing.changed().then(attempt);
       });
     };
@@ -86,12 +90,14 @@ export class FileRangeStream extends Readable {
     return this.growing ? Math.min(this.end, this.growing.available() - 1) : this.end;
   }
 
-  /** Resolves when more may be read; rejects when the file being followed will never be complete. */
+  /** Resolves when more may be read; rejects when the file being followed will never have it. */
   private async more(): Promise<void> {
     const growing = this.growing;
-    const failure = growing?.failure();
+    if (!growing) return;
+    const failure = growing.failure();
     if (failure) throw failure;
-    if (growing) await growing.changed();
+    if (growing.complete()) throw new Error(`${this.path()} is complete at ${growing.available()} bytes, short of byte ${this.end}`);
+    await growing.changed();
   }
 
   override _read(size: number): void {
@@ -110,7 +116,12 @@ export class FileRangeStream extends Readable {
     const buffer = Buffer.allocUnsafeSlow(want);
     read(this.fd, buffer, 0, want, this.position, (err, bytesRead) => {
       if (err) return this.destroy(err);
-      if (bytesRead === 0) return this.push(null);
+      if (bytesRead === 0) {
+        // A followed file shorter than its writer said: it was cut back after a failed write
+        // (the failure may not be announced yet). Never an end: the answer would look whole.
+        if (this.growing) return this.destroy(this.growing.failure() ?? new Error(`${this.path()} ended at byte ${this.position}, short of what was written`));
+        return this.push(null);
+      }
       this.position += bytesRead;
       this.push(bytesRead === want ? buffer : buffer.subarray(0, bytesRead));
     });

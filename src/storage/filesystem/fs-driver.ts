@@ -128,6 +128,10 @@ export class FilesystemDriver implements Driver {
     await rm(this.full(path), { recursive: true, force: true });
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    await rename(this.full(from), this.full(to));
+  }
+
   async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
     const target = this.full(path);
     await mkdir(dirname(target), { recursive: true });

@@ -71,6 +71,11 @@ export class ImageStore implements RegistryStore {
       async (repo, digest) => {
         await this.blobs.link(repo, digest);
         this.repositories.noteWritten(repo);
+        if ((await this.blobs.dataSize(digest)) === undefined) {
+          // A prune removed the data between the commit and the link: nothing is promised yet.
+          await this.blobs.unlink(repo, digest);
+          throw new Error(`blob ${digest.value} was removed by a prune while it was being linked; push it again`);
+        }
       },
       options.onLockWait,
     );
@@ -97,6 +102,12 @@ export class ImageStore implements RegistryStore {
     if (!source) return undefined;
     await this.blobs.link(repo, digest);
     this.repositories.noteWritten(repo);
+    // Checked after linking: a prune that parked the data meanwhile either saw this link (and put
+    // the data back) or removed it, and then the mount must not be reported.
+    if ((await this.blobs.dataSize(digest)) === undefined) {
+      await this.blobs.unlink(repo, digest);
+      return undefined;
+    }
     return source;
   }
 
@@ -161,6 +172,7 @@ export class ImageStore implements RegistryStore {
         path: () => (progress.committed() ? layout.blobData(digest) : layout.uploadData(id)),
         available: () => progress.available(),
         failure: () => progress.failure(),
+        complete: () => progress.committed() || progress.failure() !== undefined,
         changed: () => progress.changed(),
       },
       range,
@@ -188,6 +200,11 @@ export class ImageStore implements RegistryStore {
 
   listRepositories(): Promise<string[]> {
     return this.repositories.list();
+  }
+
+  /** Every repository on disk now, other processes' included (a full walk, for maintenance). */
+  repositoriesOnDisk(): Promise<string[]> {
+    return this.repositories.scan();
   }
 
   listReferrers(repo: string, subject: Digest): Promise<ReferrerDescriptor[]> {

@@ -95,6 +95,9 @@ export class ManifestStore {
     if ((await this.mediaTypeIn(repo, digest)) !== manifest.mediaType) {
       await this.driver.writeAtomic(layout.manifestRevision(repo, digest), manifest.mediaType);
     }
+    // A prune may have removed the content between the check above and the revision: the bytes
+    // are at hand, so they are simply written again.
+    if (!(await this.driver.stat(layout.blobData(digest)))) await this.driver.writeAtomic(layout.blobData(digest), bytes);
     const tags = reference.kind === 'tag' ? [reference.tag, ...extraTags] : extraTags;
     for (const tag of tags) await this.driver.writeAtomic(layout.tag(repo, tag), digest.value);
     const result: PutManifestResult = { digest, tags };

@@ -1,6 +1,6 @@
 import { tryParseDigest, type Digest } from '../../core/digest.js';
 import type { Driver } from '../driver.js';
-import { layout } from '../layout.js';
+import { layout, PRUNING_PREFIX } from '../layout.js';
 
 /** When a manifest came into a repository, and when it was last pulled (the same when never). */
 export interface ManifestTimes {
@@ -48,6 +48,40 @@ export class RepositoryContents {
     return this.driver.writeAtomic(layout.manifestAccess(repo, digest), '', { durable: false });
   }
 
+  /**
+   * Removes a blob's data unless `stillReferenced` (asked after the data is moved aside) finds a
+   * reference; resolves with the bytes freed. The data is parked under a name no reader uses
+   * before the last check, so a link made meanwhile either is seen by that check (and the data
+   * put back) or finds the data gone when it verifies it (see ImageStore's linking).
+   */
+  async removeBlobDataUnlessReferenced(digest: Digest, stillReferenced: () => Promise<boolean>): Promise<number> {
+    const size = (await this.driver.stat(layout.blobData(digest)))?.size;
+    if (size === undefined) return 0;
+    try {
+      await this.driver.rename(layout.blobDir(digest), layout.blobPruning(digest));
+    } catch {
+      return 0;
+    }
+    if (await stillReferenced()) {
+      // Back where it was, unless a push has put the same content there meanwhile.
+      await this.driver.rename(layout.blobPruning(digest), layout.blobDir(digest)).catch(() => this.driver.remove(layout.blobPruning(digest)));
+      return 0;
+    }
+    await this.driver.remove(layout.blobPruning(digest));
+    return size;
+  }
+
+  /** Removes what a prune that was killed left parked. */
+  async clearPruneLeftovers(): Promise<void> {
+    for (const algorithm of await this.driver.list('blobs')) {
+      for (const prefix of await this.driver.list(`blobs/${algorithm}`)) {
+        for (const entry of await this.driver.list(`blobs/${algorithm}/${prefix}`)) {
+          if (entry.startsWith(PRUNING_PREFIX)) await this.driver.remove(`blobs/${algorithm}/${prefix}/${entry}`);
+        }
+      }
+    }
+  }
+
   /** Whether any of `repositories` links the digest as a blob or holds it as a manifest. */
   async referencedByAny(repositories: string[], digest: Digest): Promise<boolean> {
     for (const repo of repositories) {
@@ -55,14 +89,6 @@ export class RepositoryContents {
       if (await this.driver.stat(layout.manifestRevision(repo, digest))) return true;
     }
     return false;
-  }
-
-  /** Removes a blob's data; resolves with the bytes freed (0 when it was not there). */
-  async removeBlobData(digest: Digest): Promise<number> {
-    const size = (await this.driver.stat(layout.blobData(digest)))?.size;
-    if (size === undefined) return 0;
-    await this.driver.remove(layout.blobDir(digest));
-    return size;
   }
 
   async blobSize(digest: Digest): Promise<number> {

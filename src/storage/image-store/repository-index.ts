@@ -24,9 +24,14 @@ export class RepositoryIndex {
   }
 
   async list(): Promise<string[]> {
-    if (!this.names) this.names = new Set(await this.walk(REPOSITORIES, ''));
+    if (!this.names) this.names = new Set(await this.scan());
     this.sorted ??= [...this.names].sort();
     return this.sorted;
+  }
+
+  /** The repositories on disk now, including those other processes made (a full walk: for maintenance). */
+  scan(): Promise<string[]> {
+    return this.walk(REPOSITORIES, '');
   }
 
   private async walk(dir: string, prefix: string): Promise<string[]> {
