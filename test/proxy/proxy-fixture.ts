@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type DistributionProcess } from '../helpers/distribution-process.js';
+import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
 import { Exposition } from '../helpers/prometheus-text.js';
 import { raw, type RawResponse } from '../helpers/raw-http.js';
 import { descriptor, digestOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushManifest } from '../helpers/registry-client.js';
@@ -63,4 +63,17 @@ export async function pushIndex(url: string, repo: string, tag: string): Promise
 
 export function getManifest(url: string, path: string): Promise<RawResponse> {
   return raw(url, { path, headers: { accept: [OCI_MANIFEST, OCI_INDEX].join(', ') } });
+}
+
+/**
+ * Pushes an image into a registry that clients cannot simply push to (auth, TLS) by way of an
+ * open docker-registry on the same storage, stopped afterwards.
+ */
+export async function pushThroughTwin(registry: DistributionProcess, repo: string, layerSizes: number[]): Promise<UpstreamImage> {
+  const twin = await startDistribution({ root: registry.root });
+  try {
+    return await pushImage(twin.url, repo, 'v1', layerSizes);
+  } finally {
+    await twin.dispose();
+  }
 }

@@ -6,7 +6,7 @@ import { errorCodes, raw } from '../helpers/raw-http.js';
 import { digestOf } from '../helpers/registry-client.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { skipUnlessTools } from '../helpers/tools.js';
-import { getManifest, pushImage, type UpstreamImage } from './proxy-fixture.js';
+import { getManifest, pushThroughTwin, type UpstreamImage } from './proxy-fixture.js';
 
 const USER = { username: 'puller', password: 's3cret-pass' };
 
@@ -32,8 +32,8 @@ describe('pull-through cache: upstream auth', { skip: skipUnlessTools('docker-re
     tokened = await startDistribution({ tokenAuth: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertBundle: tokens.certificateFile } });
     // Images go up through an open twin on the same storage, so that loading them needs no
     // credentials (and this token endpoint hands out pull tokens only).
-    basicImage = await pushThroughTwin(basic, 'team/app');
-    tokenImage = await pushThroughTwin(tokened, 'library/app');
+    basicImage = await pushThroughTwin(basic, 'team/app', [2048, 90_000]);
+    tokenImage = await pushThroughTwin(tokened, 'library/app', [2048, 90_000]);
     const config = (password: string) =>
       [
         'proxy:',
@@ -89,13 +89,3 @@ describe('pull-through cache: upstream auth', { skip: skipUnlessTools('docker-re
     );
   });
 });
-
-/** Pushes an image into a registry's storage by way of an open docker-registry on the same root. */
-async function pushThroughTwin(registry: DistributionProcess, repo: string): Promise<UpstreamImage> {
-  const twin = await startDistribution({ root: registry.root });
-  try {
-    return await pushImage(twin.url, repo, 'v1', [2048, 90_000]);
-  } finally {
-    await twin.dispose();
-  }
-}

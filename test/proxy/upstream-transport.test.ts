@@ -8,7 +8,7 @@ import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helper
 import { errorCodes, raw } from '../helpers/raw-http.js';
 import { digestOf } from '../helpers/registry-client.js';
 import { skipUnlessTools } from '../helpers/tools.js';
-import { getManifest, portholeMetrics, pushImage, type UpstreamImage } from './proxy-fixture.js';
+import { getManifest, portholeMetrics, pushThroughTwin, type UpstreamImage } from './proxy-fixture.js';
 
 /** A self-signed certificate for 127.0.0.1, made with openssl. */
 function makeCertificate(dir: string): { certificate: string; key: string } {
@@ -60,12 +60,7 @@ describe('pull-through cache: TLS and timeouts', { skip: skipUnlessTools('docker
     const tls = makeCertificate(work);
     secure = await startDistribution({ tls });
     // Loaded through a plain twin on the same storage (the test client speaks plain HTTP).
-    const twin = await startDistribution({ root: secure.root });
-    try {
-      image = await pushImage(twin.url, 'library/app', 'v1', [4096, 50_000]);
-    } finally {
-      await twin.dispose();
-    }
+    image = await pushThroughTwin(secure, 'library/app', [4096, 50_000]);
     silent = await startSilentServer();
     porthole = await startPorthole({
       config: [
