@@ -103,6 +103,7 @@ export class BlobFetch implements UploadProgress {
       session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
     } catch (err) {
       blob.body.destroy();
+      blob.finished(err);
       throw err;
     }
     this.uploadId = session.id;
@@ -130,6 +131,7 @@ export class BlobFetch implements UploadProgress {
       // Readers get the last byte once the content is verified; making it durable and linking it
       // (two fsyncs) need not hold them up.
       await this.local.finishUpload(this.localRepo, session.id, this.digest, undefined, () => {
+        blob.finished();
         resolveSized(received);
         this.readable = received;
         this.notify();
@@ -139,7 +141,9 @@ export class BlobFetch implements UploadProgress {
       const cause: unknown = blob.body.errored ?? err;
       blob.body.destroy();
       await this.local.cancelUpload(this.localRepo, session.id).catch(() => undefined);
-      throw isUpstreamFailure(cause) || cause instanceof RegistryError ? cause : networkFailure(cause, what);
+      const failure = isUpstreamFailure(cause) || cause instanceof RegistryError ? cause : networkFailure(cause, what);
+      blob.finished(failure);
+      throw failure;
     }
     this.state = 'committed';
     this.notify();

@@ -10,7 +10,7 @@ import { bareMediaType, MEDIA_TYPES } from '../core/media-types.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
-import { meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, type UpstreamOutcome } from './upstream-failure.js';
+import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, type UpstreamOutcome } from './upstream-failure.js';
 
 const MAX_REDIRECTS = 5;
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
@@ -33,6 +33,8 @@ export interface UpstreamBlob {
   /** Content-Length; undefined when the upstream did not say. */
   size: number | undefined;
   body: Readable;
+  /** Reports the request, once: with no argument when the body arrived whole and right, else with why not. */
+  finished(err?: unknown): void;
 }
 
 /**
@@ -94,8 +96,9 @@ export class Upstream {
   }
 
   /**
-   * Starts a blob download. The request is reported when its body has been read to the end or
-   * has failed, so a transfer cut off half way counts as `broken`, not as a success.
+   * Starts a blob download. The request is reported when the reader calls `finished`: only bytes
+   * read whole and verified count as `ok`, so a transfer cut off half way, or content that does
+   * not match its digest, counts as `broken`.
    */
   async getBlob(repo: string, digest: string): Promise<UpstreamBlob> {
     const started = performance.now();
@@ -108,21 +111,21 @@ export class Upstream {
       throw this.settle(networkFailure(err, what), started);
     }
     const seconds = (performance.now() - started) / 1000;
-    const body = response.body;
-    let ended = false;
-    body.once('end', () => {
-      ended = true;
-      this.observer.requested(this.name, 'ok', seconds);
-      this.markReachable(true, undefined);
-    });
-    body.once('close', () => {
-      if (ended) return;
-      const failure = networkFailure(body.errored ?? new UpstreamFailure(`${what}: the transfer was cut off`, 'broken'), what);
-      const outcome = failure.outcome === 'unreachable' ? 'broken' : failure.outcome;
+    let reported = false;
+    const finished = (err?: unknown): void => {
+      if (reported) return;
+      reported = true;
+      if (err === undefined) {
+        this.observer.requested(this.name, 'ok', seconds);
+        this.markReachable(true, undefined);
+        return;
+      }
+      // The upstream answered: whatever went wrong after the headers, it broke the transfer.
+      const outcome = isUpstreamFailure(err) && err.outcome !== 'unreachable' ? err.outcome : 'broken';
       this.observer.requested(this.name, outcome, seconds);
-    });
+    };
     const length = headerText(response.headers['content-length']);
-    return { size: length === undefined ? undefined : Number(length), body };
+    return { size: length === undefined ? undefined : Number(length), body: response.body, finished };
   }
 
   /** Bytes of a blob body as they arrive (counted by the reader, which owns the stream). */

@@ -74,6 +74,8 @@ describe('pull-through cache: an upstream that fails', { skip: skipUnlessTools('
     const corrupt = Buffer.from(bytes);
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] as number) ^ 0xff;
     await writeFile(stored, corrupt);
+    const broken = async () => (await portholeMetrics(porthole.url)).value('porthole_proxy_upstream_requests_total', { namespace: 'up.local', outcome: 'broken' }) ?? 0;
+    const brokenBefore = await broken();
     const received = await raw(porthole.url, { path: `/v2/up.local/library/corrupt/blobs/${digest}`, timeoutMs: 30_000 }).then(
       (answer) => answer.body.length,
       () => -1,
@@ -81,6 +83,7 @@ describe('pull-through cache: an upstream that fails', { skip: skipUnlessTools('
     assert.ok(received < bytes.length, `the client got ${received} of ${bytes.length} bytes, never the whole wrong blob`);
     assert.equal((await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex), false, 'nothing cached');
     await waitFor('the failure to be logged', () => porthole.output().includes('blob download from upstream failed'), 5000);
+    assert.equal(await broken(), brokenBefore + 1, 'the upstream request counts as broken, though its body arrived whole');
   });
 
   it('air-gapped: serves what is cached, answers 404 for the rest, and never contacts the upstream', async () => {
