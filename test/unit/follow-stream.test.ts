@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,9 +67,9 @@ describe('following a file that is still being written', () => {
     await writeFile(join(root, 'growing-1'), data.subarray(0, 8));
     file.written = 8;
     file.announce();
-    await writeFile(join(root, 'growing-1'), data);
-    await writeFile(join(root, 'final-1'), data);
-    await rm(join(root, 'growing-1'));
+    // Grown as a writer grows it: appended to, never truncated.
+    await appendFile(join(root, 'growing-1'), data.subarray(8));
+    await rename(join(root, 'growing-1'), join(root, 'final-1'));
     file.where = 'final-1';
     file.written = data.length;
     file.done = true;
