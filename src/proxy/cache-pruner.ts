@@ -30,6 +30,8 @@ interface RepositoryPlan {
   repo: string;
   removedManifests: Digest[];
   removedBlobs: Digest[];
+  /** What the repository holds once the plan is carried out. */
+  remaining: string[];
 }
 
 /**
@@ -37,7 +39,7 @@ interface RepositoryPlan {
  * the repositories of the given cache namespaces. A manifest is kept when it is young or when a
  * kept index lists it; a blob link is kept while a kept manifest references it; data is freed
  * only when no repository at all (hosted ones included) references it any more, and that is
- * checked again just before each removal.
+ * checked again, of the repositories on disk, once the data is moved aside.
  */
 export async function pruneCache(local: ImageStore, isCached: (repo: string) => boolean, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
   const started = performance.now();
@@ -48,7 +50,8 @@ export async function pruneCache(local: ImageStore, isCached: (repo: string) => 
 
   const candidates = new Map<string, Digest>();
   for (const plan of plans) for (const digest of [...plan.removedManifests, ...plan.removedBlobs]) candidates.set(digest.value, digest);
-  const stillReferenced = await referencesAfter(local, repositories, plans);
+  const remaining = new Map(plans.map((plan) => [plan.repo, plan.remaining]));
+  const stillReferenced = await referencedDigests(local, repositories, remaining);
   const freed = [...candidates.values()].filter((digest) => !stillReferenced.has(digest.value));
 
   const result: PruneResult = {
@@ -66,10 +69,7 @@ export async function pruneCache(local: ImageStore, isCached: (repo: string) => 
       for (const digest of plan.removedBlobs) await local.deleteBlob(plan.repo, digest);
     }
     // Asked again, of the repositories as they are now: a push or pull may have linked it since the plan.
-    const current = await local.repositoriesOnDisk();
-    for (const digest of freed) {
-      result.bytes += await local.contents.removeBlobDataUnlessReferenced(digest, () => local.contents.referencedByAny(current, digest));
-    }
+    result.bytes = await local.contents.freeUnlessReferenced(freed, async () => referencedDigests(local, await local.repositoriesOnDisk()));
   }
   result.seconds = (performance.now() - started) / 1000;
   return result;
@@ -103,19 +103,19 @@ async function planRepository(local: ImageStore, repo: string, options: PruneOpt
     }
   }
   const removedManifests = old.filter((digest) => !kept.has(digest.value));
-  const removedBlobs = (await local.contents.linkedBlobs(repo)).filter((digest) => !neededBlobs.has(digest.value));
-  return { repo, removedManifests, removedBlobs };
+  const linked = await local.contents.linkedBlobs(repo);
+  const removedBlobs = linked.filter((digest) => !neededBlobs.has(digest.value));
+  const gone = new Set([...removedManifests, ...removedBlobs].map((digest) => digest.value));
+  const remaining = [...manifests, ...linked].map((digest) => digest.value).filter((digest) => !gone.has(digest));
+  return { repo, removedManifests, removedBlobs, remaining };
 }
 
-/** Every digest some repository still links or holds once the plans are carried out. */
-async function referencesAfter(local: ImageStore, repositories: string[], plans: RepositoryPlan[]): Promise<Set<string>> {
-  const planned = new Map(plans.map((plan) => [plan.repo, new Set([...plan.removedManifests, ...plan.removedBlobs].map((digest) => digest.value))]));
+/** Every digest the repositories hold; `known` gives the holdings of some without reading them again. */
+async function referencedDigests(local: ImageStore, repositories: string[], known = new Map<string, string[]>()): Promise<Set<string>> {
   const referenced = new Set<string>();
   for (const repo of repositories) {
-    const removed = planned.get(repo);
-    for (const digest of [...(await local.contents.manifests(repo)), ...(await local.contents.linkedBlobs(repo))]) {
-      if (!removed?.has(digest.value)) referenced.add(digest.value);
-    }
+    const holdings = known.get(repo) ?? (await local.contents.referenced(repo)).map((digest) => digest.value);
+    for (const digest of holdings) referenced.add(digest);
   }
   return referenced;
 }

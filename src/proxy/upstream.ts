@@ -76,10 +76,11 @@ export class Upstream {
 
   /** A manifest by tag or digest, its bytes read whole (they are small, and bounded). */
   async getManifest(repo: string, reference: string): Promise<UpstreamManifest> {
-    return this.measured(`manifest ${repo}:${reference}`, async () => {
+    const what = `${this.name} manifest ${repo}:${reference}`;
+    return this.measured(what, async () => {
       const response = await this.send('GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
-      await expectSuccess(response, `${this.name} manifest ${repo}:${reference}`);
-      const bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, `${this.name} manifest ${repo}:${reference}`);
+      await expectSuccess(response, what);
+      const bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, what);
       this.observer.received(this.name, 'manifest', bytes.length);
       return { mediaType: bareMediaType(headerText(response.headers['content-type'])), bytes, digest: headerText(response.headers['docker-content-digest']) };
     });
@@ -87,9 +88,10 @@ export class Upstream {
 
   /** The digest a tag points at now (HEAD, so nothing is downloaded when it has not moved). */
   async headManifest(repo: string, tag: string): Promise<string | undefined> {
-    return this.measured(`manifest ${repo}:${tag}`, async () => {
+    const what = `${this.name} manifest ${repo}:${tag}`;
+    return this.measured(what, async () => {
       const response = await this.send('HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
-      await expectSuccess(response, `${this.name} manifest ${repo}:${tag}`);
+      await expectSuccess(response, what);
       await response.body.dump();
       return headerText(response.headers['docker-content-digest']);
     });
@@ -115,11 +117,7 @@ export class Upstream {
     const finished = (err?: unknown): void => {
       if (reported) return;
       reported = true;
-      if (err === undefined) {
-        this.observer.requested(this.name, 'ok', seconds);
-        this.markReachable(true, undefined);
-        return;
-      }
+      if (err === undefined) return this.succeeded(seconds);
       // The upstream answered: whatever went wrong after the headers, it broke the transfer.
       const outcome = isUpstreamFailure(err) && err.outcome !== 'unreachable' ? err.outcome : 'broken';
       this.observer.requested(this.name, outcome, seconds);
@@ -145,12 +143,16 @@ export class Upstream {
     const started = performance.now();
     try {
       const result = await work();
-      this.observer.requested(this.name, 'ok', (performance.now() - started) / 1000);
-      this.markReachable(true, undefined);
+      this.succeeded((performance.now() - started) / 1000);
       return result;
     } catch (err) {
-      throw this.settle(networkFailure(err, `${this.name} ${what}`), started);
+      throw this.settle(networkFailure(err, what), started);
     }
+  }
+
+  private succeeded(seconds: number): void {
+    this.observer.requested(this.name, 'ok', seconds);
+    this.markReachable(true, undefined);
   }
 
   private settle(failure: UpstreamFailure, started: number): UpstreamFailure {

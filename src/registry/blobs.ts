@@ -22,7 +22,6 @@ export const blobResource: Resource = {
       return size > 0 ? { start: 0, end: size - 1 } : undefined;
     });
     if (!content) throw blobUnknown(route.name, digest.value);
-    const info = content;
     if (content.provenance) request.pullProvenance = content.provenance;
     reply
       .header('content-type', 'application/octet-stream')
@@ -32,9 +31,9 @@ export const blobResource: Resource = {
       .header('cache-control', 'max-age=31536000');
     if (range.kind === 'partial') {
       const { start, end } = range.range;
-      reply.code(206).header('content-range', `bytes ${start}-${end}/${info.size}`).header('content-length', end - start + 1);
+      reply.code(206).header('content-range', `bytes ${start}-${end}/${content.size}`).header('content-length', end - start + 1);
     } else {
-      reply.code(200).header('content-length', info.size);
+      reply.code(200).header('content-length', content.size);
     }
     return reply.send(content.stream);
   },

@@ -32,12 +32,12 @@ describe('pruning blob data against concurrent links', () => {
     const digest = digestOf(data);
     await push('cache/a', data);
     await store.deleteBlob('cache/a', digest);
-    const freed = await store.contents.removeBlobDataUnlessReferenced(digest, async () => {
+    const freed = await store.contents.freeUnlessReferenced([digest], async () => {
       // A mount made while the data is parked: it must see the data gone, and the check sees its link.
       const mounted = await store.mountBlob('hosted/b', digest, 'cache/a');
       assert.equal(mounted, undefined, 'the source has no link any more');
       await push('hosted/c', data);
-      return store.contents.referencedByAny(['hosted/c'], digest);
+      return new Set((await store.contents.referenced('hosted/c')).map((linked) => linked.value));
     });
     assert.equal(freed, 0);
     const content = await store.openBlob('hosted/c', digest);
@@ -50,7 +50,7 @@ describe('pruning blob data against concurrent links', () => {
     const digest = digestOf(data);
     await push('cache/d', data);
     // The data goes while the link in cache/d still stands (a prune that is about to unlink it).
-    const freed = await store.contents.removeBlobDataUnlessReferenced(digest, async () => false);
+    const freed = await store.contents.freeUnlessReferenced([digest], async () => new Set());
     assert.equal(freed, data.length);
     assert.equal(await store.mountBlob('hosted/e', digest, 'cache/d'), undefined);
     assert.equal(await store.statBlob('hosted/e', digest), undefined, 'no link was left behind');
@@ -70,7 +70,7 @@ describe('pruning blob data against concurrent links', () => {
     await store.putManifest('hosted/f', { kind: 'tag', tag: 'v1' }, manifest, 'application/vnd.oci.image.manifest.v1+json');
     const digest = digestOf(manifest);
     await store.deleteManifest('hosted/f', digest);
-    await store.contents.removeBlobDataUnlessReferenced(digest, async () => false);
+    await store.contents.freeUnlessReferenced([digest], async () => new Set());
     await store.putManifest('hosted/f', { kind: 'tag', tag: 'v1' }, manifest, 'application/vnd.oci.image.manifest.v1+json');
     assert.deepEqual((await store.getManifest('hosted/f', { kind: 'tag', tag: 'v1' }))?.bytes, manifest);
   });

@@ -49,26 +49,36 @@ export class RepositoryContents {
   }
 
   /**
-   * Removes a blob's data unless `stillReferenced` (asked after the data is moved aside) finds a
-   * reference; resolves with the bytes freed. The data is parked under a name no reader uses
-   * before the last check, so a link made meanwhile either is seen by that check (and the data
-   * put back) or finds the data gone when it verifies it (see ImageStore's linking).
+   * Frees the data of `digests` except what `referencedNow` (asked once, after all of it is moved
+   * aside) still finds referenced; resolves with the bytes freed. The data is parked under names
+   * no reader uses before that last look, so a link made meanwhile either shows up in it (and its
+   * data is put back) or finds the data gone when it verifies it (see ImageStore's linking).
    */
-  async removeBlobDataUnlessReferenced(digest: Digest, stillReferenced: () => Promise<boolean>): Promise<number> {
-    const size = (await this.driver.stat(layout.blobData(digest)))?.size;
-    if (size === undefined) return 0;
-    try {
-      await this.driver.rename(layout.blobDir(digest), layout.blobPruning(digest));
-    } catch {
-      return 0;
+  async freeUnlessReferenced(digests: Digest[], referencedNow: () => Promise<Set<string>>): Promise<number> {
+    const parked: Array<{ digest: Digest; size: number }> = [];
+    for (const digest of digests) {
+      const size = (await this.driver.stat(layout.blobData(digest)))?.size;
+      if (size === undefined) continue;
+      try {
+        await this.driver.rename(layout.blobDir(digest), layout.blobPruning(digest));
+        parked.push({ digest, size });
+      } catch {
+        // Gone already, or moved by someone else: nothing of it to free here.
+      }
     }
-    if (await stillReferenced()) {
-      // Back where it was, unless a push has put the same content there meanwhile.
-      await this.driver.rename(layout.blobPruning(digest), layout.blobDir(digest)).catch(() => this.driver.remove(layout.blobPruning(digest)));
-      return 0;
+    if (parked.length === 0) return 0;
+    const referenced = await referencedNow();
+    let freed = 0;
+    for (const { digest, size } of parked) {
+      if (referenced.has(digest.value)) {
+        // Back where it was, unless a push has put the same content there meanwhile.
+        await this.driver.rename(layout.blobPruning(digest), layout.blobDir(digest)).catch(() => this.driver.remove(layout.blobPruning(digest)));
+      } else {
+        await this.driver.remove(layout.blobPruning(digest));
+        freed += size;
+      }
     }
-    await this.driver.remove(layout.blobPruning(digest));
-    return size;
+    return freed;
   }
 
   /** Removes what a prune that was killed left parked. */
@@ -82,13 +92,9 @@ export class RepositoryContents {
     }
   }
 
-  /** Whether any of `repositories` links the digest as a blob or holds it as a manifest. */
-  async referencedByAny(repositories: string[], digest: Digest): Promise<boolean> {
-    for (const repo of repositories) {
-      if (await this.driver.stat(layout.blobLink(repo, digest))) return true;
-      if (await this.driver.stat(layout.manifestRevision(repo, digest))) return true;
-    }
-    return false;
+  /** Every digest a repository holds: its manifests and the blobs linked into it. */
+  async referenced(repo: string): Promise<Digest[]> {
+    return [...(await this.manifests(repo)), ...(await this.linkedBlobs(repo))];
   }
 
   async blobSize(digest: Digest): Promise<number> {
