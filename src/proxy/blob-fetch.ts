@@ -26,6 +26,7 @@ export class BlobFetch implements UploadProgress {
   private readable = 0;
   private uploadId: string | undefined;
   private body: Readable | undefined;
+  private readBefore = false;
   private wake: () => void = () => undefined;
   private progress: Promise<void>;
 
@@ -70,6 +71,13 @@ export class BlobFetch implements UploadProgress {
 
   changed(): Promise<void> {
     return this.progress;
+  }
+
+  /** True for the first reader only: the download that this fetch was, for the pull metrics. */
+  claimFirstRead(): boolean {
+    const first = !this.readBefore;
+    this.readBefore = true;
+    return first;
   }
 
   /** Stops the download (at shutdown); it fails, and nothing of it is cached. */

@@ -101,7 +101,8 @@ export class PullThroughStore implements RegistryStore {
   private fetchManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
     const key = `${repo}@${referenceText(reference)}`;
     const running = this.manifestFetches.get(key);
-    if (running) return running;
+    // Only the request that started a fetch pulled from upstream; those that joined it did not.
+    if (running) return running.then((manifest) => withProvenance(manifest, proxied, 'cache'));
     const fetch = this.downloadManifest(repo, proxied, reference).finally(() => this.manifestFetches.delete(key));
     this.manifestFetches.set(key, fetch);
     return fetch;
@@ -129,39 +130,31 @@ export class PullThroughStore implements RegistryStore {
     const local = await this.local.statBlob(repo, digest);
     const proxied = this.namespaces.upstreamOf(repo);
     if (local || !proxied || this.settings.airGapped) return local;
-    const fetch = this.blobFetch(repo, proxied, digest);
-    try {
-      return { digest, size: await fetch.sized };
-    } catch (err) {
-      throw clientErrorOf(err, () => blobUnknownUpstream(proxied, digest));
-    }
+    return { digest, size: await sizeOf(this.blobFetch(repo, proxied, digest), proxied) };
   }
 
   async openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
     const proxied = this.namespaces.upstreamOf(repo);
     if (!proxied) return this.local.openBlob(repo, digest, chooseRange);
     const namespace = proxied.upstream.name;
-    let fetch = this.blobFetches.get(`${repo}@${digest.value}`);
+    let fetch = this.blobFetches.get(fetchKey(repo, digest));
     if (!fetch) {
       const cached = await this.local.openBlob(repo, digest, chooseRange);
       if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
       if (this.settings.airGapped) return undefined;
       fetch = this.blobFetch(repo, proxied, digest);
     }
-    let size: number;
-    try {
-      size = await fetch.sized;
-    } catch (err) {
-      throw clientErrorOf(err, () => blobUnknownUpstream(proxied, digest));
-    }
+    const size = await sizeOf(fetch, proxied);
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
     const stream = fetch.read(range.start, range.end);
-    return { digest, size, stream, provenance: { namespace, source: 'upstream' } };
+    // The first download served from a fetch is the pull that went upstream (a HEAD may have
+    // started it); others that join it cost the upstream nothing more.
+    return { digest, size, stream, provenance: { namespace, source: fetch.claimFirstRead() ? 'upstream' : 'cache' } };
   }
 
   /** The running download of a blob, or a new one; it leaves the table when it ends, either way. */
   private blobFetch(repo: string, proxied: Proxied, digest: Digest): BlobFetch {
-    const key = `${repo}@${digest.value}`;
+    const key = fetchKey(repo, digest);
     const running = this.blobFetches.get(key);
     if (running && running.failure() === undefined) return running;
     const fetch = new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest);
@@ -280,6 +273,16 @@ function withProvenance(manifest: StoredManifest, proxied: Proxied, source: Pull
   return { ...manifest, provenance: { namespace: proxied.upstream.name, source } };
 }
 
-function blobUnknownUpstream(proxied: Proxied, digest: Digest): RegistryError {
-  return new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { digest: digest.value });
+function fetchKey(repo: string, digest: Digest): string {
+  return `${repo}@${digest.value}`;
+}
+
+/** The size of a blob being fetched, or the client's error when the upstream could not supply it. */
+async function sizeOf(fetch: BlobFetch, proxied: Proxied): Promise<number> {
+  try {
+    return await fetch.sized;
+  } catch (err) {
+    const digest = fetch.digest.value;
+    throw clientErrorOf(err, () => new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { digest }));
+  }
 }

@@ -111,6 +111,8 @@ describe('pull-through cache', { skip: skipUnlessTools('docker-registry') }, () 
   it('shares one upstream fetch per blob among 16 concurrent pulls of an uncached image', async () => {
     const fresh = await pushImage(upstream.url, 'library/busy', 'v1', [512, 6 * 1024 * 1024, 200_000]);
     const before = await upstreamServed(upstream);
+    const blobPulls = async (source: string) => (await portholeMetrics(porthole.url)).value('porthole_proxy_pulls_total', { namespace: 'anon.local', type: 'blob', source }) ?? 0;
+    const [upstreamBefore, cacheBefore] = [await blobPulls('upstream'), await blobPulls('cache')];
     const pullOnce = async (): Promise<void> => {
       const manifest = await getManifest(porthole.url, '/v2/anon.local/library/busy/manifests/v1');
       assert.deepEqual(manifest.body, fresh.manifest);
@@ -126,6 +128,8 @@ describe('pull-through cache', { skip: skipUnlessTools('docker-registry') }, () 
     const afterwards = await upstreamServed(upstream);
     assert.equal(afterwards.blobGets - before.blobGets, fresh.blobs.size, 'exactly one upstream GET per blob');
     assert.equal(afterwards.manifestGets - before.manifestGets, 1, 'and one for the manifest');
+    assert.equal((await blobPulls('upstream')) - upstreamBefore, fresh.blobs.size, 'one pull per blob went upstream');
+    assert.equal((await blobPulls('cache')) - cacheBefore, 15 * fresh.blobs.size, 'the fifteen others joined it');
   });
 
   it('serves byte ranges of a blob still being fetched, and of a cached one', async () => {
