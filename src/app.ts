@@ -12,6 +12,7 @@ import type { MetricsRecorder } from './observability/metrics/recorder.js';
 import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
+import { StorageFullWatch } from './observability/storage-full-watch.js';
 import { startPeriodic } from './periodic.js';
 import { pruneOptionsOf } from './proxy/cache-pruner.js';
 import type { PullThrough } from './proxy/pull-through.js';
@@ -46,10 +47,12 @@ export interface PortholeApp {
   metricsListener?: FastifyInstance;
 }
 
-function localStore(config: PortholeConfig, recorder: MetricsRecorder): ImageStore {
-  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failed) =>
-    recorder.storageOperation(operation, seconds, failed),
-  );
+function localStore(config: PortholeConfig, recorder: MetricsRecorder, log: PortholeLogger): ImageStore {
+  const storageFull = new StorageFullWatch(recorder.metrics.storageFull, log);
+  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failure) => {
+    recorder.storageOperation(operation, seconds, failure !== undefined);
+    storageFull.observe(operation, failure);
+  });
   return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });
 }
 
@@ -77,7 +80,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
-  const local = deps.store ?? localStore(config, telemetry.recorder);
+  const local = deps.store ?? localStore(config, telemetry.recorder, deps.logger.child({ module: 'storage' }));
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough =

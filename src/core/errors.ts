@@ -20,8 +20,10 @@ export const ERROR_TABLE = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
-  // The spec allows only the codes above on a 4xx answer; these two are for 5xx answers only.
+  // The spec allows only the codes above on a 4xx answer; these are for 5xx answers only.
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
+  /** 507 Insufficient Storage: the disk (or quota) under storage.rootDirectory has no room left. */
+  STORAGE_FULL: { status: 507, message: 'storage is full' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

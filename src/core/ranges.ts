@@ -44,7 +44,10 @@ export function resolveReadRange(header: string | undefined, size: number): Read
       status: 416,
       headers: { 'content-range': `bytes */${size}` },
     });
-  const match = /^(\d{0,15})-(\d{0,15})$/.exec(spec);
+  // Positions of any length: a last position (or a suffix) past the end is clamped to the blob
+  // (RFC 9110 14.1.2), however many digits it has; Number() of a huge one is only imprecise or
+  // Infinity, both of which clamp the same way.
+  const match = /^(\d*)-(\d*)$/.exec(spec);
   if (!match || (match[1] === '' && match[2] === '')) throw unsatisfiable();
   if (match[1] === '') {
     const suffix = Number(match[2]);

@@ -108,7 +108,7 @@ export class BlobFetch implements UploadProgress {
     this.body = blob.body;
     let session;
     try {
-      session = await this.local.startUpload(this.localRepo, this.digest.algorithm);
+      session = await this.local.startUpload(this.localRepo, this.digest.algorithm, { oneShot: true });
     } catch (err) {
       blob.body.destroy();
       blob.finished(err);

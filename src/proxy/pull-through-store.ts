@@ -16,6 +16,7 @@ import type {
   RegistryStore,
   StorageStats,
   StoredManifest,
+  UploadOptions,
   UploadStatus,
 } from '../storage/types.js';
 import { AccessMarks } from './access-marks.js';
@@ -189,9 +190,9 @@ export class PullThroughStore implements RegistryStore {
     }
   }
 
-  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
+  startUpload(repo: string, algorithm?: DigestAlgorithm, options?: UploadOptions): Promise<UploadStatus> {
     this.refuseWrite(repo);
-    return this.local.startUpload(repo, algorithm);
+    return this.local.startUpload(repo, algorithm, options);
   }
 
   getUpload(repo: string, id: string): Promise<UploadStatus | undefined> {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TABLE, isRegistryError, RegistryError } from '../core/errors.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import './request-context.js';
 
 /**
@@ -16,6 +17,10 @@ export function toRegistryError(err: unknown, request: FastifyRequest): Registry
   if (fastifyError.code === 'FST_ERR_BAD_URL') {
     // Same answer as a malformed percent-encoding found by the route matcher (routes.ts).
     return new RegistryError('NAME_INVALID', 'the request path has a malformed percent-encoding');
+  }
+  if (isStorageFull(err)) {
+    // Logged by the storage-full watch (at most once a minute), not once per request.
+    return new RegistryError('STORAGE_FULL', 'storage is full: nothing was stored; try again once there is room');
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return new RegistryError('SIZE_INVALID', 'request body too large', undefined, { status: 413 });

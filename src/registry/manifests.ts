@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { assertValidTag } from '../core/names.js';
-import { parseManifestReference, referenceText, type ManifestReference } from '../core/reference.js';
+import { parseManifestReference, referenceText, tryParseManifestReference, type ManifestReference } from '../core/reference.js';
 import type { StoredManifest } from '../storage/types.js';
 import { requireDeletion, type RegistryContext, type Resource } from './context.js';
 import { queryOf, readBodyLimited } from './request-helpers.js';
@@ -14,6 +14,14 @@ async function findManifest(ctx: RegistryContext, name: string, reference: Manif
     throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name });
   }
   throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${referenceText(reference)} is not in ${name}`, { reference: referenceText(reference) });
+}
+
+/** The reference of a GET, HEAD or DELETE; one that could name no manifest is simply not found. */
+function lookupReference(text: string): ManifestReference {
+  const reference = tryParseManifestReference(text);
+  if (reference) return reference;
+  const shown = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  throw new RegistryError('MANIFEST_UNKNOWN', `manifest "${shown}" is unknown: it is neither a valid tag nor a supported digest`, { reference: shown });
 }
 
 function manifestHeaders(reply: FastifyReply, stored: StoredManifest): FastifyReply {
@@ -39,13 +47,13 @@ function extraTagsOf(reference: ManifestReference, query: URLSearchParams): stri
 /** GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>. */
 export const manifestResource: Resource = {
   async GET(ctx, route, request, reply) {
-    const stored = await findManifest(ctx, route.name, parseManifestReference(route.reference ?? ''));
+    const stored = await findManifest(ctx, route.name, lookupReference(route.reference ?? ''));
     if (stored.provenance) request.pullProvenance = stored.provenance;
     return manifestHeaders(reply, stored).send(stored.bytes);
   },
 
   async HEAD(ctx, route, _request, reply) {
-    const stored = await findManifest(ctx, route.name, parseManifestReference(route.reference ?? ''));
+    const stored = await findManifest(ctx, route.name, lookupReference(route.reference ?? ''));
     return manifestHeaders(reply, stored).send();
   },
 
@@ -70,7 +78,7 @@ export const manifestResource: Resource = {
 
   async DELETE(ctx, route, _request, reply) {
     requireDeletion(ctx);
-    const reference = parseManifestReference(route.reference ?? '');
+    const reference = lookupReference(route.reference ?? '');
     const deleted =
       reference.kind === 'digest' ? await ctx.store.deleteManifest(route.name, reference.digest) : await ctx.store.deleteTag(route.name, reference.tag);
     if (!deleted) {

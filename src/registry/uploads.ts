@@ -80,7 +80,7 @@ export const uploadsResource: Resource = {
       const options = chunkOptionsOf(request, () => {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'a single-request upload takes no Content-Range');
       });
-      const session = await ctx.store.startUpload(route.name, digest.algorithm);
+      const session = await ctx.store.startUpload(route.name, digest.algorithm, { oneShot: true });
       try {
         const blob = await ctx.store.finishUpload(route.name, session.id, digest, { body: bodyOf(request), options });
         return answerCreated(reply, route.name, blob);

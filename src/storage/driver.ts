@@ -73,8 +73,9 @@ export interface Driver {
    */
   writeStreamAt(path: string, offset: number, source: Readable, watch?: WriteWatch): Promise<number>;
   /**
-   * Durably moves a finished file to its content-addressed home. When the target already exists
-   * (the same content, by construction) the existing file is kept and the source removed.
+   * Durably gives a finished file its content-addressed home, leaving the source in place for
+   * the caller to remove once everything that depends on the commit is durable too. When the
+   * target already exists (the same content, by construction) it is kept as it is.
    */
   commit(from: string, to: string): Promise<void>;
   /** Cuts a file back to `size` bytes. */

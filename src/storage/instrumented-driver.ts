@@ -2,8 +2,11 @@ import type { Readable } from 'node:stream';
 import { isClientAbort } from '../core/client-abort.js';
 import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from './driver.js';
 
-/** Hears each driver operation: its name, how long it took (seconds), and whether it failed. */
-export type OperationObserver = (operation: string, seconds: number, failed: boolean) => void;
+/**
+ * Hears each driver operation: its name, how long it took (seconds), and why it failed
+ * (undefined when it succeeded, or when only the client broke it off).
+ */
+export type OperationObserver = (operation: string, seconds: number, failure: unknown) => void;
 
 /**
  * A Driver that times every operation of the driver it wraps (distribution's
@@ -24,11 +27,11 @@ export class InstrumentedDriver implements Driver {
     const start = performance.now();
     try {
       const result = await work();
-      this.observe(operation, (performance.now() - start) / 1000, false);
+      this.observe(operation, (performance.now() - start) / 1000, undefined);
       return result;
     } catch (err) {
       // A client that hangs up mid-upload breaks the write, but that is no storage failure.
-      this.observe(operation, (performance.now() - start) / 1000, !isClientAbort(err));
+      this.observe(operation, (performance.now() - start) / 1000, isClientAbort(err) ? undefined : err);
       throw err;
     }
   }
@@ -60,9 +63,9 @@ export class InstrumentedDriver implements Driver {
   }
 
   private timedStream(operation: string, start: number, stream: Readable): Readable {
-    let failed = false;
-    stream.once('error', () => (failed = true));
-    stream.once('close', () => this.observe(operation, (performance.now() - start) / 1000, failed));
+    let failure: unknown;
+    stream.once('error', (err) => (failure = err));
+    stream.once('close', () => this.observe(operation, (performance.now() - start) / 1000, failure));
     return stream;
   }
 

@@ -12,9 +12,11 @@ import type { Digest } from '../core/digest.js';
  *   repositories/<name>/_manifests/accessed/<alg>/<hex>      when a cached manifest was last pulled (its mtime)
  *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer of a subject (holds its descriptor)
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
+ *   completed-uploads/<id>                                   what a finished session stored, for a retried PUT
  */
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
+export const COMPLETED_UPLOADS = 'completed-uploads';
 export const PRUNING_PREFIX = '.pruning-';
 
 export const layout = {
@@ -37,6 +39,7 @@ export const layout = {
   upload: (id: string) => `${UPLOADS}/${id}`,
   uploadData: (id: string) => `${UPLOADS}/${id}/data`,
   uploadInfo: (id: string) => `${UPLOADS}/${id}/info.json`,
+  completedUpload: (id: string) => `${COMPLETED_UPLOADS}/${id}`,
 };
 
 /** Directory names inside a repository directory that mark it as one. */

@@ -33,6 +33,15 @@ export interface UploadStatus {
   size: number;
 }
 
+export interface UploadOptions {
+  /**
+   * A session that the client never learns of: a single `POST ?digest=` upload, or a download
+   * of the pull-through cache. Nobody can resume it, so one left by a killed process is removed
+   * at start-up instead of waiting for `uploadExpiry`.
+   */
+  oneShot?: boolean;
+}
+
 export interface ChunkOptions {
   /** The inclusive range the client says it is sending (Content-Range), if any. */
   range?: { start: number; end: number };
@@ -104,10 +113,13 @@ export interface RegistryStore {
   /** Links a blob from another repository; false when `from` does not have it. */
   mountBlob(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined>;
 
-  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus>;
+  startUpload(repo: string, algorithm?: DigestAlgorithm, options?: UploadOptions): Promise<UploadStatus>;
   getUpload(repo: string, id: string): Promise<UploadStatus | undefined>;
   appendUpload(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus>;
-  /** Appends an optional final chunk, verifies the digest, and makes the blob durable and linked. */
+  /**
+   * Appends an optional final chunk, verifies the digest, and makes the blob durable and linked.
+   * Idempotent: a retry of a finish that completed (one cut off by a crash, say) answers again.
+   */
   finishUpload(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }): Promise<BlobInfo>;
   cancelUpload(repo: string, id: string): Promise<boolean>;
   /** Removes sessions idle for longer than `maxIdleMs`; resolves with how many went. */

@@ -5,8 +5,11 @@ import { expect, type BadInputCase } from './case.js';
 /**
  * Tags outside [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} and digests that are not sha256:<64 lowercase
  * hex> or sha512:<128 lowercase hex>. The spec has no tag error code (TAG_INVALID is legacy
- * Docker); porthole answers a malformed tag with 400 MANIFEST_INVALID, on GET as on PUT, and a
- * malformed digest anywhere with 400 DIGEST_INVALID ("the registry SHOULD respond 400").
+ * Docker); porthole refuses a push under a malformed tag with 400 MANIFEST_INVALID, and a
+ * malformed digest in a blob, upload or referrers path with 400 DIGEST_INVALID ("the registry
+ * SHOULD respond 400"). A manifest GET, HEAD or DELETE by a reference that is neither a tag nor a
+ * digest looks up something that cannot exist: 404 MANIFEST_UNKNOWN, as distribution and zot
+ * answer and as clients probing a registry expect.
  */
 const HEX64 = 'a'.repeat(64);
 
@@ -22,8 +25,24 @@ export const tagCases: BadInputCase[] = [
   { title: 'a tag of 129 characters (PUT)', ...expect(400, 'MANIFEST_INVALID'), send: pushFixtureAs('t'.repeat(129)) },
   {
     title: 'a tag of 129 characters (GET)',
-    ...expect(400, 'MANIFEST_INVALID'),
+    ...expect(404, 'MANIFEST_UNKNOWN'),
     send: (ctx) => raw(ctx.url, { path: `/v2/${ctx.fixture.name}/manifests/${'t'.repeat(129)}` }),
+  },
+  {
+    title: 'a tag starting with . (GET)',
+    ...expect(404, 'MANIFEST_UNKNOWN'),
+    send: (ctx) => raw(ctx.url, { path: `/v2/${ctx.fixture.name}/manifests/.hidden` }),
+  },
+  {
+    title: 'a tag with + in it (HEAD)',
+    status: 404,
+    codes: [],
+    send: (ctx) => raw(ctx.url, { method: 'HEAD', path: `/v2/${ctx.fixture.name}/manifests/1.0+build` }),
+  },
+  {
+    title: 'a tag with an encoded space (DELETE)',
+    ...expect(404, 'MANIFEST_UNKNOWN'),
+    send: (ctx) => raw(ctx.url, { method: 'DELETE', path: `/v2/${ctx.fixture.name}/manifests/a%20b` }),
   },
   { title: 'a tag starting with .', ...expect(400, 'MANIFEST_INVALID'), send: pushFixtureAs('.hidden') },
   { title: 'a tag starting with -', ...expect(400, 'MANIFEST_INVALID'), send: pushFixtureAs('-rc1') },
@@ -49,9 +68,19 @@ export const digestCases: BadInputCase[] = [
   { title: 'no encoded part', ...expect(400, 'DIGEST_INVALID'), send: getBlob('sha256:') },
   {
     title: 'a bad digest on HEAD of a manifest',
-    status: 400,
+    status: 404,
     codes: [],
     send: (ctx) => raw(ctx.url, { method: 'HEAD', path: `/v2/${ctx.fixture.name}/manifests/sha256:${'a'.repeat(65)}` }),
+  },
+  {
+    title: 'a bad digest on GET of a manifest',
+    ...expect(404, 'MANIFEST_UNKNOWN'),
+    send: (ctx) => raw(ctx.url, { path: `/v2/${ctx.fixture.name}/manifests/sha256:${'a'.repeat(63)}` }),
+  },
+  {
+    title: 'an unsupported algorithm on DELETE of a manifest',
+    ...expect(404, 'MANIFEST_UNKNOWN'),
+    send: (ctx) => raw(ctx.url, { method: 'DELETE', path: `/v2/${ctx.fixture.name}/manifests/md5:${'a'.repeat(32)}` }),
   },
   {
     title: 'a bad digest on referrers',

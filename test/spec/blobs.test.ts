@@ -52,6 +52,9 @@ describe('blob reads', () => {
     { range: 'bytes=-5000', start: 0, end: 999 },
     { range: 'bytes=995-5000', start: 995, end: 999 },
     { range: 'bytes=999-999', start: 999, end: 999 },
+    // A last position past the end is clamped, whatever its number of digits (RFC 9110 14.1.2).
+    { range: 'bytes=0-99999999999999999999', start: 0, end: 999 },
+    { range: 'bytes=-99999999999999999999', start: 0, end: 999 },
   ];
   for (const { range, start, end } of satisfiable) {
     it(`answers Range: ${range} with 206 and Content-Range bytes ${start}-${end}/${SIZE}`, async () => {
@@ -63,7 +66,7 @@ describe('blob reads', () => {
     });
   }
 
-  for (const range of ['bytes=1000-', 'bytes=5000-6000', 'bytes=-0', 'bytes=500-100']) {
+  for (const range of ['bytes=1000-', 'bytes=5000-6000', 'bytes=-0', 'bytes=500-100', 'bytes=99999999999999999999-']) {
     it(`answers the unsatisfiable Range: ${range} with 416 and Content-Range: bytes */${SIZE}`, async () => {
       const response = await getRange(range);
       assertError(response, 416, 'SIZE_INVALID');

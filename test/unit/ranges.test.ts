@@ -39,8 +39,13 @@ describe('blob Range', () => {
     assert.deepEqual(partial('bytes=-1000'), { start: 0, end: 99 });
     assert.deepEqual(partial('bytes=50-5000'), { start: 50, end: 99 });
   });
+  it('clamps a last position or suffix of any number of digits (RFC 9110 14.1.2)', () => {
+    assert.deepEqual(partial('bytes=0-99999999999999999999'), { start: 0, end: 99 });
+    assert.deepEqual(partial(`bytes=10-${'9'.repeat(400)}`), { start: 10, end: 99 });
+    assert.deepEqual(partial('bytes=-99999999999999999999'), { start: 0, end: 99 });
+  });
   it('answers 416 with Content-Range bytes */size for unsatisfiable or malformed ranges', () => {
-    for (const header of ['bytes=100-', 'bytes=200-300', 'bytes=5-1', 'bytes=-0', 'bytes=-', 'bytes=a-b']) {
+    for (const header of ['bytes=100-', 'bytes=200-300', 'bytes=5-1', 'bytes=-0', 'bytes=-', 'bytes=a-b', 'bytes=99999999999999999999-', 'bytes=1-2-3']) {
       assert.throws(
         () => resolveReadRange(header, size),
         (err: unknown) => isRegistryError(err) && err.status === 416 && err.headers['content-range'] === 'bytes */100',

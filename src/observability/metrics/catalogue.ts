@@ -107,6 +107,11 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    storageFull: new Gauge({
+      name: 'porthole_storage_full',
+      help: '1 while storage has no room: from a write that failed with ENOSPC or EDQUOT until a write succeeds.',
+      registers,
+    }),
     storageScanDuration: new Gauge({
       name: 'porthole_storage_scan_duration_seconds',
       help: 'How long the last recomputation of the storage gauges took.',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { close, constants, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -78,9 +78,13 @@ export class FilesystemDriver implements Driver {
     try {
       await handle.writeFile(data);
       if (durable) await handle.sync();
-    } finally {
-      await handle.close();
+    } catch (err) {
+      // A full disk fails here: the partial staging file must not wait for a restart to go.
+      await handle.close().catch(() => undefined);
+      await rm(staged, { force: true });
+      throw err;
     }
+    await handle.close();
     await this.place(staged, target, durable);
   }
 
@@ -164,15 +168,25 @@ export class FilesystemDriver implements Driver {
     }
   }
 
+  /**
+   * A hard link, not a rename: the finished file stays in its session until the caller removes
+   * it, so that a process killed at any point of a commit leaves the bytes either in their home
+   * or still in the session (see UploadSessions.finish).
+   */
   async commit(from: string, to: string): Promise<void> {
+    if (await this.stat(to)) return;
     const source = this.full(from);
     const target = this.full(to);
-    if (await this.stat(to)) {
-      await rm(source, { force: true });
-      return;
-    }
     await fsyncPath(source);
-    await this.place(source, target, true);
+    const parent = dirname(target);
+    await mkdir(parent, { recursive: true });
+    try {
+      await link(source, target);
+    } catch (err) {
+      // Another commit of the same content got there first: the same bytes, by construction.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    await fsyncPath(parent);
   }
 
   async truncate(path: string, size: number): Promise<void> {

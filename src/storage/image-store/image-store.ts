@@ -14,6 +14,7 @@ import type {
   ReferrerDescriptor,
   RegistryStore,
   StoredManifest,
+  UploadOptions,
   UploadStatus,
 } from '../types.js';
 import { BlobLinks } from './blobs.js';
@@ -81,8 +82,10 @@ export class ImageStore implements RegistryStore {
     );
   }
 
+  /** Prepares the driver and removes the upload sessions a killed process left that nobody can resume. */
   async init(): Promise<void> {
     await this.driver.init();
+    await this.uploads.removeOrphans();
   }
 
   statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
@@ -111,8 +114,8 @@ export class ImageStore implements RegistryStore {
     return source;
   }
 
-  startUpload(repo: string, algorithm?: DigestAlgorithm): Promise<UploadStatus> {
-    return this.uploads.start(repo, algorithm);
+  startUpload(repo: string, algorithm?: DigestAlgorithm, options?: UploadOptions): Promise<UploadStatus> {
+    return this.uploads.start(repo, algorithm, options);
   }
 
   getUpload(repo: string, id: string): Promise<UploadStatus | undefined> {

@@ -7,12 +7,16 @@ import { uploadRangeHeader } from '../../core/ranges.js';
 import type { Driver } from '../driver.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { layout, UPLOADS } from '../layout.js';
-import type { ChunkOptions, UploadStatus } from '../types.js';
+import { isStorageFull } from '../storage-full.js';
+import type { ChunkOptions, UploadOptions, UploadStatus } from '../types.js';
+import { CompletedUploads } from './completed-uploads.js';
 
 interface SessionInfo {
   repo: string;
   algorithm: DigestAlgorithm;
   startedAt: number;
+  /** Set for sessions nobody can resume (see UploadOptions): removed at start-up. */
+  oneShot?: boolean;
 }
 
 /** In-memory hashing state of a session, so each byte is hashed once, as it arrives. */
@@ -23,14 +27,23 @@ interface LiveSession {
 
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+function isSessionId(id: string): boolean {
+  return SESSION_ID.test(id);
+}
+
+function storageFull(what: string): RegistryError {
+  return new RegistryError('STORAGE_FULL', `storage is full: ${what}; the upload session was removed, push the blob again once there is room`);
+}
+
 /**
  * Upload sessions: data accumulates in uploads/<id>/data (never visible as a blob), hashed while
- * it streams in; only a verified, fsynced file is moved into blobs/. A session's requests are
- * serialised so that chunks cannot interleave.
+ * it streams in; only a verified, fsynced file is given its home in blobs/. A session's requests
+ * are serialised so that chunks cannot interleave.
  */
 export class UploadSessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly lock: KeyedLock;
+  private readonly completed: CompletedUploads;
 
   constructor(
     private readonly driver: Driver,
@@ -38,11 +51,13 @@ export class UploadSessions {
     onLockWait?: (seconds: number) => void,
   ) {
     this.lock = new KeyedLock(onLockWait);
+    this.completed = new CompletedUploads(driver);
   }
 
-  async start(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
+  async start(repo: string, algorithm: DigestAlgorithm = 'sha256', options: UploadOptions = {}): Promise<UploadStatus> {
     const id = randomUUID();
     const info: SessionInfo = { repo, algorithm, startedAt: Date.now() };
+    if (options.oneShot) info.oneShot = true;
     // Not durable: a session lost to a power cut only makes its client start again.
     await this.driver.writeAtomic(layout.uploadInfo(id), JSON.stringify(info), { durable: false });
     this.live.set(id, { hash: newHash(algorithm), size: 0 });
@@ -50,13 +65,17 @@ export class UploadSessions {
   }
 
   private async readInfo(repo: string, id: string): Promise<SessionInfo | undefined> {
-    if (!SESSION_ID.test(id)) return undefined;
+    const info = await this.readAnyInfo(id);
+    return info?.repo === repo ? info : undefined;
+  }
+
+  private async readAnyInfo(id: string): Promise<SessionInfo | undefined> {
+    if (!isSessionId(id)) return undefined;
     const raw = await this.driver.read(layout.uploadInfo(id));
     if (!raw) return undefined;
     try {
       const info = JSON.parse(raw.toString('utf8')) as SessionInfo;
-      if (info.repo !== repo || !isDigestAlgorithm(info.algorithm)) return undefined;
-      return info;
+      return isDigestAlgorithm(info.algorithm) ? info : undefined;
     } catch {
       return undefined;
     }
@@ -92,8 +111,23 @@ export class UploadSessions {
   async append(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
     return this.lock.run(id, async () => {
       const info = await this.requireInfo(repo, id);
-      return this.appendLocked(repo, id, info, body, options);
+      return this.discardWhenFull(id, 'a chunk could not be written', () => this.appendLocked(repo, id, info, body, options));
     });
+  }
+
+  /**
+   * A session whose write met a full disk is removed at once, with everything it held: its
+   * client is told to start again, and the room its data took is needed more than a resumable
+   * session that could not be finished anyway.
+   */
+  private async discardWhenFull<T>(id: string, what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      await this.discard(id);
+      throw storageFull(what);
+    }
   }
 
   private async appendLocked(repo: string, id: string, info: SessionInfo, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
@@ -143,26 +177,43 @@ export class UploadSessions {
     return { id, repo, size: session.size };
   }
 
-  /** `onVerified` hears that the content matched the digest, before it is made durable and linked. */
+  /**
+   * Verifies the session's content against `digest`, then stores it. `onVerified` hears that the
+   * content matched, before it is made durable and linked.
+   *
+   * The order makes a crash at any instant safe (docs/storage.md): the data gets its home in
+   * blobs/ by a hard link, so the session keeps every byte until the blob is durable and linked;
+   * the completion is recorded before the session is removed; so a retried PUT finds either the
+   * whole session (and stores it again, idempotently) or the record, and answers 201 either way.
+   */
   async finish(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }, onVerified?: () => void): Promise<{ size: number }> {
     return this.lock.run(id, async () => {
-      const info = await this.requireInfo(repo, id);
-      if (finalChunk) await this.appendLocked(repo, id, info, finalChunk.body, finalChunk.options);
-      const session = await this.liveSession(id, info);
-      const actual = await this.digestOf(id, session, info, digest.algorithm);
-      if (actual !== digest.hex) {
-        await this.discard(id);
-        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${digest.algorithm}:${actual}, not ${digest.value}; the upload was discarded`, {
-          expected: digest.value,
-          actual: `${digest.algorithm}:${actual}`,
-        });
+      const info = await this.readInfo(repo, id);
+      if (!info) {
+        const size = await this.completed.sizeOf(id, repo, digest);
+        if (size !== undefined) return { size };
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload session "${id.slice(0, 64)}" is unknown in ${repo}`);
       }
-      onVerified?.();
-      if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
-      await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
-      await this.onBlobStored(repo, digest, session.size);
-      await this.discard(id);
-      return { size: session.size };
+      return this.discardWhenFull(id, 'the blob could not be stored', async () => {
+        if (finalChunk) await this.appendLocked(repo, id, info, finalChunk.body, finalChunk.options);
+        const session = await this.liveSession(id, info);
+        const actual = await this.digestOf(id, session, info, digest.algorithm);
+        if (actual !== digest.hex) {
+          await this.discard(id);
+          throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${digest.algorithm}:${actual}, not ${digest.value}; the upload was discarded`, {
+            expected: digest.value,
+            actual: `${digest.algorithm}:${actual}`,
+          });
+        }
+        onVerified?.();
+        if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
+        await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
+        await this.onBlobStored(repo, digest, session.size);
+        // Only a retry cut off by a crash needs the record; the blob is stored without it.
+        await this.completed.record(id, repo, digest, session.size).catch(() => undefined);
+        await this.discard(id);
+        return { size: session.size };
+      });
     });
   }
 
@@ -193,11 +244,30 @@ export class UploadSessions {
     await this.driver.remove(layout.upload(id));
   }
 
+  /**
+   * After a restart: removes the sessions nobody can resume (one-shot ones, and any whose info
+   * is gone, as a kill during its removal leaves it); resolves with how many went. Resumable
+   * sessions stay until `uploadExpiry`.
+   */
+  async removeOrphans(): Promise<number> {
+    let removed = 0;
+    for (const id of await this.driver.list(UPLOADS)) {
+      if (!isSessionId(id)) continue;
+      const info = await this.readAnyInfo(id);
+      if (info && !info.oneShot) continue;
+      await this.lock.run(id, () => this.discard(id));
+      removed += 1;
+    }
+    return removed;
+  }
+
+  /** Removes sessions idle for longer than `maxIdleMs`, and older completion records; resolves with how many sessions went. */
   async purge(maxIdleMs: number): Promise<number> {
     const now = Date.now();
     let removed = 0;
+    await this.completed.purge(maxIdleMs, isSessionId);
     for (const id of await this.driver.list(UPLOADS)) {
-      if (!SESSION_ID.test(id)) continue;
+      if (!isSessionId(id)) continue;
       const touched = Math.max(
         (await this.driver.stat(layout.uploadData(id)))?.modifiedMs ?? 0,
         (await this.driver.stat(layout.uploadInfo(id)))?.modifiedMs ?? 0,
