@@ -71,6 +71,13 @@ describe('porthole serve start-up failures', () => {
     await cleanup(dir);
   });
 
+  // Node's recursive mkdir never settles under /proc: start-up used to hang for ever.
+  it('exits 2 naming storage.rootDirectory when the root is under /proc', { skip: !existsSync('/proc/self') && 'no /proc here' }, async () => {
+    const result = await runCli(['serve', '--port', '0', '--root', '/proc/nope']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /storage\.rootDirectory: cannot use "\/proc\/nope"/);
+  });
+
   it('writes the log file with mode 0600 when log.output is a path', async () => {
     const dir = await tempDir('logfile');
     await mkdir(join(dir, 'logs'));

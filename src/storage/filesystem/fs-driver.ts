@@ -9,6 +9,7 @@ import { BatchedFdWriter } from './batched-fd-writer.js';
 import { drainChunks } from '../../core/drain-chunks.js';
 import { droppedShortLived } from '../../core/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
+import { ensureDirectory } from './ensure-directory.js';
 
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
@@ -46,7 +47,7 @@ export class FilesystemDriver implements Driver {
 
   /** Creates the root and clears staging files that a killed process left behind. */
   async init(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    await ensureDirectory(this.root);
     await rm(join(this.root, STAGING_DIR), { recursive: true, force: true });
     await mkdir(join(this.root, STAGING_DIR), { recursive: true });
   }
