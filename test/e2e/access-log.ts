@@ -7,6 +7,9 @@ export interface AccessLine {
   path: string;
   status: number;
   repo?: string;
+  /** The query string, without its `?` (containerd's `ns=HOST` when it pulls through a mirror). */
+  query?: string;
+  userAgent?: string;
 }
 
 function isAccessLine(value: unknown): value is AccessLine {

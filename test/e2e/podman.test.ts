@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { sha256Digest, type ImageDescription, type LayoutDescription } from '../fixtures/oci-layout.js';
 import { rootfsFiles } from '../fixtures/rootfs-files.js';
 import { seededBytes } from '../fixtures/seeded-bytes.js';
 import { createTar } from '../fixtures/tar.js';
-import type { PortholeProcess } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
 import { requireTools } from '../helpers/tools.js';
 import { accessLogUntil } from './access-log.js';
-import type { ContainersSandbox } from './containers-sandbox.js';
-import { startE2eSuite, stopE2eSuite } from './e2e-suite.js';
+import { useE2eSuite } from './e2e-suite.js';
 import { PodmanStore } from './podman-store.js';
 
 const TEST_TIMEOUT = 120_000;
@@ -41,31 +39,10 @@ function expectedFrom(image: ImageDescription): Expected {
   return { id: image.config.digest.slice('sha256:'.length), ...image.platform, diffIds: image.diffIds, files: image.files };
 }
 
-let porthole: PortholeProcess;
-let sandbox: ContainersSandbox;
-let work: string;
-let single: LayoutDescription;
-let multi: LayoutDescription;
-
-before(async () => {
-  ({ porthole, sandbox, work, single, multi } = await startE2eSuite('e2e-podman', { seed: 'podman-single', layers: 2, fileBytes: 48 * 1024 }));
-});
-
-after(() => stopE2eSuite({ porthole, sandbox, work }));
-
-/** Pushed with skopeo, once, by whichever test needs it first. */
-const pushes = new Map<string, Promise<unknown>>();
-function pushed(fixture: LayoutDescription, repo: string, ...flags: string[]): Promise<unknown> {
-  if (!pushes.has(repo)) {
-    const copyAll = fixture.index ? ['--all'] : [];
-    const destination = `docker://${porthole.host}/${repo}:${fixture.tag}`;
-    pushes.set(repo, sandbox.skopeo(['copy', '--quiet', ...copyAll, ...flags, '--dest-tls-verify=false', `oci:${fixture.dir}:${fixture.tag}`, destination]));
-  }
-  return pushes.get(repo) as Promise<unknown>;
-}
+const suite = useE2eSuite('e2e-podman', { single: { seed: 'podman-single', layers: 2, fileBytes: 48 * 1024 } });
 
 async function withStore<T>(use: (store: PodmanStore) => Promise<T>): Promise<T> {
-  const store = await PodmanStore.create(sandbox);
+  const store = await PodmanStore.create(suite.sandbox);
   try {
     return await use(store);
   } finally {
@@ -116,7 +93,8 @@ function ready(t: TestContext): boolean {
 describe('podman against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
   test('pulls a single-arch image: ID, digest, layers and files are what was pushed', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!ready(t)) return;
-    await pushed(single, 'podman/single');
+    const { porthole, single } = suite;
+    await suite.pushed(single, 'podman/single');
     const reference = `${porthole.host}/podman/single:${single.tag}`;
     const image = await assertPulled(reference, expectedFrom(imageFor(single, 'amd64')));
     assert.equal(image.Digest, single.root.digest);
@@ -125,7 +103,8 @@ describe('podman against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('pulls a Docker schema 2 image (pushed with --format v2s2)', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!ready(t)) return;
-    await pushed(single, 'podman/docker', '--format', 'v2s2');
+    const { porthole, single } = suite;
+    await suite.pushed(single, 'podman/docker', '--format', 'v2s2');
     const head = await raw(porthole.url, { method: 'HEAD', path: `/v2/podman/docker/manifests/${single.tag}` });
     assert.equal(head.headers['content-type'], DOCKER_MANIFEST);
     const reference = `${porthole.host}/podman/docker:${single.tag}`;
@@ -136,7 +115,8 @@ describe('podman against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
   for (const architecture of ['amd64', 'arm64']) {
     test(`pulls the ${architecture} image of a multi-arch index with --arch ${architecture}`, { timeout: TEST_TIMEOUT }, async (t) => {
       if (!ready(t)) return;
-      await pushed(multi, 'podman/multi');
+      const { porthole, multi } = suite;
+      await suite.pushed(multi, 'podman/multi');
       const expected = imageFor(multi, architecture);
       const reference = `${porthole.host}/podman/multi:${multi.tag}`;
       const image = await assertPulled(reference, expectedFrom(expected), ['--arch', architecture]);
@@ -151,6 +131,7 @@ describe('podman against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('pushes an image it made itself, which pulls back identical', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!ready(t)) return;
+    const { porthole, work } = suite;
     // An image imported from a tar no registry has seen: podman must upload it (an image pulled
     // from porthole would only be mounted back, from containers/image's blob info cache).
     const content = seededBytes('podman-push', 256 * 1024);

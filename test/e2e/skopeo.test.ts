@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { corruptBlobs, layoutGraph, layoutRoot, storedBlobDigests } from '../fixtures/oci-layout-reader.js';
 import { OCI_MEDIA_TYPES, sha256Digest, type LayoutDescription } from '../fixtures/oci-layout.js';
-import type { PortholeProcess } from '../helpers/porthole-process.js';
 import { errorCodes, raw, type RawResponse } from '../helpers/raw-http.js';
 import { requireTools } from '../helpers/tools.js';
 import { accessLogUntil, isMountInto } from './access-log.js';
-import type { ContainersSandbox } from './containers-sandbox.js';
-import { startE2eSuite, stopE2eSuite } from './e2e-suite.js';
+import { useE2eSuite } from './e2e-suite.js';
 import { CommandError } from './run-command.js';
 import { parseSkopeoJson, type SkopeoConfig, type SkopeoInspect, type SkopeoTagList } from './skopeo-output.js';
 import { copiesOf } from '../helpers/storage-tree.js';
@@ -19,43 +17,22 @@ const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.
 const ACCEPT_ALL = [OCI_MEDIA_TYPES.manifest, OCI_MEDIA_TYPES.index, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST].join(', ');
 const TEST_TIMEOUT = 120_000;
 
-let porthole: PortholeProcess;
-let sandbox: ContainersSandbox;
-let work: string;
-let single: LayoutDescription;
-let multi: LayoutDescription;
-
-before(async () => {
-  // Layers of about 1 MiB, so that uploads span many socket reads and skopeo streams them.
-  ({ porthole, sandbox, work, single, multi } = await startE2eSuite('e2e-skopeo', { seed: 'skopeo-single', layers: 3, fileBytes: 512 * 1024 }));
-});
-
-after(() => stopE2eSuite({ porthole, sandbox, work }));
+// Layers of about 1 MiB, so that uploads span many socket reads and skopeo streams them.
+const suite = useE2eSuite('e2e-skopeo', { single: { seed: 'skopeo-single', layers: 3, fileBytes: 512 * 1024 } });
 
 function dockerRef(repo: string, tag: string): string {
-  return `docker://${porthole.host}/${repo}:${tag}`;
-}
-
-/** Tests may run alone (--test-name-pattern), so each pushes what it needs; a push happens once. */
-const pushes = new Map<string, Promise<unknown>>();
-function pushed(fixture: LayoutDescription, repo: string, ...flags: string[]): Promise<unknown> {
-  const key = `${repo}:${fixture.tag}`;
-  if (!pushes.has(key)) {
-    const copyAll = fixture.index ? ['--all'] : [];
-    pushes.set(key, sandbox.skopeo(['copy', '--quiet', ...copyAll, ...flags, '--dest-tls-verify=false', `oci:${fixture.dir}:${fixture.tag}`, dockerRef(repo, fixture.tag)]));
-  }
-  return pushes.get(key) as Promise<unknown>;
+  return `docker://${suite.porthole.host}/${repo}:${tag}`;
 }
 
 function getManifest(repo: string, reference: string): Promise<RawResponse> {
-  return raw(porthole.url, { path: `/v2/${repo}/manifests/${reference}`, headers: { accept: ACCEPT_ALL } });
+  return raw(suite.porthole.url, { path: `/v2/${repo}/manifests/${reference}`, headers: { accept: ACCEPT_ALL } });
 }
 
 /** Copies `repo:tag` out of porthole into a new oci: layout and checks it is the fixture, digest for digest. */
 async function assertRoundTrip(fixture: LayoutDescription, repo: string): Promise<void> {
-  const out = join(work, `out-${repo.replaceAll('/', '-')}`);
+  const out = join(suite.work, `out-${repo.replaceAll('/', '-')}`);
   const copyAll = fixture.index ? ['--all'] : [];
-  await sandbox.skopeo(['copy', '--quiet', ...copyAll, '--src-tls-verify=false', dockerRef(repo, fixture.tag), `oci:${out}:${fixture.tag}`]);
+  await suite.sandbox.skopeo(['copy', '--quiet', ...copyAll, '--src-tls-verify=false', dockerRef(repo, fixture.tag), `oci:${out}:${fixture.tag}`]);
   const root = await layoutRoot(out, fixture.tag);
   assert.equal(root.digest, fixture.root.digest, 'the manifest came back byte for byte');
   assert.equal(root.mediaType, fixture.root.mediaType);
@@ -67,7 +44,8 @@ async function assertRoundTrip(fixture: LayoutDescription, repo: string): Promis
 describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
   test('a single-arch OCI image goes in and comes back out unchanged', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(single, 'e2e/single');
+    const { single } = suite;
+    await suite.pushed(single, 'e2e/single');
 
     const response = await getManifest('e2e/single', single.tag);
     assert.equal(response.status, 200);
@@ -79,7 +57,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('a multi-arch index goes in with --all and comes back out unchanged', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(multi, 'e2e/multi');
+    const { multi } = suite;
+    await suite.pushed(multi, 'e2e/multi');
 
     const index = await getManifest('e2e/multi', multi.tag);
     assert.equal(index.status, 200);
@@ -95,7 +74,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('--format v2s2 stores a Docker manifest and serves it with the Docker media type', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(single, 'e2e/docker', '--format', 'v2s2');
+    const { sandbox, work, single } = suite;
+    await suite.pushed(single, 'e2e/docker', '--format', 'v2s2');
 
     const response = await getManifest('e2e/docker', single.tag);
     assert.equal(response.status, 200);
@@ -124,7 +104,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('--all --format v2s2 stores a Docker manifest list whose images are Docker manifests', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(multi, 'e2e/docker-list', '--format', 'v2s2');
+    const { multi } = suite;
+    await suite.pushed(multi, 'e2e/docker-list', '--format', 'v2s2');
 
     const response = await getManifest('e2e/docker-list', multi.tag);
     assert.equal(response.status, 200);
@@ -146,7 +127,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('inspect reports the pushed digests, platform, layers and config', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await Promise.all([pushed(single, 'e2e/single'), pushed(multi, 'e2e/multi')]);
+    const { porthole, sandbox, single, multi } = suite;
+    await Promise.all([suite.pushed(single, 'e2e/single'), suite.pushed(multi, 'e2e/multi')]);
     const image = single.images[0];
     assert.ok(image);
 
@@ -182,7 +164,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('list-tags lists every tag of a repository', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(single, 'e2e/tags');
+    const { porthole, sandbox, single } = suite;
+    await suite.pushed(single, 'e2e/tags');
     await sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', dockerRef('e2e/tags', single.tag), dockerRef('e2e/tags', 'second')]);
     const listed = parseSkopeoJson<SkopeoTagList>((await sandbox.skopeo(['list-tags', '--tls-verify=false', `docker://${porthole.host}/e2e/tags`])).stdout);
     assert.equal(listed.Repository, `${porthole.host}/e2e/tags`);
@@ -191,7 +174,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('delete removes the manifest and its tag from that repository only', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await Promise.all([pushed(single, 'e2e/single'), pushed(single, 'e2e/doomed')]);
+    const { porthole, sandbox, single } = suite;
+    await Promise.all([suite.pushed(single, 'e2e/single'), suite.pushed(single, 'e2e/doomed')]);
     await sandbox.skopeo(['delete', '--tls-verify=false', dockerRef('e2e/doomed', single.tag)]);
 
     const listed = parseSkopeoJson<SkopeoTagList>((await sandbox.skopeo(['list-tags', '--tls-verify=false', `docker://${porthole.host}/e2e/doomed`])).stdout);
@@ -211,7 +195,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('copying between repositories mounts the layers instead of uploading them again', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(single, 'e2e/single');
+    const { porthole, sandbox, single } = suite;
+    await suite.pushed(single, 'e2e/single');
     // skopeo 1.9 only mounts blobs that containers/image's blob info cache (for root:
     // /var/lib/containers/cache, kept across runs) has seen in another repository of the same
     // registry; the push above recorded them. Where that cache cannot be written skopeo uploads
@@ -234,7 +219,8 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   test('sync mirrors a multi-arch repository by mounting its layers', { timeout: TEST_TIMEOUT }, async (t) => {
     if (!requireTools(t, 'skopeo')) return;
-    await pushed(multi, 'e2e/multi');
+    const { porthole, sandbox, multi } = suite;
+    await suite.pushed(multi, 'e2e/multi');
     await sandbox.skopeo([
       'sync',
       '--all',
@@ -262,6 +248,7 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
 
   // Last on purpose: after every push above, finished uploads must have left nothing behind.
   test('no upload sessions or staging files are left once the clients are done', async () => {
+    const { porthole } = suite;
     assert.deepEqual(await readdir(join(porthole.root, 'uploads')), []);
     assert.deepEqual(await readdir(join(porthole.root, '_tmp')), []);
   });

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { buildOciLayout, type LayoutDescription } from '../fixtures/oci-layout.js';
+import { describe, it } from 'node:test';
 import { corruptBlobs, layoutRoot, storedBlobDigests } from '../fixtures/oci-layout-reader.js';
-import { ContainersSandbox } from '../e2e/containers-sandbox.js';
+import { useE2eSuite } from '../e2e/e2e-suite.js';
 import { PodmanStore } from '../e2e/podman-store.js';
-import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
-import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { portholeMetrics, upstreamServed } from './proxy-fixture.js';
 
@@ -14,46 +11,18 @@ const TIMEOUT = 120_000;
 
 /**
  * skopeo and podman pulling through porthole from a docker-registry upstream: by path prefix and
- * by the default namespace. Neither tool can send `?ns=` (containerd does; that form is covered
- * over HTTP in pull-through.test.ts).
+ * by the default namespace. Neither tool can send `?ns=`: containerd does, see
+ * e2e/containerd.test.ts (and pull-through.test.ts over plain HTTP).
  */
 describe('pull-through cache with skopeo and podman', { timeout: 4 * TIMEOUT, skip: skipUnlessTools('docker-registry', 'skopeo', 'podman') }, () => {
-  let upstream: DistributionProcess;
-  let porthole: PortholeProcess;
-  let sandbox: ContainersSandbox;
-  let work: string;
-  let single: LayoutDescription;
-  let multi: LayoutDescription;
-
-  before(async () => {
-    work = await tempDir('proxy-clients');
-    sandbox = await ContainersSandbox.create();
-    upstream = await startDistribution();
-    single = await buildOciLayout({ dir: join(work, 'single'), tag: 'v1', seed: 'proxy-single', layers: 2, fileBytes: 40 * 1024 });
-    multi = await buildOciLayout({
-      dir: join(work, 'multi'),
-      tag: 'multi',
-      seed: 'proxy-multi',
-      fileBytes: 24 * 1024,
-      platforms: [
-        { architecture: 'amd64', os: 'linux' },
-        { architecture: 'arm64', os: 'linux' },
-      ],
-    });
-    await sandbox.skopeo(['copy', '--quiet', '--dest-tls-verify=false', `oci:${single.dir}:v1`, `docker://${upstream.host}/library/single:v1`]);
-    await sandbox.skopeo(['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${multi.dir}:multi`, `docker://${upstream.host}/library/multi:multi`]);
-    porthole = await startPorthole({
-      config: ['extensions: { metrics: { enable: true } }', 'proxy:', '  upstreams:', `    - { name: anon.local, url: "${upstream.url}" }`, '  defaultNamespace: anon.local'].join('\n'),
-    });
-  });
-  after(async () => {
-    await porthole?.stop();
-    await upstream?.dispose();
-    await sandbox?.dispose();
-    await cleanup(...[work, porthole?.root].filter((dir): dir is string => dir !== undefined));
+  const suite = useE2eSuite('proxy-clients', {
+    single: { seed: 'proxy-single', layers: 2, fileBytes: 40 * 1024 },
+    multi: { seed: 'proxy-multi', fileBytes: 24 * 1024 },
+    upstream: { namespace: 'anon.local', isDefaultNamespace: true, repos: { single: 'library/single', multi: 'library/multi' } },
   });
 
   it('skopeo copies a multi-arch image out through the cache, digest for digest, and a second copy fetches nothing upstream', { timeout: TIMEOUT }, async () => {
+    const { porthole, sandbox, upstream, work, multi } = suite;
     const copy = async (target: string) => {
       await sandbox.skopeo(['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${porthole.host}/anon.local/library/multi:multi`, `oci:${target}:multi`]);
       assert.equal((await layoutRoot(target, 'multi')).digest, multi.index?.digest);
@@ -73,6 +42,7 @@ describe('pull-through cache with skopeo and podman', { timeout: 4 * TIMEOUT, sk
   });
 
   it('podman pulls one platform of the index with --arch arm64', { timeout: TIMEOUT }, async () => {
+    const { porthole, sandbox, multi } = suite;
     const arm64 = multi.images.find((image) => image.platform.architecture === 'arm64');
     assert.ok(arm64);
     const store = await PodmanStore.create(sandbox);
@@ -89,6 +59,7 @@ describe('pull-through cache with skopeo and podman', { timeout: 4 * TIMEOUT, sk
   });
 
   it('podman pulls by a name without namespace, which goes to defaultNamespace', { timeout: TIMEOUT }, async () => {
+    const { porthole, sandbox, single } = suite;
     const image = single.images[0];
     assert.ok(image);
     const store = await PodmanStore.create(sandbox);
