@@ -6,6 +6,7 @@ import { buildExporterApp } from '../exporter/exporter-app.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
 import { EXIT } from './exit-codes.js';
+import { versionText } from './version.js';
 
 async function runExporter(file: string): Promise<void> {
   let config;
@@ -45,6 +46,7 @@ async function runExporter(file: string): Promise<void> {
 const program = new Command()
   .name('porthole-exporter')
   .description("Companion exporter for porthole's minimal metrics mode: serves porthole's metrics snapshot in Prometheus format.")
+  .version(versionText('porthole-exporter'), '-V, --version', 'print the version and the commit')
   .showHelpAfterError();
 
 program

@@ -3,10 +3,12 @@ import { EXIT } from './exit-codes.js';
 import { prune } from './prune.js';
 import { serve } from './serve.js';
 import { verify } from './verify.js';
+import { versionText } from './version.js';
 
 const program = new Command()
   .name('porthole')
   .description('An OCI distribution registry and pull-through cache that operators can see into.')
+  .version(versionText('porthole'), '-V, --version', 'print the version and the commit')
   .showHelpAfterError();
 
 program

@@ -1,12 +1,41 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { cleanup, PORTHOLE_CLI, tempDir } from '../helpers/porthole-process.js';
 import { runCli } from '../helpers/run-cli.js';
+
+// dist/test/integration -> the checkout.
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** What `git rev-parse HEAD` says of the checkout the tests run in; undefined without git or a checkout. */
+function headCommit(): string | undefined {
+  const result = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+describe('porthole --version', () => {
+  it('prints the version of package.json and the commit checked out, with --version and -V', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const commit = headCommit() ?? 'unknown';
+    const env = { ...process.env };
+    delete env.PORTHOLE_COMMIT;
+    for (const flag of ['--version', '-V']) {
+      const result = spawnSync(process.execPath, [PORTHOLE_CLI, flag], { env, encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), `porthole ${version} (commit ${commit}, node ${process.version})`);
+    }
+  });
+
+  it('reports PORTHOLE_COMMIT when whoever built porthole set it', () => {
+    const result = spawnSync(process.execPath, [PORTHOLE_CLI, '-V'], { env: { ...process.env, PORTHOLE_COMMIT: 'f00d' }, encoding: 'utf8' });
+    assert.match(result.stdout, /\(commit f00d,/);
+  });
+});
 
 describe('porthole verify', () => {
   it('prints ok for a valid file', async () => {
@@ -83,7 +112,6 @@ describe('porthole serve start-up failures', () => {
     await mkdir(join(dir, 'logs'));
     await chmod(join(dir, 'logs'), 0o755);
     const child = spawn(process.execPath, [PORTHOLE_CLI, 'serve', '--port', '0', '--root', join(dir, 'data'), '--log-output', join(dir, 'logs', 'p.log')]);
-    const { stat, readFile } = await import('node:fs/promises');
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && !(existsSync(join(dir, 'logs', 'p.log')) && (await readFile(join(dir, 'logs', 'p.log'), 'utf8')).includes('porthole listening'))) {
       await new Promise((r) => setTimeout(r, 100));
