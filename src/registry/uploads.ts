@@ -113,8 +113,9 @@ export const uploadResource: Resource = {
   async PUT(ctx, route, request, reply) {
     const id = route.reference ?? '';
     const digest = requestedDigest(request);
-    const options = await chunkOptions(ctx, route.name, id, request);
-    const finalChunk = hasBody(request) ? { body: bodyOf(request), options } : undefined;
+    // Without a final chunk the store alone decides: a retry of a PUT that completed is answered
+    // 201 again, though its session is gone (completed-uploads.ts).
+    const finalChunk = hasBody(request) ? { body: bodyOf(request), options: await chunkOptions(ctx, route.name, id, request) } : undefined;
     const blob = await ctx.store.finishUpload(route.name, id, digest, finalChunk);
     return answerCreated(reply, route.name, blob);
   },

@@ -125,6 +125,11 @@ describe('kill -9 during large uploads', () => {
 
     porthole = await storage.start();
     assert.deepEqual(await readdir(join(root, '_tmp')), [], 'the staging dir is cleared at startup');
+    assert.deepEqual(
+      await sessionIds(root),
+      [sessionId],
+      'the single-POST session, whose location its client never learnt, is removed at start-up; the resumable one is kept',
+    );
     assert.ok((await assertBlobStoreConsistent(root)) >= 3);
     for (const digest of [digestOf(streamed), digestOf(whole)]) {
       assertError(await raw(porthole.url, { path: `/v2/crash/big/blobs/${digest}` }), 404, 'BLOB_UNKNOWN');
