@@ -9,12 +9,16 @@ const LOG_INTERVAL_MS = 60_000;
 /**
  * Watches storage operations for a full disk (ENOSPC, EDQUOT): sets porthole_storage_full while
  * writes fail for lack of room, and logs it at most once a minute, instead of one error line per
- * failed request (those are answered 507 STORAGE_FULL by the error writer).
+ * failed request (those are answered 507 STORAGE_FULL by the error writer). A nearly full disk
+ * flaps (a small write fits, the next large one does not): the gauge follows each write, the log
+ * does not, so the limit holds across such flaps.
  */
 export class StorageFullWatch {
   private full = false;
   private lastLogged = Number.NEGATIVE_INFINITY;
   private failuresSinceLogged = 0;
+  /** Whether a "full" line was written since the last "room again" line. */
+  private fullLogged = false;
 
   constructor(
     private readonly gauge: { set(value: number): void },
@@ -38,13 +42,14 @@ export class StorageFullWatch {
     this.log.error({ operation, code: (failure as NodeJS.ErrnoException).code, failures: this.failuresSinceLogged }, 'storage is full: writes are refused with 507');
     this.lastLogged = now;
     this.failuresSinceLogged = 0;
+    this.fullLogged = true;
   }
 
   private roomAgain(): void {
     this.full = false;
     this.gauge.set(0);
-    this.lastLogged = Number.NEGATIVE_INFINITY;
-    this.failuresSinceLogged = 0;
+    if (!this.fullLogged) return;
+    this.fullLogged = false;
     this.log.info('storage has room again');
   }
 }

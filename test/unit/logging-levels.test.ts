@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LOG_LEVELS } from '../../src/config/schema.js';
-import { createLogger, type PortholeLogger } from '../../src/observability/logger.js';
-
-/** A logger writing into an array, one parsed object per line. */
-function memoryLogger(level: (typeof LOG_LEVELS)[number]): { logger: PortholeLogger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = {
-    write(text: string) {
-      for (const line of text.split('\n').filter((l) => l !== '')) lines.push(JSON.parse(line) as Record<string, unknown>);
-    },
-  };
-  return { logger: createLogger({ level }, destination), lines };
-}
+import type { PortholeLogger } from '../../src/observability/logger.js';
+import { memoryLogger } from '../helpers/memory-logger.js';
 
 /** Logs one line at each of the seven levels, most severe first. */
 function logEveryLevel(logger: PortholeLogger): void {
