@@ -118,6 +118,44 @@ describe('chunked uploads', () => {
   });
 });
 
+describe('a closing PUT retried', () => {
+  it('answers 201 again for the same digest (PUT is idempotent), and the finished session is otherwise unknown', async () => {
+    const data = randomBytes(5000);
+    const digest = digestOf(data);
+    const location = await startUpload(porthole().url, 'spec/retried');
+    assertStatus(await patch(location, data, '0-4999'), 202);
+    const close = () => raw(porthole().url, { method: 'PUT', path: withQuery(location, `digest=${digest}`), headers: { 'content-length': 0 } });
+    assertStatus(await close(), 201);
+    // A client whose first PUT was cut off (a crash, a dropped connection) retries it.
+    const retried = await close();
+    assertStatus(retried, 201);
+    assert.equal(header(retried, 'location'), `/v2/spec/retried/blobs/${digest}`);
+    assert.equal(header(retried, 'docker-content-digest'), digest);
+    await assertBlobContent('spec/retried', digest, data);
+
+    assertError(await uploadStatus(location), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await patch(location, Buffer.from('more'), '5000-5003'), 404, 'BLOB_UPLOAD_UNKNOWN');
+    const otherDigest = raw(porthole().url, { method: 'PUT', path: withQuery(location, `digest=${digestOf('other')}`), headers: { 'content-length': 0 } });
+    assertError(await otherDigest, 404, 'BLOB_UPLOAD_UNKNOWN');
+    // Only in its own repository: the record is no way to link a blob anywhere else.
+    const elsewhere = location.replace('/v2/spec/retried/', '/v2/spec/elsewhere/');
+    assertError(await raw(porthole().url, { method: 'PUT', path: withQuery(elsewhere, `digest=${digest}`), headers: { 'content-length': 0 } }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await raw(porthole().url, { path: `/v2/spec/elsewhere/blobs/${digest}` }), 404, 'BLOB_UNKNOWN');
+  });
+
+  it('answers 404 once the blob it stored was deleted', async () => {
+    const data = randomBytes(100);
+    const digest = digestOf(data);
+    const location = await startUpload(porthole().url, 'spec/retried-deleted');
+    const close = () =>
+      raw(porthole().url, { method: 'PUT', path: withQuery(location, `digest=${digest}`), headers: { ...octets, 'content-length': data.length }, body: data });
+    assertStatus(await close(), 201);
+    assertStatus(await raw(porthole().url, { method: 'DELETE', path: `/v2/spec/retried-deleted/blobs/${digest}` }), 202);
+    const retried = await raw(porthole().url, { method: 'PUT', path: withQuery(location, `digest=${digest}`), headers: { 'content-length': 0 } });
+    assertError(retried, 404, 'BLOB_UPLOAD_UNKNOWN');
+  });
+});
+
 describe('upload status and cancel', () => {
   it('reports an active session with 204, Location and Range (GET <location>)', async () => {
     const location = await startUpload(porthole().url, 'spec/status');
