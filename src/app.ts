@@ -31,11 +31,6 @@ export interface AppDeps {
   logger: PortholeLogger;
   /** Where security-relevant events go; the disabled twin when there is no audit log. */
   auditor?: Auditor;
-  /**
-   * Defaults to the filesystem image store under storage.rootDirectory, instrumented. With a
-   * `proxy` config, an ImageStore (given or default) is wrapped by the pull-through cache.
-   */
-  store?: RegistryStore;
 }
 
 export interface PortholeApp {
@@ -80,13 +75,14 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
-  const local = deps.store ?? localStore(config, telemetry.recorder, deps.logger.child({ module: 'storage' }));
+  // The filesystem image store under storage.rootDirectory, instrumented; with a `proxy` config
+  // the pull-through cache wraps it.
+  const local = localStore(config, telemetry.recorder, deps.logger.child({ module: 'storage' }));
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
-  const pullThrough =
-    config.proxy && local instanceof ImageStore
-      ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' }))
-      : undefined;
+  const pullThrough = config.proxy
+    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' }))
+    : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false, draining: false };
   const server = Fastify({

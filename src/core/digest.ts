@@ -39,22 +39,12 @@ export function parseDigest(text: string): Digest {
   return digest;
 }
 
-/** True when the text has the shape of a digest (algorithm:encoded), supported or not. */
-export function looksLikeDigest(text: string): boolean {
-  return text.includes(':');
-}
-
 export function newHash(algorithm: DigestAlgorithm): Hash {
   return createHash(algorithm);
 }
 
 export function digestOf(data: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): Digest {
   const hex = createHash(algorithm).update(data).digest('hex');
-  return { algorithm, hex, value: `${algorithm}:${hex}` };
-}
-
-export function digestFromHash(algorithm: DigestAlgorithm, hash: Hash): Digest {
-  const hex = hash.digest('hex');
   return { algorithm, hex, value: `${algorithm}:${hex}` };
 }
 

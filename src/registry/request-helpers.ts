@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { isClientAbort } from '../core/client-abort.js';
-import { drainChunks } from '../core/drain-chunks.js';
+import { isClientAbort } from '../runtime/client-abort.js';
+import { drainChunks } from '../runtime/drain-chunks.js';
 import { RegistryError } from '../core/errors.js';
 import { parseUploadContentRange } from '../core/ranges.js';
 import type { ChunkOptions } from '../storage/types.js';

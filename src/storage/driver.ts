@@ -1,11 +1,5 @@
 import type { Readable } from 'node:stream';
 
-/**
- * The byte-moving layer under the image store (zot's Driver, distribution's StorageDriver).
- * Paths are relative, '/'-separated keys chosen by the image store; a driver never interprets
- * them. Every write that a caller may report to a client as stored must be durable when the
- * returned promise resolves.
- */
 export interface FileInfo {
   size: number;
   modifiedMs: number;
@@ -37,6 +31,12 @@ export interface WriteOptions {
   durable?: boolean;
 }
 
+/**
+ * The byte-moving layer under the image store (zot's Driver, distribution's StorageDriver).
+ * Paths are relative, '/'-separated keys chosen by the image store; a driver never interprets
+ * them. Every write that a caller may report to a client as stored must be durable when the
+ * returned promise resolves.
+ */
 export interface Driver {
   readonly name: string;
   /** Prepares the backing store (creates the root, clears staging left by a killed process). */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { isClientAbort } from '../core/client-abort.js';
+import { isClientAbort } from '../runtime/client-abort.js';
 import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from './driver.js';
 
 /**

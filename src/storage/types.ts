@@ -2,11 +2,6 @@ import type { Readable } from 'node:stream';
 import type { Digest, DigestAlgorithm } from '../core/digest.js';
 import type { ManifestReference } from '../core/reference.js';
 
-/**
- * The registry's storage, in OCI terms. The HTTP layer talks only to this interface; the
- * filesystem image store implements it today, and decorators (instrumentation, the
- * pull-through cache) wrap it without the handlers knowing.
- */
 export interface BlobInfo {
   digest: Digest;
   size: number;
@@ -63,7 +58,6 @@ export interface StoredManifest {
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
-  tags: string[];
 }
 
 export interface ReferrerDescriptor {
@@ -95,9 +89,14 @@ export interface CacheSize {
 /** The in-memory caches, by the `cache` label they are reported under. */
 export interface CacheStats {
   manifest: CacheSize;
-  tag_list: CacheSize;
+  tagList: CacheSize;
 }
 
+/**
+ * The registry's storage, in OCI terms. The HTTP layer talks only to this interface; the
+ * filesystem image store implements it today, and decorators (instrumentation, the
+ * pull-through cache) wrap it without the handlers knowing.
+ */
 export interface RegistryStore {
   init(): Promise<void>;
 

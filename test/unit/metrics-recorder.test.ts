@@ -12,7 +12,7 @@ import { Exposition } from '../helpers/prometheus-text.js';
  * its numbers inside.
  */
 function telemetry(enable: boolean, maxRepoLabels = 100): Telemetry {
-  return createTelemetry(metricsSchema.parse({ enable, maxRepoLabels }), () => ({ manifest: { entries: 0, bytes: 0 }, tag_list: { entries: 0, bytes: 0 } }));
+  return createTelemetry(metricsSchema.parse({ enable, maxRepoLabels }), () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }));
 }
 
 async function scrape(t: Telemetry): Promise<Exposition> {

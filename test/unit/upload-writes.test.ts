@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { drainChunks } from '../../src/core/drain-chunks.js';
+import { drainChunks } from '../../src/runtime/drain-chunks.js';
 import { BatchedFdWriter } from '../../src/storage/filesystem/batched-fd-writer.js';
 import { seededBytes } from '../fixtures/seeded-bytes.js';
 

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { CacheStats } from '../../storage/types.js';
+import type { CacheSize, CacheStats } from '../../storage/types.js';
 import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 
 /**
@@ -19,6 +19,13 @@ export interface MetricSources {
   cacheStats(): CacheStats;
   /** Kept as a plain number by the recorder: a gauge update per request is not free. */
   requestsInFlight(): number;
+}
+
+/** The `cache` label of each in-memory cache (label values are snake_case, field names are not). */
+const CACHE_LABELS: Record<keyof CacheStats, string> = { manifest: 'manifest', tagList: 'tag_list' };
+
+function cacheSizes(stats: CacheStats): Array<[string, CacheSize]> {
+  return (Object.keys(CACHE_LABELS) as Array<keyof CacheStats>).map((key) => [CACHE_LABELS[key], stats[key]]);
 }
 
 export function createMetrics(registry: Registry, sources: MetricSources) {
@@ -128,7 +135,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['cache'] as const,
       registers,
       collect() {
-        for (const [cache, size] of Object.entries(sources.cacheStats())) this.set({ cache }, size.entries);
+        for (const [cache, size] of cacheSizes(sources.cacheStats())) this.set({ cache }, size.entries);
       },
     }),
     cacheBytes: new Gauge({
@@ -137,7 +144,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['cache'] as const,
       registers,
       collect() {
-        for (const [cache, size] of Object.entries(sources.cacheStats())) this.set({ cache }, size.bytes);
+        for (const [cache, size] of cacheSizes(sources.cacheStats())) this.set({ cache }, size.bytes);
       },
     }),
     storageOperationDuration: new KeyedHistogram({

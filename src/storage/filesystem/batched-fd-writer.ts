@@ -9,7 +9,7 @@ const writeFd = promisify(write);
  * crawl at ~250 MB/s, far below the disk and the sha256 rate. Chunks are copied into batches of
  * this size, each written with one write. Copying (about 0.1 ms per MiB) lets every chunk die at
  * once: held until written, chunks outlived the young generation and made V8 run full
- * collections (see core/young-garbage.ts).
+ * collections (see runtime/young-garbage.ts).
  */
 const BATCH_BYTES = 1024 * 1024;
 

@@ -6,8 +6,8 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
-import { drainChunks } from '../../core/drain-chunks.js';
-import { droppedShortLived } from '../../core/young-garbage.js';
+import { drainChunks } from '../../runtime/drain-chunks.js';
+import { droppedShortLived } from '../../runtime/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
 import { ensureDirectory } from './ensure-directory.js';
 

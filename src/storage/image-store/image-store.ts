@@ -219,6 +219,6 @@ export class ImageStore implements RegistryStore {
   }
 
   cacheStats(): CacheStats {
-    return { manifest: this.manifestCache.size, tag_list: this.tagLists.size };
+    return { manifest: this.manifestCache.size, tagList: this.tagLists.size };
   }
 }

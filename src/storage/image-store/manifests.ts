@@ -100,7 +100,7 @@ export class ManifestStore {
     if (!(await this.driver.stat(layout.blobData(digest)))) await this.driver.writeAtomic(layout.blobData(digest), bytes);
     const tags = reference.kind === 'tag' ? [reference.tag, ...extraTags] : extraTags;
     for (const tag of tags) await this.driver.writeAtomic(layout.tag(repo, tag), digest.value);
-    const result: PutManifestResult = { digest, tags };
+    const result: PutManifestResult = { digest };
     if (manifest.subject) result.subject = manifest.subject.digest;
     return result;
   }

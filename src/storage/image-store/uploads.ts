@@ -1,6 +1,6 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { isClientAbort } from '../../core/client-abort.js';
+import { isClientAbort } from '../../runtime/client-abort.js';
 import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '../../core/digest.js';
 import { RegistryError } from '../../core/errors.js';
 import { uploadRangeHeader } from '../../core/ranges.js';

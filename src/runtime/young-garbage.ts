@@ -17,23 +17,28 @@ const BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
 
 type Collect = (options: { type: 'minor' }) => void;
 
-function scavenger(): Collect | undefined {
+/**
+ * V8's own collector, reached through a fresh context: one made after --expose-gc has a `gc` of
+ * its own, which collects this isolate's heap. Found on the first upload, not at import, so
+ * that importing this module changes no V8 flag; null when V8 refuses.
+ */
+function scavenger(): Collect | null {
   try {
-    // A context made after --expose-gc has a `gc` of its own, which collects this isolate's heap.
     setFlagsFromString('--expose-gc');
     return runInNewContext('gc') as Collect;
   } catch {
-    return undefined;
+    return null;
   }
 }
 
-const collect = scavenger();
+let collect: Collect | null | undefined;
 let sinceLast = 0;
 
 /** Counts bytes of short-lived buffers just dropped; collects the young generation every few MiB. */
 export function droppedShortLived(bytes: number): void {
   sinceLast += bytes;
-  if (sinceLast < BYTES_PER_SCAVENGE || !collect) return;
+  if (sinceLast < BYTES_PER_SCAVENGE) return;
   sinceLast = 0;
-  collect({ type: 'minor' });
+  collect ??= scavenger();
+  collect?.({ type: 'minor' });
 }
