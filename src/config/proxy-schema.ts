@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
+import { durationMs } from './durations.js';
 
 
 /**
@@ -17,7 +18,12 @@ const upstreamSchema = z
     url: z
       .string()
       .refine((text) => /^https?:\/\/[^/]+\/?$/.test(text) && URL.canParse(text), { message: 'must be an http:// or https:// URL of a registry host, without a path' })
-      .describe('Base URL of the upstream registry, e.g. https://registry-1.docker.io.'),
+      // Credentials in a URL end up wherever the URL is shown (logs, metrics, errors); the
+      // message never repeats the value.
+      .refine((text) => !hasUserinfo(text), {
+        message: 'must not hold a user name or password ("https://user:password@host"): give them as auth.username and auth.password (or auth.passwordFromEnv) of this upstream',
+      })
+      .describe('Base URL of the upstream registry, e.g. https://registry-1.docker.io. No credentials in it: they go in `auth`.'),
     auth: z
       .object({
         username: z.string().min(1).describe('User name for basic auth, or for the token endpoint of a bearer challenge.'),
@@ -40,8 +46,21 @@ const upstreamSchema = z
       .optional()
       .describe('TLS settings for an https upstream.'),
     timeout: duration('30s', 'Longest wait for the upstream to connect, to answer, or to send the next bytes of a body.'),
+    unavailableRetry: duration('1s', 'After a request to the upstream times out, cannot connect or gets a 5xx, how long porthole leaves it alone (cache only) before one probe request; doubled after each failed probe.'),
+    unavailableRetryMax: duration('60s', 'The longest unavailableRetry grows to.'),
   })
-  .strict();
+  .strict()
+  .superRefine((upstream, context) => {
+    if (durationMs(upstream.unavailableRetryMax) < durationMs(upstream.unavailableRetry)) {
+      context.addIssue({ code: 'custom', path: ['unavailableRetryMax'], message: `must be at least unavailableRetry (${upstream.unavailableRetry})` });
+    }
+  });
+
+/** Whether an http(s) URL carries `user@` or `user:password@` before its host. */
+function hasUserinfo(text: string): boolean {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text)?.[1] ?? '';
+  return authority.includes('@');
+}
 
 export const pruneSchema = z
   .object({

@@ -1,6 +1,7 @@
 /**
  * Secrets must never reach a log file. Headers are not logged at all; query strings are, with
- * the value of every parameter whose name suggests a credential replaced.
+ * the value of every parameter whose name suggests a credential replaced; URLs are, with their
+ * user information (`user:password@`) replaced as well.
  */
 export const REDACTED = '[REDACTED]';
 
@@ -16,6 +17,26 @@ export function redactedQuery(url: string): string | undefined {
     shown.push(`${encodeURIComponent(name)}=${SECRET_PARAMETER.test(name) ? REDACTED : encodeURIComponent(value)}`);
   }
   return shown.join('&');
+}
+
+/**
+ * A URL as it may be logged, audited or exported: its user information replaced
+ * (`https://[REDACTED]@host/`), secret-looking query parameters replaced too (a CDN's signed
+ * redirect), and no fragment. Text that is not a URL with a host (a realm or a Location header an
+ * upstream sent) is redacted more bluntly: everything up to the last '@', and the
+ * whole query, so that whatever reaches a log line carries no password.
+ */
+export function redactedUrl(url: string | URL): string {
+  const text = String(url);
+  const parsed = URL.canParse(text) ? new URL(text) : undefined;
+  if (parsed && parsed.host !== '') {
+    const userinfo = parsed.username !== '' || parsed.password !== '' ? `${REDACTED}@` : '';
+    const query = redactedQuery(parsed.search);
+    return `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}${query === undefined ? '' : `?${query}`}`;
+  }
+  const blunt = text.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?).*@/is, `$1${REDACTED}@`);
+  const q = blunt.indexOf('?');
+  return q === -1 ? blunt : `${blunt.slice(0, q)}?${REDACTED}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Digest } from '../core/digest.js';
 import type { ImageStore, UploadProgress } from '../storage/image-store/image-store.js';
 import type { Upstream } from './upstream.js';
 import { RegistryError } from '../core/errors.js';
+import { blobClientError } from './upstream-errors.js';
 import { isUpstreamFailure, networkFailure, UpstreamFailure } from './upstream-failure.js';
 
 type FetchState = 'running' | 'committed' | 'failed';
@@ -21,7 +22,8 @@ export class BlobFetch implements UploadProgress {
   readonly sized: Promise<number>;
   readonly done: Promise<void>;
   private state: FetchState = 'running';
-  private error: Error | undefined;
+  /** What readers are failed with: the client's error (503 UNAVAILABLE for an upstream's failure). */
+  private readersError: Error | undefined;
   /** Bytes at the start of the session file that readers may read. */
   private readable = 0;
   private uploadId: string | undefined;
@@ -48,7 +50,7 @@ export class BlobFetch implements UploadProgress {
     // through failure(), so an unobserved rejection must not crash the process.
     this.sized.catch(() => undefined);
     this.done = this.run(resolveSized).catch((err: Error) => {
-      this.error = err;
+      this.readersError = isUpstreamFailure(err) ? blobClientError(err, this.upstream.name, this.remoteRepo, this.digest.value) : err;
       this.state = 'failed';
       rejectSized(err);
       this.notify();
@@ -66,7 +68,7 @@ export class BlobFetch implements UploadProgress {
   }
 
   failure(): Error | undefined {
-    return this.error;
+    return this.readersError;
   }
 
   changed(): Promise<void> {
@@ -146,14 +148,26 @@ export class BlobFetch implements UploadProgress {
       });
     } catch (err) {
       // The upstream's own failure, when there was one, says more than what it caused here.
-      const cause: unknown = blob.body.errored ?? err;
+      const fromUpstream: unknown = blob.body.errored ?? undefined;
       blob.body.destroy();
       await this.local.cancelUpload(this.localRepo, session.id).catch(() => undefined);
-      const failure = isUpstreamFailure(cause) || cause instanceof RegistryError ? cause : networkFailure(cause, what);
+      const failure = failureOf(fromUpstream ?? err, fromUpstream !== undefined, what);
       blob.finished(failure);
       throw failure;
     }
     this.state = 'committed';
     this.notify();
   }
+}
+
+/**
+ * What broke a download. The upstream's doing (its body failed, stalled or was cut off; the store
+ * refused what it sent as the wrong length or digest) is an UpstreamFailure, which readers are
+ * told as 503 UNAVAILABLE; porthole's own failures (a full disk) stay as they are.
+ */
+function failureOf(err: unknown, fromBody: boolean, what: string): Error {
+  if (isUpstreamFailure(err)) return err;
+  if (fromBody) return networkFailure(err, what);
+  if (err instanceof RegistryError && err.status < 500) return new UpstreamFailure(`${what}: ${err.message}`, 'broken');
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -22,9 +22,10 @@ import type {
 import { AccessMarks } from './access-marks.js';
 import { BlobFetch } from './blob-fetch.js';
 import type { Namespaces, ProxiedName } from './namespaces.js';
+import { BackgroundWork } from './background-work.js';
 import type { Upstream } from './upstream.js';
-import { clientErrorOf } from './upstream-errors.js';
-import { isUpstreamFailure, UpstreamFailure } from './upstream-failure.js';
+import { blobClientError, clientErrorOf } from './upstream-errors.js';
+import { isUpstreamFailure, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
 
 export interface PullThroughSettings {
   airGapped: boolean;
@@ -33,16 +34,23 @@ export interface PullThroughSettings {
 }
 
 type Proxied = ProxiedName<Upstream>;
+type TagReference = Extract<ManifestReference, { kind: 'tag' }>;
+
+/** Outcomes that are the upstream's fault: it was down, too slow, failed, or sent something broken. */
+const UPSTREAM_FAULTS: ReadonlySet<UpstreamOutcome> = new Set(['timeout', 'unreachable', 'server_error', 'broken']);
 
 /**
  * The pull-through cache, as a decorator of the local store (distribution's registry/proxy):
  * hosted names pass straight through; names under an upstream's namespace are served from the
  * local store when cached, otherwise fetched upstream, verified and cached on the way to the
- * client. Concurrent requests for one manifest or blob share a single upstream fetch.
+ * client. Concurrent requests for one manifest or blob share a single upstream fetch. A cached
+ * tag past its TTL is served at once and checked upstream in the background (one check per tag
+ * at a time), so no client waits for a slow or hanging upstream when the cache can answer.
  */
 export class PullThroughStore implements RegistryStore {
   private readonly manifestFetches = new Map<string, Promise<StoredManifest>>();
   private readonly blobFetches = new Map<string, BlobFetch>();
+  private readonly revalidations: BackgroundWork;
   private readonly accesses: AccessMarks;
 
   constructor(
@@ -52,6 +60,7 @@ export class PullThroughStore implements RegistryStore {
     private readonly log: PortholeLogger,
   ) {
     this.accesses = new AccessMarks(local, log);
+    this.revalidations = new BackgroundWork((tag, err) => log.error({ tag, err }, 'cached tag could not be checked upstream'));
   }
 
   init(): Promise<void> {
@@ -72,22 +81,61 @@ export class PullThroughStore implements RegistryStore {
     const cached = await this.local.getManifest(repo, reference);
     if (cached && (this.settings.airGapped || (await this.isFresh(repo, reference)))) return withProvenance(cached, proxied, 'cache');
     if (this.settings.airGapped) return undefined;
+    if (cached && reference.kind === 'tag' && !this.checkedInFront(proxied, reference)) {
+      this.revalidateInBackground(repo, proxied, reference, cached);
+      return withProvenance(cached, proxied, 'cache');
+    }
     try {
-      if (cached && reference.kind === 'tag') {
-        // A cached tag past its TTL: a HEAD says whether it moved, without downloading anything.
-        const current = await proxied.upstream.headManifest(proxied.remote, reference.tag);
-        if (current === cached.digest.value) {
-          await this.local.cacheManifest(repo, reference, cached.bytes, cached.mediaType);
-          return withProvenance(cached, proxied, 'cache');
-        }
-      }
-      return await this.fetchManifest(repo, proxied, reference);
+      return cached && reference.kind === 'tag' ? await this.revalidate(repo, proxied, reference, cached) : await this.fetchManifest(repo, proxied, reference);
     } catch (err) {
       if (cached && isUpstreamFailure(err) && err.outcome !== 'not_found') {
         this.log.debug({ repo, reference: referenceText(reference), err: err.message }, 'upstream unavailable; serving the cached manifest');
         return withProvenance(cached, proxied, 'cache');
       }
       throw clientErrorOf(err, () => new RegistryError('MANIFEST_UNKNOWN', `manifest ${referenceText(reference)} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { reference: referenceText(reference) }));
+    }
+  }
+
+  /**
+   * Whether a stale tag is checked upstream before the client is answered: only `latest` with
+   * alwaysPullLatest, and only while the upstream is reachable (its circuit closed). That is the
+   * promise of alwaysPullLatest (as with distribution and Harbor: a reachable upstream is asked
+   * first); while the upstream is down, waiting for it would only delay the cached answer.
+   */
+  private checkedInFront(proxied: Proxied, reference: TagReference): boolean {
+    return this.settings.alwaysPullLatest && reference.tag === 'latest' && proxied.upstream.available();
+  }
+
+  /** A cached tag past its TTL: a HEAD says whether it moved, without downloading anything; if it did, the new manifest is fetched. */
+  private async revalidate(repo: string, proxied: Proxied, reference: TagReference, cached: StoredManifest): Promise<StoredManifest> {
+    const current = await proxied.upstream.headManifest(proxied.remote, reference.tag);
+    if (current !== cached.digest.value) return this.fetchManifest(repo, proxied, reference);
+    // Written again, so that the tag is trusted for another tagTtl.
+    await this.local.cacheManifest(repo, reference, cached.bytes, cached.mediaType);
+    return withProvenance(cached, proxied, 'cache');
+  }
+
+  /** Checks a stale tag after its cached manifest has been served; one check per tag at a time. */
+  private revalidateInBackground(repo: string, proxied: Proxied, reference: TagReference, cached: StoredManifest): void {
+    this.revalidations.start(`${repo}:${reference.tag}`, async () => {
+      try {
+        await this.revalidate(repo, proxied, reference, cached);
+      } catch (err) {
+        await this.revalidationFailed(repo, reference, err);
+      }
+    });
+  }
+
+  private async revalidationFailed(repo: string, reference: TagReference, err: unknown): Promise<void> {
+    const fields = { repo, reference: reference.tag };
+    if (!isUpstreamFailure(err)) throw err;
+    if (err.outcome === 'not_found') {
+      // The upstream no longer has the tag: neither does its cache (the manifest stays, by digest, until pruned).
+      await this.local.deleteTag(repo, reference.tag);
+      this.log.info(fields, 'cached tag removed: the upstream no longer has it');
+    } else {
+      // An outage is logged once by the upstream; the cached manifest is what clients get meanwhile.
+      this.log.debug({ ...fields, reason: err.message }, 'cached tag could not be checked upstream; still serving it');
     }
   }
 
@@ -164,10 +212,23 @@ export class PullThroughStore implements RegistryStore {
       () => this.blobFetches.delete(key),
       (err: unknown) => {
         if (this.blobFetches.get(key) === fetch) this.blobFetches.delete(key);
-        if (!isUpstreamFailure(err) || err.outcome === 'broken') this.log.error({ repo, digest: digest.value, err }, 'blob download from upstream failed; nothing was cached');
+        this.logBlobFailure(repo, digest, err);
       },
     );
     return fetch;
+  }
+
+  /**
+   * The upstream's faults are warnings with its reason (the client was told 503 UNAVAILABLE);
+   * porthole's own are errors. Clear answers (404, 401, 429) are the client's business, and a
+   * request the circuit kept from an upstream known to be down is not a new failure (that outage
+   * was logged once): both at debug.
+   */
+  private logBlobFailure(repo: string, digest: Digest, err: unknown): void {
+    const fields = { repo, digest: digest.value };
+    if (!isUpstreamFailure(err)) return this.log.error({ ...fields, err }, 'blob download from upstream failed; nothing was cached');
+    const quiet = err instanceof UpstreamUnavailable || !UPSTREAM_FAULTS.has(err.outcome);
+    this.log[quiet ? 'debug' : 'warn']({ ...fields, outcome: err.outcome, reason: err.message }, 'blob download from upstream failed; nothing was cached');
   }
 
   deleteBlob(repo: string, digest: Digest): Promise<boolean> {
@@ -268,6 +329,11 @@ export class PullThroughStore implements RegistryStore {
     for (const fetch of running) fetch.abort();
     await Promise.all(running.map((fetch) => fetch.done.catch(() => undefined)));
   }
+
+  /** Resolves once no background check is running (at shutdown, after the upstreams have cut theirs off). */
+  backgroundSettled(): Promise<void> {
+    return this.revalidations.settled();
+  }
 }
 
 function withProvenance(manifest: StoredManifest, proxied: Proxied, source: PullProvenance['source']): StoredManifest {
@@ -283,7 +349,6 @@ async function sizeOf(fetch: BlobFetch, proxied: Proxied): Promise<number> {
   try {
     return await fetch.sized;
   } catch (err) {
-    const digest = fetch.digest.value;
-    throw clientErrorOf(err, () => new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${proxied.upstream.name}/${proxied.remote} upstream`, { digest }));
+    throw blobClientError(err, proxied.upstream.name, proxied.remote, fetch.digest.value);
   }
 }

@@ -34,6 +34,7 @@ export function buildPullThrough(config: ProxyConfig, local: ImageStore, observe
     async close() {
       await store.close();
       await Promise.all(upstreams.map((upstream) => upstream.close()));
+      await store.backgroundSettled();
     },
   };
 }

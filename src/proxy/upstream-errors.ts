@@ -25,3 +25,8 @@ export function clientErrorOf(err: unknown, notFound: () => RegistryError): Regi
       return new RegistryError('UNAVAILABLE', `not cached, and the upstream cannot supply it now: ${err.message}`);
   }
 }
+
+/** clientErrorOf for a blob: 404 BLOB_UNKNOWN when the upstream has no such blob. */
+export function blobClientError(err: unknown, upstream: string, remoteRepo: string, digest: string): RegistryError {
+  return clientErrorOf(err, () => new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${upstream}/${remoteRepo} upstream`, { digest }));
+}

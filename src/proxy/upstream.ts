@@ -8,9 +8,11 @@ import type { UpstreamConfig } from '../config/proxy-schema.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { bareMediaType, MEDIA_TYPES } from '../core/media-types.js';
 import type { PortholeLogger } from '../observability/logger.js';
+import { redactedUrl } from '../observability/redact.js';
 import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
-import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, type UpstreamOutcome } from './upstream-failure.js';
+import { UpstreamCircuit, type CircuitChange, type CircuitState, type CircuitTicket } from './upstream-circuit.js';
+import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
 
 const MAX_REDIRECTS = 5;
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
@@ -20,6 +22,8 @@ export interface UpstreamObserver {
   requested(namespace: string, outcome: UpstreamOutcome, seconds: number): void;
   received(namespace: string, type: 'manifest' | 'blob', bytes: number): void;
   reachable(namespace: string, up: boolean): void;
+  /** The upstream's circuit changed state (see upstream-circuit.ts). */
+  circuitChanged(namespace: string, to: CircuitState): void;
 }
 
 export interface UpstreamManifest {
@@ -38,14 +42,17 @@ export interface UpstreamBlob {
 }
 
 /**
- * One upstream registry: its connection pool, timeouts, credentials and tokens, and whether it
- * was reachable last time (a change is logged once, not per request). Every request is
- * anonymous until the upstream challenges; then basic credentials or a bearer token from the
- * challenge's realm are sent, and the token is reused until it expires.
+ * One upstream registry: its connection pool, timeouts, credentials and tokens, and its circuit
+ * (upstream-circuit.ts): while it is known to be unreachable, requests fail at once with
+ * UpstreamUnavailable instead of waiting for it, and a change of state is logged once, not per
+ * request. Every request is anonymous until the upstream challenges; then basic credentials or a
+ * bearer token from the challenge's realm are sent, and the token is reused until it expires.
  */
 export class Upstream {
   readonly name: string;
   readonly url: string;
+  /** The URL as logs may show it (config refuses credentials in it; this is the second line). */
+  private readonly shownUrl: string;
   private readonly base: URL;
   /** Connections to the upstream itself, with its TLS settings. */
   private readonly dispatcher: Agent;
@@ -56,7 +63,11 @@ export class Upstream {
   private readonly tokens = new TokenCache();
   /** Which scheme the upstream asked for last, so later requests can answer before being asked. */
   private scheme: AuthChallenge['scheme'] | undefined;
-  private up: boolean | undefined;
+  private readonly circuit: UpstreamCircuit;
+  /** Whether any request has been answered yet: porthole_proxy_upstream_up is absent until then. */
+  private answeredOnce = false;
+  /** Set by close(): requests cut off by the shutdown say nothing about the upstream. */
+  private closing = false;
 
   constructor(
     config: UpstreamConfig,
@@ -66,7 +77,9 @@ export class Upstream {
   ) {
     this.name = config.name;
     this.url = config.url.replace(/\/$/, '');
+    this.shownUrl = redactedUrl(this.url);
     this.base = new URL(this.url);
+    this.circuit = new UpstreamCircuit({ openMs: durationMs(config.unavailableRetry), maxOpenMs: durationMs(config.unavailableRetryMax) }, (change) => this.circuitChanged(change));
     this.timeoutMs = durationMs(config.timeout);
     this.basic = basicCredentials(config, configKey);
     const timeouts = { connectTimeout: this.timeoutMs, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs };
@@ -78,8 +91,8 @@ export class Upstream {
   async getManifest(repo: string, reference: string): Promise<UpstreamManifest> {
     const what = `${this.name} manifest ${repo}:${reference}`;
     return this.measured(what, async () => {
-      const response = await this.send('GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
-      await expectSuccess(response, what);
+      const { response, from } = await this.send('GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
+      await this.expectSuccess(response, what, from);
       const bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, what);
       this.observer.received(this.name, 'manifest', bytes.length);
       return { mediaType: bareMediaType(headerText(response.headers['content-type'])), bytes, digest: headerText(response.headers['docker-content-digest']) };
@@ -90,8 +103,8 @@ export class Upstream {
   async headManifest(repo: string, tag: string): Promise<string | undefined> {
     const what = `${this.name} manifest ${repo}:${tag}`;
     return this.measured(what, async () => {
-      const response = await this.send('HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
-      await expectSuccess(response, what);
+      const { response, from } = await this.send('HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
+      await this.expectSuccess(response, what, from);
       await response.body.dump();
       return headerText(response.headers['docker-content-digest']);
     });
@@ -103,21 +116,27 @@ export class Upstream {
    * not match its digest, counts as `broken`.
    */
   async getBlob(repo: string, digest: string): Promise<UpstreamBlob> {
-    const started = performance.now();
     const what = `${this.name} blob ${digest} of ${repo}`;
+    const ticket = this.admit(what);
+    const started = performance.now();
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.send('GET', `/v2/${repo}/blobs/${digest}`, repo, {});
-      await expectSuccess(response, what);
+      const answer = await this.send('GET', `/v2/${repo}/blobs/${digest}`, repo, {});
+      response = answer.response;
+      await this.expectSuccess(response, what, answer.from);
     } catch (err) {
-      throw this.settle(networkFailure(err, what), started);
+      throw this.settle(ticket, networkFailure(err, what), started);
     }
+    // The upstream answered: it is reachable, whatever becomes of the body. A transfer that breaks
+    // off later does not open the circuit: the next request may well get its answer.
+    this.circuit.succeeded(ticket);
+    this.noteAnswered();
     const seconds = (performance.now() - started) / 1000;
     let reported = false;
     const finished = (err?: unknown): void => {
       if (reported) return;
       reported = true;
-      if (err === undefined) return this.succeeded(seconds);
+      if (err === undefined) return this.observer.requested(this.name, 'ok', seconds);
       // The upstream answered: whatever went wrong after the headers, it broke the transfer.
       const outcome = isUpstreamFailure(err) && err.outcome !== 'unreachable' ? err.outcome : 'broken';
       this.observer.requested(this.name, outcome, seconds);
@@ -131,8 +150,18 @@ export class Upstream {
     this.observer.received(this.name, 'blob', bytes);
   }
 
+  /** Whether requests go to the upstream now; false while it is known to be unreachable (the circuit is open or half-open). */
+  available(): boolean {
+    return this.circuit.state === 'closed';
+  }
+
+  /**
+   * At shutdown, once no client request is left: requests still running (revalidations in the
+   * background) are cut off rather than waited for, which may take the whole timeout.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.dispatcher.close(), this.elsewhere.close()]);
+    this.closing = true;
+    await Promise.all([this.dispatcher.destroy(), this.elsewhere.destroy()]);
   }
 
   private dispatcherFor(url: URL): Agent {
@@ -140,42 +169,73 @@ export class Upstream {
   }
 
   private async measured<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const ticket = this.admit(what);
     const started = performance.now();
     try {
       const result = await work();
-      this.succeeded((performance.now() - started) / 1000);
+      this.observer.requested(this.name, 'ok', (performance.now() - started) / 1000);
+      this.circuit.succeeded(ticket);
+      this.noteAnswered();
       return result;
     } catch (err) {
-      throw this.settle(networkFailure(err, what), started);
+      throw this.settle(ticket, networkFailure(err, what), started);
     }
   }
 
-  private succeeded(seconds: number): void {
-    this.observer.requested(this.name, 'ok', seconds);
-    this.markReachable(true, undefined);
+  /** Leave from the circuit to send a request, or UpstreamUnavailable at once (nothing is sent, nothing counted). */
+  private admit(what: string): CircuitTicket {
+    const ticket = this.circuit.admit();
+    if (ticket) return ticket;
+    const seconds = Math.ceil(this.circuit.retryInMs() / 1000);
+    throw new UpstreamUnavailable(`${what}: ${this.name} is unavailable (its last request failed), tried again ${seconds > 0 ? `in ${seconds} s` : 'once a probe request has an answer'}`);
   }
 
-  private settle(failure: UpstreamFailure, started: number): UpstreamFailure {
+  /** A request that failed: counted, and, when it means the upstream cannot be reached, reported to the circuit. */
+  private settle(ticket: CircuitTicket, failure: UpstreamFailure, started: number): UpstreamFailure {
+    if (this.closing) return failure;
     this.observer.requested(this.name, failure.outcome, (performance.now() - started) / 1000);
-    this.markReachable(!meansUnreachable(failure.outcome), failure);
+    if (meansUnreachable(failure.outcome) && failure.elsewhere === undefined) {
+      this.circuit.failed(ticket, failure.message);
+    } else {
+      // A clear answer (404, 401, 429), or a failure of another host it sent porthole to: the upstream is there.
+      this.circuit.succeeded(ticket);
+      this.noteAnswered();
+    }
     return failure;
   }
 
-  private markReachable(up: boolean, failure: UpstreamFailure | undefined): void {
-    if (this.up === up) return;
-    const first = this.up === undefined;
-    this.up = up;
-    this.observer.reachable(this.name, up);
-    if (!up) this.log.warn({ upstream: this.name, url: this.url, reason: failure?.message }, 'upstream unavailable');
-    else if (!first) this.log.info({ upstream: this.name, url: this.url }, 'upstream available again');
+  /** The first answer ever sets porthole_proxy_upstream_up; later ones change nothing the circuit has not. */
+  private noteAnswered(): void {
+    if (this.answeredOnce) return;
+    this.answeredOnce = true;
+    if (this.circuit.state === 'closed') this.observer.reachable(this.name, true);
   }
 
-  /** One registry request, answering an auth challenge once if the upstream sends one. */
-  private async send(method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  /** Each change of state is counted; becoming unavailable and available again are logged once each. */
+  private circuitChanged({ from, to, reason, retryInMs }: CircuitChange): void {
+    this.observer.circuitChanged(this.name, to);
+    const retryInSeconds = retryInMs === undefined ? undefined : retryInMs / 1000;
+    if (to === 'open' && from === 'closed') {
+      this.answeredOnce = true;
+      this.observer.reachable(this.name, false);
+      this.log.warn({ upstream: this.name, url: this.shownUrl, reason, retryInSeconds }, 'upstream unavailable');
+    } else if (to === 'open') {
+      this.log.debug({ upstream: this.name, url: this.shownUrl, reason, retryInSeconds }, 'upstream still unavailable');
+    } else if (to === 'half_open') {
+      this.log.debug({ upstream: this.name, url: this.shownUrl }, 'probing an unavailable upstream');
+    } else {
+      this.observer.reachable(this.name, true);
+      this.log.info({ upstream: this.name, url: this.shownUrl }, 'upstream available again');
+    }
+  }
+
+  /** One registry request, answering an auth challenge once if the upstream sends one; with the URL that gave the answer. */
+  private async send(method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<{ response: Dispatcher.ResponseData; from: URL }> {
     const scope = `repository:${repo}:pull`;
     const url = new URL(path, this.base);
-    const { response, from } = await this.follow(method, url, headers, this.knownAuthorization(scope));
-    if (response.statusCode !== 401) return response;
+    const first = await this.follow(method, url, headers, this.knownAuthorization(scope));
+    const { response, from } = first;
+    if (response.statusCode !== 401) return first;
     await response.body.dump();
     // Only the upstream itself is answered with credentials: a host it redirected to is not.
     if (from.origin !== this.base.origin) {
@@ -185,7 +245,26 @@ export class Upstream {
     const authorization = await this.answer(challenge, scope);
     const retried = await this.follow(method, url, headers, authorization);
     if (retried.response.statusCode === 401) this.tokens.forget(challenge?.params.scope ?? scope);
-    return retried.response;
+    return retried;
+  }
+
+  /** One HTTP exchange; a failure at another origin than the upstream's (a CDN, a token realm) says where. */
+  private async exchange(target: URL, options: { method: 'GET' | 'HEAD'; headers: Record<string, string> }): Promise<Dispatcher.ResponseData> {
+    try {
+      return await request(target, { ...options, dispatcher: this.dispatcherFor(target) });
+    } catch (err) {
+      if (target.origin === this.base.origin) throw err;
+      throw networkFailure(err, `${this.name} sent porthole to ${redactedUrl(target.origin)}`, target.origin);
+    }
+  }
+
+  /** A failure unless the answer is a 2xx; `from` is the URL that answered. */
+  private async expectSuccess(response: Dispatcher.ResponseData, what: string, from: URL): Promise<void> {
+    if (response.statusCode >= 200 && response.statusCode < 300) return;
+    await response.body.dump();
+    const elsewhere = from.origin === this.base.origin ? undefined : from.origin;
+    const who = elsewhere === undefined ? 'the upstream' : redactedUrl(elsewhere);
+    throw new UpstreamFailure(`${what}: ${who} answered ${response.statusCode}`, statusOutcome(response.statusCode), elsewhere);
   }
 
   private knownAuthorization(scope: string): string | undefined {
@@ -218,14 +297,14 @@ export class Upstream {
     // Credentials never travel in clear text to a realm when the upstream itself is https.
     const allowed = this.base.protocol === 'https:' ? ['https:'] : ['https:', 'http:'];
     if (!url || !allowed.includes(url.protocol)) {
-      throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${realm.slice(0, 200)}"`, 'denied');
+      throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${redactedUrl(realm.slice(0, 200))}"`, 'denied');
     }
     if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.basic !== undefined) headers.authorization = this.basic;
-    const response = await request(url, { method: 'GET', headers, dispatcher: this.dispatcherFor(url) });
-    await expectSuccess(response, `${this.name} token endpoint ${url.origin}${url.pathname}`);
+    const response = await this.exchange(url, { method: 'GET', headers });
+    await this.expectSuccess(response, `${this.name} token endpoint ${redactedUrl(`${url.origin}${url.pathname}`)}`, url);
     const body = (await response.body.json().catch(() => undefined)) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
     const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
     if (!token) throw new UpstreamFailure(`${this.name} token endpoint answered without a token`, 'denied');
@@ -246,7 +325,7 @@ export class Upstream {
     let credentials = authorization;
     for (let hop = 0; ; hop += 1) {
       const sent = credentials === undefined ? headers : { ...headers, authorization: credentials };
-      const response = await request(target, { method, headers: sent, dispatcher: this.dispatcherFor(target) });
+      const response = await this.exchange(target, { method, headers: sent });
       if (response.statusCode < 300 || response.statusCode >= 400 || response.statusCode === 304) return { response, from: target };
       const location = headerText(response.headers.location);
       await response.body.dump();
@@ -254,6 +333,9 @@ export class Upstream {
         throw new UpstreamFailure(`${this.name} ${url.pathname}: redirect ${location === undefined ? 'without a Location' : `chain longer than ${MAX_REDIRECTS}`}`, 'broken');
       }
       const next = new URL(location, target);
+      // Credentials in a Location are never used (nor shown in a message): porthole sends only its own.
+      next.username = '';
+      next.password = '';
       if (next.origin !== target.origin) credentials = undefined;
       target = next;
     }
@@ -262,12 +344,6 @@ export class Upstream {
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-async function expectSuccess(response: Dispatcher.ResponseData, what: string): Promise<void> {
-  if (response.statusCode >= 200 && response.statusCode < 300) return;
-  await response.body.dump();
-  throw new UpstreamFailure(`${what}: the upstream answered ${response.statusCode}`, statusOutcome(response.statusCode));
 }
 
 async function readBounded(body: Readable, limit: number, what: string): Promise<Buffer> {

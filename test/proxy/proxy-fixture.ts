@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
 import { Exposition } from '../helpers/prometheus-text.js';
 import { raw, type RawResponse } from '../helpers/raw-http.js';
@@ -76,4 +78,18 @@ export async function pushThroughTwin(registry: DistributionProcess, repo: strin
   } finally {
     await twin.dispose();
   }
+}
+
+/**
+ * Whether any upload session under `root` still holds data (a download into the cache that has
+ * not been cleaned up). Read with one listing per session, not a tree walk: sessions come and go
+ * while it looks, and one removed half way through is simply gone.
+ */
+export async function uploadSessionsWithData(root: string): Promise<boolean> {
+  const sessions = await readdir(join(root, 'uploads')).catch(() => [] as string[]);
+  for (const session of sessions) {
+    const files = await readdir(join(root, 'uploads', session)).catch(() => [] as string[]);
+    if (files.includes('data')) return true;
+  }
+  return false;
 }

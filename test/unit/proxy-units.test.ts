@@ -24,6 +24,8 @@ describe('pull-through cache: configuration', () => {
     assert.equal(config.proxy?.tagTtl, '10m');
     assert.equal(config.proxy?.prune.enabled, false);
     assert.equal(config.proxy?.airGapped, false);
+    assert.equal(config.proxy?.upstreams[0]?.unavailableRetry, '1s');
+    assert.equal(config.proxy?.upstreams[0]?.unavailableRetryMax, '60s');
   });
 
   it('names the key at fault for each mistake', () => {
@@ -31,6 +33,17 @@ describe('pull-through cache: configuration', () => {
     assert.deepEqual(problemsOf({ proxy: { upstreams: [upstream], defaultNamespace: 'quay.io' } }), ['proxy.defaultNamespace: "quay.io" is not the name of an upstream']);
     assert.match(problemsOf({ proxy: { upstreams: [{ ...upstream, url: 'ftp://x' }] } })[0] ?? '', /^proxy\.upstreams\.0\.url: /);
     assert.match(problemsOf({ proxy: { upstreams: [{ ...upstream, url: 'https://host/v2/' }] } })[0] ?? '', /without a path/);
+    // Credentials in the URL would be logged wherever the URL is, and are not sent: they go in auth.
+    for (const url of ['http://user:hunter2@host', 'https://user@host:5000/', 'https://:hunter2@host']) {
+      const problems = problemsOf({ proxy: { upstreams: [upstream, { ...upstream, name: 'quay.io', url }] } });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', /^proxy\.upstreams\.1\.url: must not hold a user name or password .*auth\.username and auth\.password/);
+      assert.ok(!(problems[0] ?? '').includes('hunter2'));
+    }
+    assert.match(
+      problemsOf({ proxy: { upstreams: [{ ...upstream, unavailableRetry: '10s', unavailableRetryMax: '5s' }] } })[0] ?? '',
+      /^proxy\.upstreams\.0\.unavailableRetryMax: must be at least unavailableRetry/,
+    );
     assert.match(problemsOf({ proxy: { upstreams: [{ ...upstream, name: 'Docker.IO' }] } })[0] ?? '', /^proxy\.upstreams\.0\.name: /);
     assert.match(problemsOf({ proxy: { upstreams: [{ ...upstream, auth: { username: 'u', password: 'p', passwordFromEnv: 'P' } }] } })[0] ?? '', /password or passwordFromEnv, not both/);
     assert.match(problemsOf({ proxy: { upstreams: [{ ...upstream, tls: { cert: 'c.pem' } }] } })[0] ?? '', /cert and key go together/);

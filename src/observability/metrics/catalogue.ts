@@ -194,8 +194,14 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     }),
     upstreamUp: new Gauge({
       name: 'porthole_proxy_upstream_up',
-      help: '1 when the last request to the upstream got an answer, 0 when it was down, timed out or failed with a 5xx; absent before the first request.',
+      help: '1 while the upstream answers (its circuit is closed), 0 from a request that found it down, timed out or failed with a 5xx until it answers again; absent before the first request.',
       labelNames: ['namespace'] as const,
+      registers,
+    }),
+    upstreamCircuitTransitions: new KeyedCounter({
+      name: 'porthole_proxy_upstream_circuit_transitions_total',
+      help: 'Changes of state of each upstream\'s circuit, by namespace and the state entered: open (requests stop: the upstream timed out, refused or failed with a 5xx), half_open (one probe request goes) or closed (it answered again).',
+      labelNames: ['namespace', 'to'] as const,
       registers,
     }),
     prunedItems: new KeyedCounter({

@@ -117,5 +117,7 @@ export class MetricsRecorder {
     },
     // A state, not an event: kept in minimal mode too, like the storage gauges.
     reachable: (namespace, up) => this.metrics.upstreamUp.set({ namespace }, up ? 1 : 0),
+    // Changes of state are rare and each one matters: counted in minimal mode too.
+    circuitChanged: (namespace, to) => this.metrics.upstreamCircuitTransitions.add(`${namespace} ${to}`, { namespace, to }),
   };
 }
