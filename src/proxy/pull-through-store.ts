@@ -4,6 +4,7 @@ import { RegistryError } from '../core/errors.js';
 import { referenceText, type ManifestReference } from '../core/reference.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import type {
   BlobContent,
   BlobInfo,
@@ -226,6 +227,8 @@ export class PullThroughStore implements RegistryStore {
    */
   private logBlobFailure(repo: string, digest: Digest, err: unknown): void {
     const fields = { repo, digest: digest.value };
+    // A full disk is logged by the storage-full watch, once a minute, not once per download.
+    if (isStorageFull(err)) return this.log.debug({ ...fields, err }, 'blob download from upstream failed; nothing was cached');
     if (!isUpstreamFailure(err)) return this.log.error({ ...fields, err }, 'blob download from upstream failed; nothing was cached');
     const quiet = err instanceof UpstreamUnavailable || !UPSTREAM_FAULTS.has(err.outcome);
     this.log[quiet ? 'debug' : 'warn']({ ...fields, outcome: err.outcome, reason: err.message }, 'blob download from upstream failed; nothing was cached');

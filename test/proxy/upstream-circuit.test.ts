@@ -167,4 +167,18 @@ describe('pull-through cache: an upstream that hangs, and its circuit', { skip: 
     assert.deepEqual(relayed.requests()[asked], { method: 'HEAD', path: '/v2/library/moving/manifests/v1' }, 'checked with a HEAD first');
     await waitFor('the moved tag to be served', async () => (await digestAt('moving.local', 'library/moving', 'v1')) === moved.manifestDigest);
   });
+
+  it('drops a cached tag the background check finds gone upstream, so the pull after answers 404 as the upstream does', async () => {
+    const image = await pushImage(upstream.url, 'library/gone', 'v1', [2048]);
+    assert.equal(await digestAt('moving.local', 'library/gone', 'v1'), image.manifestDigest);
+    const deleted = await raw(upstream.url, { method: 'DELETE', path: `/v2/library/gone/manifests/${image.manifestDigest}` });
+    assert.equal(deleted.status, 202);
+
+    assert.equal(await digestAt('moving.local', 'library/gone', 'v1'), image.manifestDigest, 'answered from the cache while it is checked');
+    await waitFor('the tag to be gone from the cache', async () => (await getManifest(porthole.url, '/v2/moving.local/library/gone/manifests/v1')).status === 404);
+    assert.deepEqual(errorCodes(await getManifest(porthole.url, '/v2/moving.local/library/gone/manifests/v1')), ['MANIFEST_UNKNOWN']);
+    // The manifest itself stays cached, by digest, until pruned.
+    assert.equal((await getManifest(porthole.url, `/v2/moving.local/library/gone/manifests/${image.manifestDigest}`)).status, 200);
+    assert.equal(logLines(porthole.output()).filter((line) => line.msg === 'cached tag removed: the upstream no longer has it' && line.repo === 'moving.local/library/gone').length, 1);
+  });
 });
