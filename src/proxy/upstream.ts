@@ -50,8 +50,7 @@ export interface UpstreamBlob {
  */
 export class Upstream {
   readonly name: string;
-  readonly url: string;
-  /** The URL as logs may show it (config refuses credentials in it; this is the second line). */
+  /** The base URL as logs may show it (config refuses credentials in it; this is the second line). */
   private readonly shownUrl: string;
   private readonly base: URL;
   /** Connections to the upstream itself, with its TLS settings. */
@@ -76,9 +75,9 @@ export class Upstream {
     private readonly log: PortholeLogger,
   ) {
     this.name = config.name;
-    this.url = config.url.replace(/\/$/, '');
-    this.shownUrl = redactedUrl(this.url);
-    this.base = new URL(this.url);
+    const url = config.url.replace(/\/$/, '');
+    this.shownUrl = redactedUrl(url).replace(/\/$/, '');
+    this.base = new URL(url);
     this.circuit = new UpstreamCircuit({ openMs: durationMs(config.unavailableRetry), maxOpenMs: durationMs(config.unavailableRetryMax) }, (change) => this.circuitChanged(change));
     this.timeoutMs = durationMs(config.timeout);
     this.basic = basicCredentials(config, configKey);
