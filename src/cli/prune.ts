@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, readConfigFile, validateConfig, withOverrides } from '../config/load.js';
 import { isDuration } from '../config/durations.js';
 import type { PortholeConfig } from '../config/schema.js';
 import { pruneCache, pruneOptionsOf } from '../proxy/cache-pruner.js';
@@ -20,16 +20,32 @@ function refuse(message: string): never {
   process.exit(EXIT.badConfig);
 }
 
+/** Why prune cannot run without the proxy section, said before any of the section's own problems. */
+function noPullThroughCache(file: string | undefined): string {
+  const why = 'prune works on a pull-through cache and needs a configuration with a proxy section (see docs/proxy.md)';
+  return file === undefined ? `${why}: give one with --config FILE or PORTHOLE_CONFIG` : `${file} has no proxy section: ${why}`;
+}
+
+function hasProxySection(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && 'proxy' in raw && (raw as { proxy: unknown }).proxy !== undefined;
+}
+
 async function readConfig(options: PruneCommandOptions): Promise<PortholeConfig> {
   if (options.olderThan !== undefined && !isDuration(options.olderThan)) refuse(`--older-than: "${options.olderThan}" is not a duration such as 12h or 30d`);
   if (options.by !== undefined && options.by !== 'accessed' && options.by !== 'created') refuse(`--by: "${options.by}" is neither accessed nor created`);
   try {
-    return await loadConfig(options.config, {
-      'storage.rootDirectory': options.root,
-      'proxy.prune.olderThan': options.olderThan,
-      'proxy.prune.by': options.by,
-      'proxy.prune.dryRun': options.dryRun,
-    });
+    const raw = options.config === undefined ? {} : await readConfigFile(options.config);
+    // The flags set proxy.prune.*, which would make up a proxy section with no upstreams and
+    // blame proxy.upstreams, when what is missing is the pull-through cache's configuration.
+    if (!hasProxySection(raw)) refuse(noPullThroughCache(options.config));
+    return validateConfig(
+      withOverrides(raw, {
+        'storage.rootDirectory': options.root,
+        'proxy.prune.olderThan': options.olderThan,
+        'proxy.prune.by': options.by,
+        'proxy.prune.dryRun': options.dryRun,
+      }),
+    );
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     refuse(err.message);
@@ -43,7 +59,7 @@ async function readConfig(options: PruneCommandOptions): Promise<PortholeConfig>
  */
 export async function prune(options: PruneCommandOptions): Promise<void> {
   const config = await readConfig(options);
-  if (!config.proxy) refuse('the configuration has no proxy section: there is no pull-through cache to prune (give --config)');
+  if (!config.proxy) refuse(noPullThroughCache(options.config));
   const local = new ImageStore(new FilesystemDriver(config.storage.rootDirectory));
   await local.init();
   const result = await pruneCache(local, cachedRepositories(config.proxy), pruneOptionsOf(config.proxy.prune));

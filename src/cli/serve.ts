@@ -10,6 +10,7 @@ import { createLogger } from '../observability/logger.js';
 import { requestsDone } from '../observability/request-done.js';
 import { kernelIo } from '../native/kernel-io.js';
 import { EXIT } from './exit-codes.js';
+import { keyToBlame, type ListenerKeys } from './listen-failure.js';
 import { startupDone } from './startup-memory.js';
 
 export interface ServeOptions {
@@ -32,7 +33,8 @@ function listeningPort(address: string | AddressInfo | null, fallback: number): 
 
 function portFlag(text: string | undefined): number | string | undefined {
   if (text === undefined) return undefined;
-  // Passed on as text when not a number, so the schema reports it against http.port.
+  // Passed on as text when not a number, so that the schema reports it against its key, with the
+  // range a port takes.
   return /^\d+$/.test(text) ? Number(text) : text;
 }
 
@@ -66,11 +68,12 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
 }
 
 /** Binds a listener, or stops start-up naming the key whose address or port cannot be used. */
-async function listenOrRefuse(listener: FastifyInstance, key: string, host: string, port: number): Promise<number> {
+async function listenOrRefuse(listener: FastifyInstance, keys: ListenerKeys, host: string, port: number): Promise<number> {
   try {
     await listener.listen({ host, port });
   } catch (err) {
-    refuseToStart(key, `cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    refuseToStart(keyToBlame(code, keys), `cannot listen on ${host}:${port} (${code ?? String(err)})`);
   }
   return listeningPort(listener.server.address(), port);
 }
@@ -109,13 +112,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
   const { server, health, metricsListener } = app;
-  const port = await listenOrRefuse(server, 'http.port', config.http.address, config.http.port);
+  const port = await listenOrRefuse(server, { address: 'http.address', port: 'http.port' }, config.http.address, config.http.port);
   // Every listener is bound before "porthole listening" is logged: whoever waits for that line
   // may connect to any of them at once, and a taken metrics port must fail before it is said.
   if (metricsListener) {
     const metrics = metricsSettings(config);
     const address = metrics.address ?? config.http.address;
-    const metricsPort = await listenOrRefuse(metricsListener, 'extensions.metrics.port', address, metrics.port ?? 0);
+    const keys = { address: metrics.address === null ? 'http.address' : 'extensions.metrics.address', port: 'extensions.metrics.port' };
+    const metricsPort = await listenOrRefuse(metricsListener, keys, address, metrics.port ?? 0);
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
   const addonProblem = config.storage.sendfile ? kernelIo().problem : undefined;

@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { suggestKey } from './key-suggestions.js';
+import { numberRangeProblem } from './number-range.js';
 import { configSchema, type PortholeConfig } from './schema.js';
+import { describeSyntaxError } from './syntax-error.js';
 
 /** A config that cannot be used; `problems` name every key at fault. The CLI exits 2 on it. */
 export class ConfigError extends Error {
@@ -18,19 +21,28 @@ function keyPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+/**
+ * One line per problem, named by its key. Given the schema, an unknown key comes with the known
+ * key it most likely misspells (`storage.rootDirectry: unknown key (did you mean rootDirectory?)`),
+ * as commander does for an unknown flag, and a number out of range (or no number at all) with the
+ * range it takes (`http.port: must be a whole number from 0 to 65535`).
+ */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], schema?: z.core.$ZodType): string[] {
   return issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${keyPath([...issue.path, key])}: unknown key`);
+      return issue.keys.map((key) => {
+        const suggestion = schema ? suggestKey(schema, issue.path, key) : undefined;
+        return `${keyPath([...issue.path, key])}: unknown key${suggestion ? ` (did you mean ${suggestion}?)` : ''}`;
+      });
     }
-    return [`${keyPath(issue.path)}: ${issue.message}`];
+    return [`${keyPath(issue.path)}: ${(schema && numberRangeProblem(schema, issue)) ?? issue.message}`];
   });
 }
 
 /** Validates a plain object (from a file, with flags already merged in) into a full config. */
 export function validateConfig(raw: unknown): PortholeConfig {
   const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ConfigError(describeIssues(result.error.issues));
+  if (!result.success) throw new ConfigError(describeIssues(result.error.issues, configSchema));
   return result.data;
 }
 
@@ -42,15 +54,17 @@ export async function readConfigFile(path: string): Promise<unknown> {
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
+  const format = extname(path) === '.json' ? 'json' : 'yaml';
+  let parsed: unknown;
   try {
-    const parsed: unknown = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
-    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-      throw new Error('the top level must be a mapping of sections');
-    }
-    return parsed ?? {};
+    parsed = format === 'json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError([`${path}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError([describeSyntaxError(path, text, err as Error, format)]);
   }
+  if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+    throw new ConfigError([`${path}: not valid YAML or JSON: the top level must be a mapping of sections`]);
+  }
+  return parsed ?? {};
 }
 
 type Overrides = Record<string, unknown>;
@@ -67,12 +81,16 @@ export function setPath(target: Overrides, dotted: string, value: unknown): void
   node[keys[keys.length - 1] as string] = value;
 }
 
-/** Flags override the file, and the file overrides defaults. */
-export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}): Promise<PortholeConfig> {
-  const raw = (file ? await readConfigFile(file) : {}) as Overrides;
-  const merged = structuredClone(raw);
+/** A copy of `raw` (a file's content) with each override that has a value set at its dotted path. */
+export function withOverrides(raw: unknown, overrides: Overrides): Overrides {
+  const merged = structuredClone((raw ?? {}) as Overrides);
   for (const [path, value] of Object.entries(overrides)) {
     if (value !== undefined) setPath(merged, path, value);
   }
-  return validateConfig(merged);
+  return merged;
+}
+
+/** Flags override the file, and the file overrides defaults. */
+export async function loadConfig(file: string | undefined, overrides: Overrides = {}): Promise<PortholeConfig> {
+  return validateConfig(withOverrides(file ? await readConfigFile(file) : {}, overrides));
 }

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -60,6 +61,51 @@ describe('porthole verify', () => {
     assert.match(result.stderr, /log\.level:/);
     await cleanup(dir);
   });
+  it('shows the excerpt of a YAML syntax error', async () => {
+    const dir = await tempDir('verify');
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, 'http:\n port: 5000\n  address: x\n');
+    const result = await runCli(['verify', file]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /at line 2, column \d+:\n +port: 5000\n +\^/);
+    await cleanup(dir);
+  });
+
+  it('suggests the key an unknown one misspells, in verify and serve', async () => {
+    const dir = await tempDir('verify');
+    const file = join(dir, 'typo.yaml');
+    await writeFile(file, `storage:\n  rootDirectry: ${join(dir, 'data')}\n`);
+    const verified = await runCli(['verify', file]);
+    assert.equal(verified.code, 2);
+    assert.match(verified.stderr, /storage\.rootDirectry: unknown key \(did you mean rootDirectory\?\)/);
+    const served = await runCli(['serve', '--port', '0', '--config', file]);
+    assert.equal(served.code, 2);
+    assert.match(served.stderr, /storage\.rootDirectry: unknown key \(did you mean rootDirectory\?\)/);
+    await cleanup(dir);
+  });
+});
+
+describe('porthole prune without a pull-through cache', () => {
+  it('says that prune needs a configuration with a proxy section, flags or not', async () => {
+    const env = { ...process.env };
+    delete env.PORTHOLE_CONFIG;
+    for (const args of [['prune'], ['prune', '--dry-run', '--older-than', '30d']]) {
+      const result = spawnSync(process.execPath, [PORTHOLE_CLI, ...args], { env, encoding: 'utf8' });
+      assert.equal(result.status, 2);
+      assert.doesNotMatch(result.stderr, /proxy\.upstreams/);
+      assert.match(result.stderr, /prune works on a pull-through cache and needs a configuration with a proxy section .*--config FILE/);
+    }
+  });
+
+  it('names the file that has no proxy section', async () => {
+    const dir = await tempDir('prune');
+    const file = join(dir, 'hosted.yaml');
+    await writeFile(file, 'http:\n  port: 5001\n');
+    const result = await runCli(['prune', '--config', file, '--older-than', '1d']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no proxy section: prune works on a pull-through cache`));
+    await cleanup(dir);
+  });
 });
 
 describe('porthole serve start-up failures', () => {
@@ -67,6 +113,29 @@ describe('porthole serve start-up failures', () => {
     const result = await runCli(['serve', '--port', 'eighty']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /http\.port/);
+  });
+
+  it('says which numbers a port flag takes', async () => {
+    const port = await runCli(['serve', '--port', 'abc']);
+    assert.equal(port.code, 2);
+    assert.match(port.stderr, /http\.port: must be a whole number from 0 to 65535/);
+    const metrics = await runCli(['serve', '--port', '0', '--metrics', 'abc']);
+    assert.equal(metrics.code, 2);
+    assert.match(metrics.stderr, /extensions\.metrics\.port: must be a whole number from 0 to 65535/);
+  });
+
+  it('exits 2 naming http.address when no interface has the address', async (t) => {
+    // TEST-NET-3 (RFC 5737): documentation only, on no interface unless someone put it there.
+    const address = '203.0.113.1';
+    if (Object.values(networkInterfaces()).some((list) => list?.some((entry) => entry.address === address))) {
+      t.skip(`${address} is on an interface of this machine`);
+      return;
+    }
+    const dir = await tempDir('address');
+    const result = await runCli(['serve', '--port', '0', '--address', address, '--root', join(dir, 'data')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /http\.address: cannot listen on 203\.0\.113\.1:0 \(EADDRNOTAVAIL\)/);
+    await cleanup(dir);
   });
 
   it('exits 2 naming http.port when the port is taken', async () => {

@@ -17,6 +17,16 @@ function problemsOf(fn: () => unknown): string[] {
   assert.fail('expected a ConfigError');
 }
 
+async function problemsOfLoading(file: string): Promise<string[]> {
+  try {
+    await loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail(`expected ${file} to be refused`);
+}
+
 describe('configuration', () => {
   it('defaults to 127.0.0.1:5000 with storage under ./data and deletion on', () => {
     const config = validateConfig({});
@@ -57,6 +67,44 @@ describe('configuration', () => {
     await assert.rejects(loadConfig(broken), (err: unknown) => err instanceof ConfigError && /not valid YAML or JSON/.test(err.problems[0] ?? ''));
     await assert.rejects(loadConfig(join(dir, 'missing.yaml')), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.problems[0] ?? ''));
     await cleanup(dir);
+  });
+
+  it('shows the lines a YAML or JSON syntax error points at, not only its position', async () => {
+    const dir = await tempDir('config');
+    const yaml = join(dir, 'broken.yaml');
+    await writeFile(yaml, 'http:\n  port: 5000\n\tbad: 1\n');
+    const [yamlProblem] = await problemsOfLoading(yaml);
+    assert.match(yamlProblem ?? '', /at line 3, column 1:\n {4}  port: 5000\n {4}\tbad: 1\n {4}\^$/);
+    const json = join(dir, 'broken.json');
+    await writeFile(json, '{\n  "log": {}\n  "http": {}\n}\n');
+    const [jsonProblem] = await problemsOfLoading(json);
+    assert.match(jsonProblem ?? '', /at line 3, column 3:\n {4}  "http": \{\}\n {4}  \^$/);
+    await cleanup(dir);
+  });
+
+  it('suggests the known key an unknown one most likely misspells, at any depth', () => {
+    const problems = problemsOf(() =>
+      validateConfig({
+        storage: { rootDirectry: './data' },
+        http: { bogus: 1 },
+        proxy: { upstreams: [{ name: 'docker.io', url: 'https://registry-1.docker.io', auht: {} }], prnue: {} },
+      }),
+    );
+    assert.deepEqual(problems.sort(), [
+      'http.bogus: unknown key',
+      'proxy.prnue: unknown key (did you mean prune?)',
+      'proxy.upstreams.0.auht: unknown key (did you mean auth?)',
+      'storage.rootDirectry: unknown key (did you mean rootDirectory?)',
+    ]);
+  });
+
+  it('says which numbers a number key takes, whatever was wrong with the value', () => {
+    const problems = problemsOf(() => validateConfig({ http: { port: 'abc' }, extensions: { metrics: { port: 70000, maxRepoLabels: -1 } } }));
+    assert.deepEqual(problems.sort(), [
+      'extensions.metrics.maxRepoLabels: must be a whole number of at least 0',
+      'extensions.metrics.port: must be a whole number from 0 to 65535',
+      'http.port: must be a whole number from 0 to 65535',
+    ]);
   });
 
   it('parses durations with units', () => {
