@@ -132,8 +132,8 @@ export class PullThroughStore implements RegistryStore {
     if (!isUpstreamFailure(err)) throw err;
     if (err.outcome === 'not_found') {
       // The upstream no longer has the tag: neither does its cache (the manifest stays, by digest, until pruned).
-      await this.local.deleteTag(repo, reference.tag);
-      this.log.info(fields, 'cached tag removed: the upstream no longer has it');
+      // A check that started just before another one removed the tag finds nothing left to remove.
+      if (await this.local.deleteTag(repo, reference.tag)) this.log.info(fields, 'cached tag removed: the upstream no longer has it');
     } else {
       // An outage is logged once by the upstream; the cached manifest is what clients get meanwhile.
       this.log.debug({ ...fields, reason: err.message }, 'cached tag could not be checked upstream; still serving it');
