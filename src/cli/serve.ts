@@ -11,6 +11,7 @@ import { requestsDone } from '../observability/request-done.js';
 import { kernelIo } from '../native/kernel-io.js';
 import { EXIT } from './exit-codes.js';
 import { keyToBlame, type ListenerKeys } from './listen-failure.js';
+import { settleWithin, STARTUP_TIMEOUT_VARIABLE, stepBoundOf, type StepBound } from './startup-bound.js';
 import { startupDone } from './startup-memory.js';
 
 export interface ServeOptions {
@@ -78,6 +79,17 @@ async function listenOrRefuse(listener: FastifyInstance, keys: ListenerKeys, hos
   return listeningPort(listener.server.address(), port);
 }
 
+/**
+ * Waits for one start-up step, or stops start-up naming the key whose setting the step was working
+ * on when it does not finish within the bound: a step that hangs (a recursive mkdir under /proc
+ * used to, for ever) must not leave a process that neither serves nor says why.
+ */
+async function withinBound<T>(bound: StepBound, key: string, what: string, step: Promise<T>): Promise<T> {
+  const settled = await settleWithin(step, bound.ms);
+  if (!settled.finished) refuseToStart(key, `${what} did not finish within ${bound.text} (${STARTUP_TIMEOUT_VARIABLE} sets this bound)`);
+  return settled.value;
+}
+
 async function openLogFile(key: string, path: string): Promise<LogFile> {
   try {
     return await LogFile.open(path);
@@ -88,9 +100,16 @@ async function openLogFile(key: string, path: string): Promise<LogFile> {
 
 /** `porthole serve`: flags over file over defaults, listen, and shut down gracefully on a signal. */
 export async function serve(options: ServeOptions): Promise<void> {
-  const config = await readConfig(options);
-  const logFile = await openLogFile('log.output', config.log.output);
-  const auditFile = config.log.audit === null ? undefined : await openLogFile('log.audit', config.log.audit);
+  const bound = stepBoundOf(process.env);
+  if (typeof bound === 'string') {
+    process.stderr.write(`porthole: ${bound}\n`);
+    process.exit(EXIT.badConfig);
+  }
+  const step = <T>(key: string, what: string, promise: Promise<T>): Promise<T> => withinBound(bound, key, what, promise);
+  const config = await step(options.config ?? '--config', 'reading the configuration', readConfig(options));
+  const logFile = await step('log.output', `opening "${config.log.output}"`, openLogFile('log.output', config.log.output));
+  const audit = config.log.audit;
+  const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit));
   const logger = createLogger(config.log, logFile.stream);
   const log = logger.child({ module: 'server' });
   const auditor: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
@@ -98,7 +117,7 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   let app;
   try {
-    app = await buildApp(config, { logger, auditor });
+    app = await step('storage.rootDirectory', `preparing storage under "${config.storage.rootDirectory}"`, buildApp(config, { logger, auditor }));
   } catch (err) {
     if (err instanceof ConfigError) {
       // A configured feature that cannot start (an upstream's password variable, its CA file).
@@ -112,14 +131,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
   const { server, health, metricsListener } = app;
-  const port = await listenOrRefuse(server, { address: 'http.address', port: 'http.port' }, config.http.address, config.http.port);
+  const { address: host, port: wanted } = config.http;
+  const port = await step('http.address', `binding ${host}:${wanted}`, listenOrRefuse(server, { address: 'http.address', port: 'http.port' }, host, wanted));
   // Every listener is bound before "porthole listening" is logged: whoever waits for that line
   // may connect to any of them at once, and a taken metrics port must fail before it is said.
   if (metricsListener) {
     const metrics = metricsSettings(config);
     const address = metrics.address ?? config.http.address;
     const keys = { address: metrics.address === null ? 'http.address' : 'extensions.metrics.address', port: 'extensions.metrics.port' };
-    const metricsPort = await listenOrRefuse(metricsListener, keys, address, metrics.port ?? 0);
+    const metricsPort = await step(keys.address, `binding ${address}:${metrics.port ?? 0}`, listenOrRefuse(metricsListener, keys, address, metrics.port ?? 0));
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
   const addonProblem = config.storage.sendfile ? kernelIo().problem : undefined;

@@ -176,6 +176,22 @@ describe('porthole serve start-up failures', () => {
     assert.match(result.stderr, /storage\.rootDirectory: cannot use "\/proc\/nope"/);
   });
 
+  // Preparing this root never ends (Node's recursive mkdir of its _tmp loops between ENOENT and
+  // EEXIST): the step bound stops start-up. Where that mkdir is made to fail instead, the root is
+  // refused at once; either way porthole must exit 2 naming the key rather than hang.
+  it('bounds start-up steps: a root whose preparation never ends exits 2 naming storage.rootDirectory', { skip: !existsSync('/proc/self') && 'no /proc here' }, () => {
+    const env = { ...process.env, PORTHOLE_STARTUP_TIMEOUT: '1s' };
+    const result = spawnSync(process.execPath, [PORTHOLE_CLI, 'serve', '--port', '0', '--root', '/proc/self'], { env, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    assert.equal(result.status, 2, `exit ${result.status} ${result.signal ?? ''}: ${result.stderr}`);
+    assert.match(result.stderr, /storage\.rootDirectory: (preparing storage under "\/proc\/self" did not finish within 1s \(PORTHOLE_STARTUP_TIMEOUT|cannot use "\/proc\/self")/);
+  });
+
+  it('exits 2 when PORTHOLE_STARTUP_TIMEOUT is not a duration', () => {
+    const result = spawnSync(process.execPath, [PORTHOLE_CLI, 'serve', '--port', '0'], { env: { ...process.env, PORTHOLE_STARTUP_TIMEOUT: 'soon' }, encoding: 'utf8' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /PORTHOLE_STARTUP_TIMEOUT: "soon" is not a duration/);
+  });
+
   it('writes the log file with mode 0600 when log.output is a path', async () => {
     const dir = await tempDir('logfile');
     await mkdir(join(dir, 'logs'));
