@@ -16,7 +16,12 @@ export const exporterConfigSchema = z
     Server: z
       .object({
         protocol: z.enum(['http', 'https']).default('http'),
-        host: z.string().min(1).default('127.0.0.1'),
+        // A host alone: "user:password@host" would put the password in every log line naming the target.
+        host: z
+          .string()
+          .min(1)
+          .refine((host) => !/[@/?#\s]/.test(host), { message: 'must be a host name or address alone; give credentials as Server.username and Server.password' })
+          .default('127.0.0.1'),
         port: port.default(5000),
         /** Path of porthole's metrics snapshot (its extensions.metrics.prometheus.path). */
         path: z.string().startsWith('/').default('/metrics'),

@@ -56,6 +56,13 @@ describe('porthole-exporter configuration', () => {
     assert.deepEqual(found.map((p) => p.split(':')[0]).sort(), ['Exporter.log.level', 'Exporter.port', 'Server.hostname', 'Server.protocol', 'Server.timeout']);
   });
 
+  it('refuses credentials or a path written into Server.host, without repeating them', async () => {
+    for (const host of ['user:secret@registry.local', 'registry.local/metrics']) {
+      const found = await problems('host.yaml', `Server:\n  host: "${host}"\n`);
+      assert.deepEqual(found, ['Server.host: must be a host name or address alone; give credentials as Server.username and Server.password']);
+    }
+  });
+
   it('refuses a passwordFromEnv naming a variable that is not set', async () => {
     assert.deepEqual(await problems('env.yaml', 'Server:\n  username: u\n  passwordFromEnv: PORTHOLE_TEST_NEVER_SET\n'), [
       'Server.passwordFromEnv: environment variable PORTHOLE_TEST_NEVER_SET is not set',
