@@ -61,7 +61,8 @@ describe('pull-through cache: an upstream that fails', { skip: skipUnlessTools('
     const retried = await raw(porthole.url, { path, timeoutMs: 30_000 });
     assert.equal(retried.status, 200);
     assert.equal(digestOf(retried.body), digest);
-    assert.ok((await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex));
+    // The last byte goes out once the bytes are verified, before the commit's fsyncs finish.
+    await waitFor('the fetched blob to be committed', async () => (await blobDataFiles(porthole.root)).some((blob) => blob.hex === hex), 10_000);
   });
 
   it('never sends a whole blob whose bytes do not match its digest, and caches none of it', async () => {
