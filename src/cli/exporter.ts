@@ -6,6 +6,7 @@ import { buildExporterApp } from '../exporter/exporter-app.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
 import { EXIT } from './exit-codes.js';
+import { keyToBlame } from './listen-failure.js';
 import { versionText } from './version.js';
 
 async function runExporter(file: string): Promise<void> {
@@ -29,7 +30,9 @@ async function runExporter(file: string): Promise<void> {
   try {
     await app.listen({ host: config.Exporter.address, port: config.Exporter.port });
   } catch (err) {
-    process.stderr.write(`porthole-exporter: Exporter.port: cannot listen on ${config.Exporter.address}:${config.Exporter.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const key = keyToBlame(code, { address: 'Exporter.address', port: 'Exporter.port' });
+    process.stderr.write(`porthole-exporter: ${key}: cannot listen on ${config.Exporter.address}:${config.Exporter.port} (${code ?? String(err)})\n`);
     process.exit(EXIT.badConfig);
   }
   const address = app.server.address();

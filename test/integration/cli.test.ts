@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { EXPORTER_CLI } from '../helpers/exporter-process.js';
 import { cleanup, PORTHOLE_CLI, tempDir } from '../helpers/porthole-process.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -124,7 +125,7 @@ describe('porthole serve start-up failures', () => {
     assert.match(metrics.stderr, /extensions\.metrics\.port: must be a whole number from 0 to 65535/);
   });
 
-  it('exits 2 naming http.address when no interface has the address', async (t) => {
+  it('exits 2 naming http.address (porthole-exporter: Exporter.address) when no interface has the address', async (t) => {
     // TEST-NET-3 (RFC 5737): documentation only, on no interface unless someone put it there.
     const address = '203.0.113.1';
     if (Object.values(networkInterfaces()).some((list) => list?.some((entry) => entry.address === address))) {
@@ -135,6 +136,11 @@ describe('porthole serve start-up failures', () => {
     const result = await runCli(['serve', '--port', '0', '--address', address, '--root', join(dir, 'data')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /http\.address: cannot listen on 203\.0\.113\.1:0 \(EADDRNOTAVAIL\)/);
+    const config = join(dir, 'exporter.json');
+    await writeFile(config, JSON.stringify({ Server: { host: '127.0.0.1', port: 5000 }, Exporter: { address, port: 0 } }));
+    const exporter = await runCli(['config', config], { cli: EXPORTER_CLI });
+    assert.equal(exporter.code, 2);
+    assert.match(exporter.stderr, /Exporter\.address: cannot listen on 203\.0\.113\.1:0 \(EADDRNOTAVAIL\)/);
     await cleanup(dir);
   });
 
