@@ -61,7 +61,7 @@ export type ExporterConfig = z.output<typeof exporterConfigSchema>;
 export async function loadExporterConfig(file: string): Promise<ExporterConfig> {
   const raw = await readConfigFile(file);
   const result = exporterConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(describeIssues(result.error.issues));
+  if (!result.success) throw new ConfigError(describeIssues(result.error.issues, exporterConfigSchema));
   const { Server } = result.data;
   if (Server.passwordFromEnv !== undefined && process.env[Server.passwordFromEnv] === undefined) {
     throw new ConfigError([`Server.passwordFromEnv: environment variable ${Server.passwordFromEnv} is not set`]);

@@ -49,7 +49,7 @@ export class FilesystemDriver implements Driver {
   async init(): Promise<void> {
     await ensureDirectory(this.root);
     await rm(join(this.root, STAGING_DIR), { recursive: true, force: true });
-    await mkdir(join(this.root, STAGING_DIR), { recursive: true });
+    await ensureDirectory(join(this.root, STAGING_DIR));
   }
 
   private full(path: string): string {
