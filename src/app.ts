@@ -19,7 +19,7 @@ import type { PullThrough } from './proxy/pull-through.js';
 import type { PruneConfig } from './config/proxy-schema.js';
 import { registryApi } from './registry/api-plugin.js';
 import type { RegistryContext } from './registry/context.js';
-import { queryOf } from './registry/request-helpers.js';
+import { queryOf } from './http/request-url.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';

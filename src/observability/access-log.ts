@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS } from '../registry/request-context.js';
-import { pathOf } from '../registry/routes.js';
+import { ANONYMOUS } from '../http/request-context.js';
+import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';

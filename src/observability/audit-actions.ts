@@ -1,4 +1,4 @@
-import type { MatchedRoute } from '../registry/routes.js';
+import type { MatchedRoute } from '../http/routes.js';
 
 /** The methods whose requests are audited: every attempt to change something. Reads are not. */
 export const AUDITED_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

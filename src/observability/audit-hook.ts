@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { ANONYMOUS } from '../registry/request-context.js';
-import { queryOf } from '../registry/request-helpers.js';
-import { pathOf } from '../registry/routes.js';
+import { ANONYMOUS } from '../http/request-context.js';
+import { requestAction } from '../http/request-action.js';
+import { pathOf, queryOf } from '../http/request-url.js';
 import { AUDITED_METHODS, auditAction } from './audit-actions.js';
 import type { AuditEvent, Auditor } from './audit.js';
 import { onRequestDone } from './request-done.js';
@@ -18,6 +18,7 @@ export function auditHook(app: FastifyInstance, auditor: Auditor): void {
     const status = reply.statusCode;
     const event: AuditEvent = {
       action: auditAction(request.method, request.apiRoute, query, status),
+      access: requestAction(request.method, request.apiRoute?.kind),
       outcome: status >= 200 && status < 300 ? 'success' : 'failure',
       subject: request.user ?? ANONYMOUS,
       clientIP: request.ip,

@@ -1,8 +1,11 @@
 import type { DestinationStream } from 'pino';
+import type { RequestAction } from '../http/request-action.js';
 
 /** One security-relevant event: who tried to change what, and how it ended. */
 export interface AuditEvent {
   action: string;
+  /** For requests: what the request does in access-control terms (push or delete; see http/request-action.ts). */
+  access?: RequestAction;
   outcome: 'success' | 'failure';
   /** The user, `anonymous` without credentials, `porthole` for the server's own events. */
   subject: string;

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tryParseDigest } from '../core/digest.js';
-import '../registry/request-context.js';
-import { queryOf } from '../registry/request-helpers.js';
+import '../http/request-context.js';
+import { queryOf } from '../http/request-url.js';
 
 /** What a request was about, as the access log and the audit log name it. */
 export interface RequestTarget {

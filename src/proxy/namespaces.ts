@@ -1,5 +1,6 @@
 import type { ProxyConfig } from '../config/proxy-schema.js';
 import { isValidName } from '../core/names.js';
+import type { NameUse } from '../http/request-action.js';
 
 /**
  * Where a namespace's cached content lives in storage: under a repository prefix named after it.
@@ -16,9 +17,6 @@ export interface ProxiedName<U> {
   /** The repository's name upstream (`library/nginx`). */
   remote: string;
 }
-
-/** Which requests may fall back to defaultNamespace: pulls, never the existence checks of a push. */
-export type NameUse = 'pull' | 'other';
 
 /**
  * Maps a request's repository name onto storage, and storage names back onto their upstream.

@@ -3,7 +3,8 @@ import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { ImageStore } from '../storage/image-store/image-store.js';
-import { cachedRepositories, Namespaces, type NameUse } from './namespaces.js';
+import type { NameUse } from '../http/request-action.js';
+import { cachedRepositories, Namespaces } from './namespaces.js';
 import { PullThroughStore } from './pull-through-store.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 

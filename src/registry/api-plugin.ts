@@ -5,11 +5,12 @@ import { namedRoute, type RegistryContext, type Resource } from './context.js';
 import { catalog, referrersResource, tagsResource } from './discovery.js';
 import { API_VERSION, writeError } from './error-writer.js';
 import { manifestResource } from './manifests.js';
-import { matchRoute, pathOf, type MatchedRoute, type RouteKind } from './routes.js';
+import { pathOf } from '../http/request-url.js';
+import { matchRoute, type MatchedRoute, type RouteKind } from '../http/routes.js';
 import { uploadResource, uploadsResource } from './uploads.js';
-import type { NameUse } from '../proxy/namespaces.js';
+import { nameUse } from '../http/request-action.js';
 
-import './request-context.js';
+import '../http/request-context.js';
 
 const RESOURCES: Record<Exclude<RouteKind, 'base' | 'catalog'>, Resource> = {
   manifest: manifestResource,
@@ -34,12 +35,6 @@ function allowedMethods(resource: Resource): string[] {
   return resource.GET && !resource.HEAD ? [...methods, 'HEAD'] : methods;
 }
 
-/** Pulls may fall back to the pull-through cache's default namespace; a push's blob HEAD may not. */
-function nameUse(kind: RouteKind, method: string): NameUse {
-  if (method === 'GET') return kind === 'manifest' || kind === 'blob' || kind === 'tags' ? 'pull' : 'other';
-  return method === 'HEAD' && kind === 'manifest' ? 'pull' : 'other';
-}
-
 async function dispatch(ctx: RegistryContext, route: MatchedRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (route.kind === 'base' || route.kind === 'catalog') {
     if (!READ_ONLY.has(request.method)) throw methodNotAllowed(request, ['GET', 'HEAD']);
@@ -51,7 +46,7 @@ async function dispatch(ctx: RegistryContext, route: MatchedRoute, request: Fast
   // HEAD of a GET-only resource is its GET without the body (Node drops the body of a HEAD answer).
   const handler = resource[request.method as keyof Resource] ?? (request.method === 'HEAD' ? resource.GET : undefined);
   if (!handler) throw methodNotAllowed(request, allowedMethods(resource));
-  const named = namedRoute(ctx.storageName ? { ...route, name: await ctx.storageName(route.name ?? '', request, nameUse(route.kind, request.method)) } : route);
+  const named = namedRoute(ctx.storageName ? { ...route, name: await ctx.storageName(route.name ?? '', request, nameUse(request.method, route.kind)) } : route);
   request.repository = named.name;
   await handler(ctx, named, request, reply);
 }

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import { assertValidName } from '../core/names.js';
-import type { NameUse } from '../proxy/namespaces.js';
+import type { NameUse } from '../http/request-action.js';
 import type { RegistryStore } from '../storage/types.js';
-import type { MatchedRoute } from './routes.js';
+import type { MatchedRoute } from '../http/routes.js';
 
 /** What every resource handler gets: the store and the few settings that change API behaviour. */
 export interface RegistryContext {

@@ -4,7 +4,7 @@ import { parseDigest } from '../core/digest.js';
 import { MEDIA_TYPES } from '../core/media-types.js';
 import type { RegistryContext, Resource } from './context.js';
 import { paginate, sendPage } from './pagination.js';
-import { queryOf } from './request-helpers.js';
+import { queryOf } from '../http/request-url.js';
 
 /** distribution's catalog page size when the client names none. */
 export const DEFAULT_CATALOG_PAGE = 100;

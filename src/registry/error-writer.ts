@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TABLE, isRegistryError, RegistryError } from '../core/errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
-import './request-context.js';
+import '../http/request-context.js';
 
 /**
  * The one place that turns a failure into an HTTP answer:

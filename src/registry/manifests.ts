@@ -5,7 +5,8 @@ import { assertValidTag } from '../core/names.js';
 import { parseManifestReference, referenceText, tryParseManifestReference, type ManifestReference } from '../core/reference.js';
 import type { StoredManifest } from '../storage/types.js';
 import { requireDeletion, type RegistryContext, type Resource } from './context.js';
-import { queryOf, readBodyLimited } from './request-helpers.js';
+import { queryOf } from '../http/request-url.js';
+import { readBodyLimited } from './request-helpers.js';
 
 async function findManifest(ctx: RegistryContext, name: string, reference: ManifestReference): Promise<StoredManifest> {
   const stored = await ctx.store.getManifest(name, reference);

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
-import { queryOf } from './request-helpers.js';
+import { queryOf } from '../http/request-url.js';
 
 export interface Page {
   items: string[];

@@ -5,12 +5,7 @@ import { drainChunks } from '../runtime/drain-chunks.js';
 import { RegistryError } from '../core/errors.js';
 import { parseUploadContentRange } from '../core/ranges.js';
 import type { ChunkOptions } from '../storage/types.js';
-import './request-context.js';
-
-export function queryOf(request: FastifyRequest): URLSearchParams {
-  const q = request.url.indexOf('?');
-  return new URLSearchParams(q === -1 ? '' : request.url.slice(q + 1));
-}
+import '../http/request-context.js';
 
 /** The Content-Length header as a number, undefined when absent, SIZE_INVALID when nonsense. */
 export function contentLengthOf(request: FastifyRequest): number | undefined {

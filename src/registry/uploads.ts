@@ -5,7 +5,8 @@ import { isValidName } from '../core/names.js';
 import { uploadRangeHeader } from '../core/ranges.js';
 import type { BlobInfo, UploadStatus } from '../storage/types.js';
 import { type RegistryContext, type Resource } from './context.js';
-import { chunkOptionsOf, bodyOf, hasBody, queryOf } from './request-helpers.js';
+import { queryOf } from '../http/request-url.js';
+import { chunkOptionsOf, bodyOf, hasBody } from './request-helpers.js';
 
 function uploadLocation(status: UploadStatus): string {
   return `/v2/${status.repo}/blobs/uploads/${status.id}`;

@@ -182,9 +182,9 @@ describe('the audit log', () => {
       assert.deepEqual(
         session.map(fieldsOf),
         [
-          { action: 'blob.upload.start', outcome: 'success', ...CLIENT, repo: REPO, uploadId, status: 202, reqId: session[0]?.reqId },
-          { action: 'blob.upload.chunk', outcome: 'success', ...CLIENT, repo: REPO, uploadId, status: 202, reqId: session[1]?.reqId },
-          { action: 'blob.upload.finish', outcome: 'success', ...CLIENT, repo: REPO, uploadId, digest: pushed[index], status: 201, reqId: finish.reqId },
+          { action: 'blob.upload.start', access: 'push', outcome: 'success', ...CLIENT, repo: REPO, uploadId, status: 202, reqId: session[0]?.reqId },
+          { action: 'blob.upload.chunk', access: 'push', outcome: 'success', ...CLIENT, repo: REPO, uploadId, status: 202, reqId: session[1]?.reqId },
+          { action: 'blob.upload.finish', access: 'push', outcome: 'success', ...CLIENT, repo: REPO, uploadId, digest: pushed[index], status: 201, reqId: finish.reqId },
         ],
         `the upload session of ${pushed[index]}`,
       );
@@ -194,7 +194,7 @@ describe('the audit log', () => {
     const manifestPuts = history.audit.filter((line) => line.action === 'manifest.put' && line.reference === image.tag);
     assert.deepEqual(
       manifestPuts.map(fieldsOf),
-      [0, 1].map((n) => ({ action: 'manifest.put', outcome: 'success', ...CLIENT, repo: REPO, reference: image.tag, digest: image.root.digest, status: 201, reqId: manifestPuts[n]?.reqId })),
+      [0, 1].map((n) => ({ action: 'manifest.put', access: 'push', outcome: 'success', ...CLIENT, repo: REPO, reference: image.tag, digest: image.root.digest, status: 201, reqId: manifestPuts[n]?.reqId })),
     );
     // Besides the push's sessions, the ones made by hand: two starts and a cancel.
     const uploads = history.audit.filter((line) => line.action.startsWith('blob.upload.') && line.repo === REPO && line.outcome === 'success');
@@ -205,7 +205,7 @@ describe('the audit log', () => {
     if (!requireTools(t, 'skopeo')) return;
     const line = theLine((l) => l.action === 'manifest.delete' && l.outcome === 'success', 'the delete');
     assert.deepEqual(fieldsOf(line), {
-      action: 'manifest.delete',
+      action: 'manifest.delete', access: 'delete',
       outcome: 'success',
       ...CLIENT,
       repo: REPO,
@@ -221,7 +221,7 @@ describe('the audit log', () => {
     assert.ok(refusedSkopeoDelete instanceof CommandError, 'skopeo delete failed against the porthole that keeps everything');
     const manifest = theLine((l) => l.action === 'manifest.delete' && l.outcome === 'failure', 'the refused manifest delete');
     assert.deepEqual(fieldsOf(manifest), {
-      action: 'manifest.delete',
+      action: 'manifest.delete', access: 'delete',
       outcome: 'failure',
       ...CLIENT,
       repo: REPO,
@@ -233,14 +233,14 @@ describe('the audit log', () => {
     });
     const layer = image.images[0]?.layers[0]?.digest;
     const blob = theLine((l) => l.action === 'blob.delete' && l.repo === REPO, 'the refused blob delete');
-    assert.deepEqual(fieldsOf(blob), { action: 'blob.delete', outcome: 'failure', ...CLIENT, repo: REPO, digest: layer, status: 405, error: 'UNSUPPORTED', reqId: blob.reqId });
+    assert.deepEqual(fieldsOf(blob), { action: 'blob.delete', access: 'delete', outcome: 'failure', ...CLIENT, repo: REPO, digest: layer, status: 405, error: 'UNSUPPORTED', reqId: blob.reqId });
   });
 
   it('records uploads with the wrong digest as failures, 400 DIGEST_INVALID', (t) => {
     if (!requireTools(t, 'skopeo')) return;
     const single = theLine((l) => l.action === 'blob.upload.single', 'the single-request upload');
     assert.deepEqual(fieldsOf(single), {
-      action: 'blob.upload.single',
+      action: 'blob.upload.single', access: 'push',
       outcome: 'failure',
       ...CLIENT,
       repo: REPO,
@@ -252,7 +252,7 @@ describe('the audit log', () => {
     const finish = theLine((l) => l.action === 'blob.upload.finish' && l.outcome === 'failure', 'the closing PUT');
     assert.match(finish.uploadId ?? '', UUID);
     assert.deepEqual(fieldsOf(finish), {
-      action: 'blob.upload.finish',
+      action: 'blob.upload.finish', access: 'push',
       outcome: 'failure',
       ...CLIENT,
       repo: REPO,
@@ -268,18 +268,18 @@ describe('the audit log', () => {
     if (!requireTools(t, 'skopeo')) return;
     const layer = image.images[0]?.layers[0]?.digest;
     const expectations: Array<Omit<AuditLine, 'time' | 'reqId' | 'subject' | 'clientIP'>> = [
-      { action: 'blob.mount', outcome: 'success', repo: COPY, digest: layer, from: REPO, status: 201 },
-      { action: 'blob.delete', outcome: 'success', repo: COPY, digest: layer, status: 202 },
-      { action: 'tag.delete', outcome: 'success', repo: REPO, reference: 'extra', status: 202 },
-      { action: 'tags.post', outcome: 'failure', repo: REPO, status: 405, error: 'UNSUPPORTED' },
-      { action: 'unrouted.put', outcome: 'failure', path: '/v2/no-such-endpoint', status: 404, error: 'UNSUPPORTED' },
+      { action: 'blob.mount', access: 'push', outcome: 'success', repo: COPY, digest: layer, from: REPO, status: 201 },
+      { action: 'blob.delete', access: 'delete', outcome: 'success', repo: COPY, digest: layer, status: 202 },
+      { action: 'tag.delete', access: 'delete', outcome: 'success', repo: REPO, reference: 'extra', status: 202 },
+      { action: 'tags.post', access: 'push', outcome: 'failure', repo: REPO, status: 405, error: 'UNSUPPORTED' },
+      { action: 'unrouted.put', access: 'push', outcome: 'failure', path: '/v2/no-such-endpoint', status: 404, error: 'UNSUPPORTED' },
     ];
     for (const expected of expectations) {
       const line = theLine((l) => l.action === expected.action && l.repo === expected.repo, expected.action);
       assert.deepEqual(fieldsOf(line), { ...CLIENT, ...expected, reqId: line.reqId });
     }
     const cancel = theLine((l) => l.action === 'blob.upload.cancel', 'the cancelled upload');
-    assert.deepEqual(fieldsOf(cancel), { action: 'blob.upload.cancel', outcome: 'success', ...CLIENT, repo: REPO, uploadId: cancel.uploadId, status: 204, reqId: cancel.reqId });
+    assert.deepEqual(fieldsOf(cancel), { action: 'blob.upload.cancel', access: 'push', outcome: 'success', ...CLIENT, repo: REPO, uploadId: cancel.uploadId, status: 204, reqId: cancel.reqId });
     assert.equal(history.audit.filter((l) => l.uploadId === cancel.uploadId).map((l) => l.action).join(), 'blob.upload.start,blob.upload.cancel');
   });
 
@@ -287,7 +287,7 @@ describe('the audit log', () => {
     if (!requireTools(t, 'skopeo')) return;
     const line = theLine((l) => l.reference === 'torn', 'the torn manifest');
     assert.deepEqual(fieldsOf(line), {
-      action: 'manifest.put',
+      action: 'manifest.put', access: 'push',
       outcome: 'failure',
       ...CLIENT,
       repo: REPO,

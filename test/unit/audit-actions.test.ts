@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUDITED_METHODS, auditAction } from '../../src/observability/audit-actions.js';
 import { createAuditor } from '../../src/observability/audit.js';
-import { matchRoute } from '../../src/registry/routes.js';
+import { matchRoute } from '../../src/http/routes.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchRoute } from '../../src/registry/routes.js';
+import { matchRoute } from '../../src/http/routes.js';
 
 describe('route matching', () => {
   const digest = `sha256:${'a'.repeat(64)}`;

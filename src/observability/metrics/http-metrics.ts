@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import '../../registry/request-context.js';
+import '../../http/request-context.js';
 import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
 import { onRequestDone } from '../request-done.js';
 import type { MetricsRecorder } from './recorder.js';

@@ -47,12 +47,6 @@ function decode(part: string): string {
   }
 }
 
-/** The path part of a raw request URL. */
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
 /** Returns the route for a raw path under /v2, or undefined when no API resource has that shape. */
 export function matchRoute(path: string): MatchedRoute | undefined {
   if (path === '/v2' || path === '/v2/') return { kind: 'base', template: '/v2/' };
