@@ -1,6 +1,6 @@
 import type { Digest } from '../core/digest.js';
 import type { PortholeLogger } from '../observability/logger.js';
-import type { ImageStore } from '../storage/image-store/image-store.js';
+import type { LocalCache } from '../storage/local-cache.js';
 
 /** A manifest's last-pull mark is rewritten at most this often: pruning works in hours and days. */
 const MARK_EVERY_MS = 10 * 60 * 1000;
@@ -16,7 +16,7 @@ export class AccessMarks {
   private readonly lastMarked = new Map<string, number>();
 
   constructor(
-    private readonly local: ImageStore,
+    private readonly local: LocalCache,
     private readonly log: PortholeLogger,
   ) {}
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
-import type { ImageStore, UploadProgress } from '../storage/image-store/image-store.js';
+import type { LocalCache, UploadProgress } from '../storage/local-cache.js';
 import type { Upstream } from './upstream.js';
 import { RegistryError } from '../core/errors.js';
 import { blobClientError } from './upstream-errors.js';
@@ -33,7 +33,7 @@ export class BlobFetch implements UploadProgress {
   private progress: Promise<void>;
 
   constructor(
-    private readonly local: ImageStore,
+    private readonly local: LocalCache,
     private readonly upstream: Upstream,
     private readonly localRepo: string,
     private readonly remoteRepo: string,

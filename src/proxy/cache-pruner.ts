@@ -2,7 +2,7 @@ import { durationMs } from '../config/durations.js';
 import type { PruneConfig } from '../config/proxy-schema.js';
 import type { Digest } from '../core/digest.js';
 import { parseManifest, requiredBlobs } from '../core/manifest.js';
-import type { ImageStore } from '../storage/image-store/image-store.js';
+import type { LocalCache } from '../storage/local-cache.js';
 
 export interface PruneOptions {
   olderThanMs: number;
@@ -41,7 +41,7 @@ interface RepositoryPlan {
  * only when no repository at all (hosted ones included) references it any more, and that is
  * checked again, of the repositories on disk, once the data is moved aside.
  */
-export async function pruneCache(local: ImageStore, isCached: (repo: string) => boolean, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
+export async function pruneCache(local: LocalCache, isCached: (repo: string) => boolean, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
   const started = performance.now();
   if (!options.dryRun) await local.contents.clearPruneLeftovers();
   const repositories = await local.listRepositories();
@@ -75,7 +75,7 @@ export async function pruneCache(local: ImageStore, isCached: (repo: string) => 
   return result;
 }
 
-async function planRepository(local: ImageStore, repo: string, options: PruneOptions, now: number): Promise<RepositoryPlan> {
+async function planRepository(local: LocalCache, repo: string, options: PruneOptions, now: number): Promise<RepositoryPlan> {
   const manifests = await local.contents.manifests(repo);
   const kept = new Map<string, Digest>();
   const old: Digest[] = [];
@@ -111,7 +111,7 @@ async function planRepository(local: ImageStore, repo: string, options: PruneOpt
 }
 
 /** Every digest the repositories hold; `known` gives the holdings of some without reading them again. */
-async function referencedDigests(local: ImageStore, repositories: string[], known = new Map<string, string[]>()): Promise<Set<string>> {
+async function referencedDigests(local: LocalCache, repositories: string[], known = new Map<string, string[]>()): Promise<Set<string>> {
   const referenced = new Set<string>();
   for (const repo of repositories) {
     const holdings = known.get(repo) ?? (await local.contents.referenced(repo)).map((digest) => digest.value);

@@ -3,7 +3,7 @@ import { digestOf, tryParseDigest, type Digest, type DigestAlgorithm } from '../
 import { RegistryError } from '../core/errors.js';
 import { referenceText, type ManifestReference } from '../core/reference.js';
 import type { PortholeLogger } from '../observability/logger.js';
-import type { ImageStore } from '../storage/image-store/image-store.js';
+import type { LocalCache } from '../storage/local-cache.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import type {
   BlobContent,
@@ -55,7 +55,7 @@ export class PullThroughStore implements RegistryStore {
   private readonly accesses: AccessMarks;
 
   constructor(
-    private readonly local: ImageStore,
+    private readonly local: LocalCache,
     private readonly namespaces: Namespaces<Upstream>,
     private readonly settings: PullThroughSettings,
     private readonly log: PortholeLogger,

@@ -2,7 +2,7 @@ import type { ProxyConfig } from '../config/proxy-schema.js';
 import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
-import type { ImageStore } from '../storage/image-store/image-store.js';
+import type { LocalCache } from '../storage/local-cache.js';
 import type { NameUse } from '../http/request-action.js';
 import { cachedRepositories, Namespaces } from './namespaces.js';
 import { PullThroughStore } from './pull-through-store.js';
@@ -19,7 +19,7 @@ export interface PullThrough {
 }
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
-export function buildPullThrough(config: ProxyConfig, local: ImageStore, observer: UpstreamObserver, log: PortholeLogger): PullThrough {
+export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, log: PortholeLogger): PullThrough {
   const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
   const namespaces = new Namespaces(upstreams, config.defaultNamespace);
   const store = new PullThroughStore(

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest, DigestAlgorithm } from '../../core/digest.js';
 import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
+import type { LocalCache, UploadProgress } from '../local-cache.js';
 import { layout } from '../layout.js';
 import type {
   BlobContent,
@@ -12,7 +13,6 @@ import type {
   PutManifestResult,
   RangeChooser,
   ReferrerDescriptor,
-  RegistryStore,
   StoredManifest,
   UploadOptions,
   UploadStatus,
@@ -29,14 +29,6 @@ import { UploadSessions } from './uploads.js';
 /** Manifests are small and pulled far more often than pushed; 64 MiB holds tens of thousands. */
 export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** How far an upload session's data is written, as its writer reports it (see followUpload). */
-export interface UploadProgress {
-  available(): number;
-  committed(): boolean;
-  failure(): Error | undefined;
-  changed(): Promise<void>;
-}
-
 export interface ImageStoreOptions {
   manifestCacheBytes?: number;
   /** Hears how long upload work waited for its session's lock (seconds). */
@@ -44,7 +36,7 @@ export interface ImageStoreOptions {
 }
 
 /** OCI semantics over any Driver: the composition of blobs, uploads, manifests and the repository index. */
-export class ImageStore implements RegistryStore {
+export class ImageStore implements LocalCache {
   private readonly blobs: BlobLinks;
   private readonly uploads: UploadSessions;
   private readonly manifests: ManifestStore;
