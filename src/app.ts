@@ -13,6 +13,8 @@ import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
 import { StorageFullWatch } from './observability/storage-full-watch.js';
+import { loadTracing } from './observability/tracing/load-tracing.js';
+import type { Tracing } from './observability/tracing/tracing.js';
 import { startPeriodic } from './periodic.js';
 import { pruneOptionsOf } from './proxy/cache-pruner.js';
 import type { PullThrough } from './proxy/pull-through.js';
@@ -24,6 +26,7 @@ import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
 import { ImageStore } from './storage/image-store/image-store.js';
+import type { LocalCache } from './storage/local-cache.js';
 import { InstrumentedDriver } from './storage/instrumented-driver.js';
 import type { RegistryStore } from './storage/types.js';
 
@@ -42,24 +45,40 @@ export interface PortholeApp {
   metricsListener?: FastifyInstance;
 }
 
-function localStore(config: PortholeConfig, recorder: MetricsRecorder, log: PortholeLogger): ImageStore {
+/**
+ * The filesystem image store under storage.rootDirectory: its driver timed for metrics and
+ * watched for a full disk, the store itself traced (the undecorated store when tracing is off).
+ */
+function localStore(config: PortholeConfig, recorder: MetricsRecorder, tracing: Tracing, log: PortholeLogger): LocalCache {
   const storageFull = new StorageFullWatch(recorder.metrics.storageFull, log);
   const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failure) => {
     recorder.storageOperation(operation, seconds, failure !== undefined);
     storageFull.observe(operation, failure);
   });
-  return new ImageStore(driver, { onLockWait: (seconds) => recorder.lockWaited('upload', seconds) });
+  const onLockWait = (seconds: number): void => {
+    recorder.lockWaited('upload', seconds);
+    tracing.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
+  };
+  return tracing.traceStore(new ImageStore(driver, { onLockWait, spans: tracing }));
 }
 
-/** The pull-through cache's scheduled prune (proxy.prune), logged and counted after each run. */
-function schedulePrune(pullThrough: PullThrough, prune: PruneConfig, recorder: MetricsRecorder, log: PortholeLogger): () => void {
+/** The pull-through cache's scheduled prune (proxy.prune), logged, counted and traced for each run. */
+function schedulePrune(pullThrough: PullThrough, prune: PruneConfig, recorder: MetricsRecorder, tracing: Tracing, log: PortholeLogger): () => void {
   const options = pruneOptionsOf(prune);
   return startPeriodic(
     durationMs(prune.every),
     async () => {
-      const result = await pullThrough.prune(options);
-      if (!result.dryRun) recorder.pruned(result.manifests, result.blobs, result.bytes);
-      log.info({ ...result, olderThan: prune.olderThan, by: prune.by }, 'cache pruned');
+      const span = tracing.startSpan('job.prune', { 'porthole.job': 'prune', 'porthole.dry_run': prune.dryRun }, { root: true });
+      try {
+        const result = await span.run(() => pullThrough.prune(options));
+        span.setAttributes({ 'porthole.manifests': result.manifests, 'porthole.blobs': result.blobs, 'porthole.bytes': result.bytes });
+        span.end();
+        if (!result.dryRun) recorder.pruned(result.manifests, result.blobs, result.bytes);
+        log.info({ ...result, olderThan: prune.olderThan, by: prune.by }, 'cache pruned');
+      } catch (err) {
+        span.end(err);
+        throw err;
+      }
     },
     (err) => log.error({ err }, 'cache prune failed'),
   );
@@ -75,13 +94,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
-  // The filesystem image store under storage.rootDirectory, instrumented; with a `proxy` config
-  // the pull-through cache wraps it.
-  const local = localStore(config, telemetry.recorder, deps.logger.child({ module: 'storage' }));
+  const tracing = await loadTracing(config.tracing, deps.logger.child({ module: 'tracing' }), telemetry.metrics);
+  // With a `proxy` config the pull-through cache wraps the local store.
+  const local = localStore(config, telemetry.recorder, tracing, deps.logger.child({ module: 'storage' }));
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough = config.proxy
-    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, deps.logger.child({ module: 'proxy' }))
+    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }))
     : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false, draining: false };
@@ -110,11 +129,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
 
   // Installed on the root instance itself (not registered as plugins, which Fastify would
   // encapsulate), so that their hooks see every request, unrouted ones included.
-  accessLog(server, metricsConfig.prometheus.path);
-  auditHook(server, deps.auditor ?? disabledAuditor);
+  // The server span starts first and ends last, so that the log lines and metrics can name it.
+  tracing.instrumentServer(server);
+  accessLog(server, metricsConfig.prometheus.path, tracing);
+  auditHook(server, deps.auditor ?? disabledAuditor, tracing);
   httpMetrics(server, telemetry.recorder);
   await server.register(healthRoutes, health);
-  const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled };
+  const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
   await server.register(async (scope) => registryApi(scope, registryContext));
   const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
@@ -141,13 +162,16 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
   gauges.refresh().catch(onScanError);
   const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);
-  const stopPrune = pullThrough && config.proxy?.prune.enabled ? schedulePrune(pullThrough, config.proxy.prune, telemetry.recorder, deps.logger.child({ module: 'proxy' })) : () => undefined;
+  const stopPrune =
+    pullThrough && config.proxy?.prune.enabled ? schedulePrune(pullThrough, config.proxy.prune, telemetry.recorder, tracing, deps.logger.child({ module: 'proxy' })) : () => undefined;
   server.addHook('onClose', async () => {
     stopPrune();
     stopPurge();
     stopScans();
     metricsEndpoint.stop();
     await pullThrough?.close();
+    // Last: the spans of everything above are sent, within the shutdown's own bound.
+    await tracing.shutdown(durationMs(config.http.shutdownTimeout));
   });
 
   health.started = true;

@@ -21,6 +21,9 @@ program
   .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level)')
   .option('--log-output <path>', 'stdout, stderr or a file path (log.output)')
   .option('--metrics [port]', 'serve Prometheus metrics (extensions.metrics.enable); with a port, on their own listener (extensions.metrics.port)')
+  .option('--tracing', 'export OpenTelemetry traces (tracing.enable)')
+  .option('--tracing-endpoint <url>', 'OTLP/HTTP traces endpoint (tracing.endpoint)')
+  .option('--sampling-prob <p>', 'share of new traces recorded, 0 to 1 (tracing.samplingProb)')
   .action(serve);
 
 program

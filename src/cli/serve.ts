@@ -13,6 +13,7 @@ import { EXIT } from './exit-codes.js';
 import { keyToBlame, type ListenerKeys } from './listen-failure.js';
 import { settleWithin, STARTUP_TIMEOUT_VARIABLE, stepBoundOf, type StepBound } from './startup-bound.js';
 import { startupDone } from './startup-memory.js';
+import { tracingOverrides } from './tracing-options.js';
 
 export interface ServeOptions {
   config?: string;
@@ -23,6 +24,9 @@ export interface ServeOptions {
   logOutput?: string;
   /** `--metrics` alone (true) or `--metrics PORT`. */
   metrics?: boolean | string;
+  tracing?: boolean;
+  tracingEndpoint?: string;
+  samplingProb?: string;
 }
 
 /** The server's own entries in the audit log. */
@@ -60,6 +64,7 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
       'log.level': options.logLevel,
       'log.output': options.logOutput,
       ...metricsFlag(options.metrics),
+      ...tracingOverrides(options, process.env),
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
 import { proxySchema } from './proxy-schema.js';
+import { tracingSchema } from './tracing-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -120,6 +121,7 @@ export const configSchema = z
     log: logSchema,
     extensions: extensionsSchema,
     proxy: proxySchema.optional().describe('Pull-through cache of upstream registries (see docs/proxy.md). Absent: porthole hosts only what is pushed to it.'),
+    tracing: tracingSchema,
   })
   .strict();
 

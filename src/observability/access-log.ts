@@ -4,6 +4,7 @@ import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';
+import type { Tracing } from './tracing/tracing.js';
 
 /** Paths polled by machines (with the metrics path): logged at debug so that info stays readable. */
 const PROBE_PATHS = ['/livez', '/readyz', '/startupz'];
@@ -26,7 +27,7 @@ export function routeLabel(request: FastifyRequest): string {
   return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
-export function accessLine(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
+export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>): Record<string, unknown> {
   const line: Record<string, unknown> = {
     method: request.method,
     route: routeLabel(request),
@@ -43,16 +44,18 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply): Record
   if (query !== undefined) line.query = query;
   Object.assign(line, requestTarget(request, reply));
   if (request.errorCode !== undefined) line.error = request.errorCode;
+  // Only a sampled request's ids: an unsampled trace is found nowhere, so its id would lead nowhere.
+  Object.assign(line, tracing.idsOf(request));
   // The connection closed before the whole answer was written (client gone, or cut off).
   if (!reply.raw.writableFinished) line.aborted = true;
   return line;
 }
 
 /** One access line per request, written when the answer is complete (or abandoned). */
-export function accessLog(app: FastifyInstance, metricsPath: string): void {
+export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pick<Tracing, 'idsOf'>): void {
   const quietPaths = new Set([...PROBE_PATHS, metricsPath]);
   onRequestDone(app, (request, reply) => {
-    const line = accessLine(request, reply);
+    const line = accessLine(request, reply, tracing);
     if (quietPaths.has(pathOf(request.url))) request.log.debug(line, 'request served');
     else request.log.info(line, 'request served');
   });

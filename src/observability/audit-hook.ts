@@ -6,12 +6,13 @@ import { AUDITED_METHODS, auditAction } from './audit-actions.js';
 import type { AuditEvent, Auditor } from './audit.js';
 import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';
+import type { Tracing } from './tracing/tracing.js';
 
 /**
  * Records every write attempt (POST, PUT, PATCH, DELETE), whatever its outcome: unlike zot,
  * which audits only successes, a refused or failed attempt is what a reviewer most wants to see.
  */
-export function auditHook(app: FastifyInstance, auditor: Auditor): void {
+export function auditHook(app: FastifyInstance, auditor: Auditor, tracing: Pick<Tracing, 'idsOf'>): void {
   onRequestDone(app, (request, reply) => {
     if (!AUDITED_METHODS.has(request.method)) return;
     const query = queryOf(request);
@@ -31,6 +32,8 @@ export function auditHook(app: FastifyInstance, auditor: Auditor): void {
     const from = query.get('from');
     if (from !== null && event.action === 'blob.mount') event.from = from;
     if (request.errorCode !== undefined) event.error = request.errorCode;
+    const ids = tracing.idsOf(request);
+    if (ids) Object.assign(event, ids);
     auditor.record(event);
   });
 }

@@ -22,6 +22,9 @@ export interface AuditEvent {
   /** The OCI error code of a refused request. */
   error?: string;
   reqId?: string;
+  /** The trace of a sampled request (docs/tracing.md). */
+  traceId?: string;
+  spanId?: string;
   /** Free-form detail of server events (signal, reason). */
   detail?: string;
 }

@@ -5,6 +5,7 @@ import type { Upstream } from './upstream.js';
 import { RegistryError } from '../core/errors.js';
 import { blobClientError } from './upstream-errors.js';
 import { isUpstreamFailure, networkFailure, UpstreamFailure } from './upstream-failure.js';
+import type { SpanLink } from '../observability/tracing/tracing.js';
 
 type FetchState = 'running' | 'committed' | 'failed';
 
@@ -38,6 +39,8 @@ export class BlobFetch implements UploadProgress {
     private readonly localRepo: string,
     private readonly remoteRepo: string,
     readonly digest: Digest,
+    /** The download's span, for the requests that join it to link to. */
+    readonly link?: SpanLink,
   ) {
     this.progress = this.nextProgress();
     let resolveSized: (size: number) => void = () => undefined;

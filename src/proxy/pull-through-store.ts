@@ -27,6 +27,7 @@ import { BackgroundWork } from './background-work.js';
 import type { Upstream } from './upstream.js';
 import { blobClientError, clientErrorOf } from './upstream-errors.js';
 import { isUpstreamFailure, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
+import type { SpanLink, Tracing } from '../observability/tracing/tracing.js';
 
 export interface PullThroughSettings {
   airGapped: boolean;
@@ -49,7 +50,8 @@ const UPSTREAM_FAULTS: ReadonlySet<UpstreamOutcome> = new Set(['timeout', 'unrea
  * at a time), so no client waits for a slow or hanging upstream when the cache can answer.
  */
 export class PullThroughStore implements RegistryStore {
-  private readonly manifestFetches = new Map<string, Promise<StoredManifest>>();
+  /** Manifest downloads running, with the span that joining requests link to. */
+  private readonly manifestFetches = new Map<string, { fetched: Promise<StoredManifest>; link: SpanLink | undefined }>();
   private readonly blobFetches = new Map<string, BlobFetch>();
   private readonly revalidations: BackgroundWork;
   private readonly accesses: AccessMarks;
@@ -58,6 +60,7 @@ export class PullThroughStore implements RegistryStore {
     private readonly local: LocalCache,
     private readonly namespaces: Namespaces<Upstream>,
     private readonly settings: PullThroughSettings,
+    private readonly tracing: Pick<Tracing, 'startSpan' | 'span'>,
     private readonly log: PortholeLogger,
   ) {
     this.accesses = new AccessMarks(local, log);
@@ -150,12 +153,31 @@ export class PullThroughStore implements RegistryStore {
 
   private fetchManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
     const key = `${repo}@${referenceText(reference)}`;
+    const attributes = { 'porthole.repo': repo, 'porthole.reference': referenceText(reference), 'porthole.upstream': proxied.upstream.name };
     const running = this.manifestFetches.get(key);
     // Only the request that started a fetch pulled from upstream; those that joined it did not.
-    if (running) return running.then((manifest) => withProvenance(manifest, proxied, 'cache'));
-    const fetch = this.downloadManifest(repo, proxied, reference).finally(() => this.manifestFetches.delete(key));
-    this.manifestFetches.set(key, fetch);
-    return fetch;
+    // A joining request's span links to the fetch's: it waited on it, it is not its parent.
+    if (running) {
+      const joined = this.tracing.span('proxy.awaitFetch', attributes, () => running.fetched, running.link ? [running.link] : undefined);
+      return joined.then((manifest) => withProvenance(manifest, proxied, 'cache'));
+    }
+    const span = this.tracing.startSpan('proxy.fetchManifest', attributes);
+    const fetched = span
+      .run(() => this.downloadManifest(repo, proxied, reference))
+      .then(
+        (manifest) => {
+          span.setAttributes({ 'porthole.digest': manifest.digest.value });
+          span.end();
+          return manifest;
+        },
+        (err: unknown) => {
+          span.end(err);
+          throw err;
+        },
+      )
+      .finally(() => this.manifestFetches.delete(key));
+    this.manifestFetches.set(key, { fetched, link: span.link });
+    return fetched;
   }
 
   private async downloadManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
@@ -187,14 +209,18 @@ export class PullThroughStore implements RegistryStore {
     const proxied = this.namespaces.upstreamOf(repo);
     if (!proxied) return this.local.openBlob(repo, digest, chooseRange);
     const namespace = proxied.upstream.name;
-    let fetch = this.blobFetches.get(fetchKey(repo, digest));
+    const running = this.blobFetches.get(fetchKey(repo, digest));
+    let fetch = running;
     if (!fetch) {
       const cached = await this.local.openBlob(repo, digest, chooseRange);
       if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
       if (this.settings.airGapped) return undefined;
       fetch = this.blobFetch(repo, proxied, digest);
     }
-    const size = await sizeOf(fetch, proxied);
+    const started = fetch;
+    const size = running
+      ? await this.tracing.span('proxy.awaitFetch', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': namespace }, () => sizeOf(started, proxied), started.link ? [started.link] : undefined)
+      : await sizeOf(fetch, proxied);
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
     const stream = fetch.read(range.start, range.end);
     // The first download served from a fetch is the pull that went upstream (a HEAD may have
@@ -207,11 +233,18 @@ export class PullThroughStore implements RegistryStore {
     const key = fetchKey(repo, digest);
     const running = this.blobFetches.get(key);
     if (running && running.failure() === undefined) return running;
-    const fetch = new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest);
+    // The download is a span of its own, started by this request (its parent) but shared by every
+    // request that joins it (they link to it), and it may outlive them all.
+    const span = this.tracing.startSpan('proxy.fetchBlob', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name });
+    const fetch = span.run(() => new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest, span.link));
     this.blobFetches.set(key, fetch);
     fetch.done.then(
-      () => this.blobFetches.delete(key),
+      () => {
+        span.end();
+        this.blobFetches.delete(key);
+      },
       (err: unknown) => {
+        span.end(err);
         if (this.blobFetches.get(key) === fetch) this.blobFetches.delete(key);
         this.logBlobFailure(repo, digest, err);
       },

@@ -2,6 +2,7 @@ import type { ProxyConfig } from '../config/proxy-schema.js';
 import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
+import type { Tracing } from '../observability/tracing/tracing.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import type { NameUse } from '../http/request-action.js';
 import { cachedRepositories, Namespaces } from './namespaces.js';
@@ -19,13 +20,14 @@ export interface PullThrough {
 }
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
-export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, log: PortholeLogger): PullThrough {
-  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
+export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger): PullThrough {
+  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, tracing, log));
   const namespaces = new Namespaces(upstreams, config.defaultNamespace);
   const store = new PullThroughStore(
     local,
     namespaces,
     { airGapped: config.airGapped, alwaysPullLatest: config.alwaysPullLatest, tagTtlMs: durationMs(config.tagTtl) },
+    tracing,
     log,
   );
   return {

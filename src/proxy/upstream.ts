@@ -13,6 +13,7 @@ import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
 import { UpstreamCircuit, type CircuitChange, type CircuitState, type CircuitTicket } from './upstream-circuit.js';
 import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
+import type { Tracing } from '../observability/tracing/tracing.js';
 
 const MAX_REDIRECTS = 5;
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
@@ -40,6 +41,9 @@ export interface UpstreamBlob {
   /** Reports the request, once: with no argument when the body arrived whole and right, else with why not. */
   finished(err?: unknown): void;
 }
+
+/** What an upstream needs of tracing: a span for the token dance, trace headers for every request. */
+export type UpstreamTracing = Pick<Tracing, 'span' | 'outgoingHeaders'>;
 
 /**
  * One upstream registry: its connection pool, timeouts, credentials and tokens, and its circuit
@@ -72,6 +76,7 @@ export class Upstream {
     config: UpstreamConfig,
     configKey: string,
     private readonly observer: UpstreamObserver,
+    private readonly tracing: UpstreamTracing,
     private readonly log: PortholeLogger,
   ) {
     this.name = config.name;
@@ -250,7 +255,9 @@ export class Upstream {
   /** One HTTP exchange; a failure at another origin than the upstream's (a CDN, a token realm) says where. */
   private async exchange(target: URL, options: { method: 'GET' | 'HEAD'; headers: Record<string, string> }): Promise<Dispatcher.ResponseData> {
     try {
-      return await request(target, { ...options, dispatcher: this.dispatcherFor(target) });
+      // The trace goes on into the upstream registry (and wherever it sends porthole).
+      const headers = { ...this.tracing.outgoingHeaders(), ...options.headers };
+      return await request(target, { ...options, headers, dispatcher: this.dispatcherFor(target) });
     } catch (err) {
       if (target.origin === this.base.origin) throw err;
       throw networkFailure(err, `${this.name} sent porthole to ${redactedUrl(target.origin)}`, target.origin);
@@ -279,7 +286,9 @@ export class Upstream {
     if (challenge?.scheme === 'bearer' && challenge.params.realm !== undefined) {
       this.scheme = 'bearer';
       const tokenScope = challenge.params.scope ?? scope;
-      const token = await this.tokens.obtain(tokenScope, () => this.issueToken(challenge, tokenScope));
+      const token = await this.tokens.obtain(tokenScope, () =>
+        this.tracing.span('proxy.token', { 'porthole.upstream': this.name, 'porthole.scope': tokenScope }, () => this.issueToken(challenge, tokenScope)),
+      );
       return `Bearer ${token}`;
     }
     this.scheme = 'basic';

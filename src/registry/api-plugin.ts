@@ -72,7 +72,7 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
     // malformed path), so that the error reaches the error writer from here.
     const route = request.apiRoute ?? matchRoute(pathOf(request.url));
     if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
-    await dispatch(ctx, route, request, reply);
+    await ctx.tracing.inRequest(request, () => dispatch(ctx, route, request, reply));
   };
   app.all('/v2', handle);
   app.all('/v2/*', handle);

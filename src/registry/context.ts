@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import { assertValidName } from '../core/names.js';
 import type { NameUse } from '../http/request-action.js';
+import type { Tracing } from '../observability/tracing/tracing.js';
 import type { RegistryStore } from '../storage/types.js';
 import type { MatchedRoute } from '../http/routes.js';
 
@@ -9,6 +10,8 @@ import type { MatchedRoute } from '../http/routes.js';
 export interface RegistryContext {
   store: RegistryStore;
   deleteEnabled: boolean;
+  /** Runs each handler inside its request's span (the disabled twin when tracing is off). */
+  tracing: Pick<Tracing, 'inRequest'>;
   /** The pull-through cache's mapping of a request's name onto storage; absent without one. */
   storageName?: (name: string, request: FastifyRequest, use: NameUse) => Promise<string>;
 }

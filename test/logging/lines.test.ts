@@ -212,6 +212,7 @@ describe('log lines', () => {
     const { time: _time, ...fields } = audit;
     assert.deepEqual(fields, {
       action: 'unrouted.delete',
+      access: 'delete',
       outcome: 'failure',
       subject: 'anonymous',
       clientIP: '127.0.0.1',

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { CacheSize, CacheStats } from '../../storage/types.js';
 import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 
@@ -112,6 +112,16 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       name: 'porthole_storage_objects',
       help: 'Objects in storage, by kind: blob, manifest, repository, tag or upload (sessions in progress).',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    tracingSpansExported: new Counter({
+      name: 'porthole_tracing_spans_exported_total',
+      help: 'Spans the tracing collector accepted.',
+      registers,
+    }),
+    tracingSpansDropped: new Counter({
+      name: 'porthole_tracing_spans_dropped_total',
+      help: 'Spans lost: the export queue was full, or the collector failed or timed out.',
       registers,
     }),
     storageFull: new Gauge({

@@ -3,6 +3,7 @@ import type { Digest, DigestAlgorithm } from '../../core/digest.js';
 import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
 import type { LocalCache, UploadProgress } from '../local-cache.js';
+import type { WorkSpans } from '../work-spans.js';
 import { layout } from '../layout.js';
 import type {
   BlobContent,
@@ -33,6 +34,8 @@ export interface ImageStoreOptions {
   manifestCacheBytes?: number;
   /** Hears how long upload work waited for its session's lock (seconds). */
   onLockWait?: (seconds: number) => void;
+  /** Named steps shown as spans when tracing is on (manifest validation). */
+  spans?: WorkSpans;
 }
 
 /** OCI semantics over any Driver: the composition of blobs, uploads, manifests and the repository index. */
@@ -58,7 +61,7 @@ export class ImageStore implements LocalCache {
     this.tagLists = new TagLists(driver);
     this.contents = new RepositoryContents(driver);
     this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
-    this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache);
+    this.manifests = new ManifestStore(driver, this.blobs, this.manifestCache, options.spans);
     this.uploads = new UploadSessions(
       driver,
       async (repo, digest) => {

@@ -7,6 +7,7 @@ import { layout } from '../layout.js';
 import type { PutManifestResult, ReferrerDescriptor, StoredManifest } from '../types.js';
 import type { BlobLinks } from './blobs.js';
 import type { ManifestCache } from './manifest-cache.js';
+import { noSpans, type WorkSpans } from '../work-spans.js';
 
 /**
  * Manifests, tags and the referrers index of each repository. Manifest bytes live in the blob
@@ -18,6 +19,7 @@ export class ManifestStore {
     private readonly driver: Driver,
     private readonly blobs: BlobLinks,
     private readonly cache: ManifestCache,
+    private readonly spans: WorkSpans = noSpans,
   ) {}
 
   /** Manifest bytes by digest: from memory when cached, else from the blob store (then cached). */
@@ -76,15 +78,18 @@ export class ManifestStore {
     extraTags: string[],
     { requireReferences = true }: { requireReferences?: boolean } = {},
   ): Promise<PutManifestResult> {
-    const manifest = parseManifest(bytes, contentType);
-    const digest = digestOf(bytes, reference.kind === 'digest' ? reference.digest.algorithm : 'sha256');
-    if (reference.kind === 'digest' && reference.digest.hex !== digest.hex) {
-      throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${digest.value}, not ${reference.digest.value}`, {
-        expected: reference.digest.value,
-        actual: digest.value,
-      });
-    }
-    if (requireReferences) await this.assertReferencesExist(repo, manifest);
+    const { manifest, digest } = await this.spans.span('manifest.validate', { 'porthole.repo': repo, 'porthole.manifest_bytes': bytes.length }, async () => {
+      const parsed = parseManifest(bytes, contentType);
+      const actual = digestOf(bytes, reference.kind === 'digest' ? reference.digest.algorithm : 'sha256');
+      if (reference.kind === 'digest' && reference.digest.hex !== actual.hex) {
+        throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${actual.value}, not ${reference.digest.value}`, {
+          expected: reference.digest.value,
+          actual: actual.value,
+        });
+      }
+      if (requireReferences) await this.assertReferencesExist(repo, parsed);
+      return { manifest: parsed, digest: actual };
+    });
 
     // Order matters for crash safety: content, then the index entries, then the revision, then
     // tags; a crash at any point leaves only unreferenced extra data, never a dangling pointer.

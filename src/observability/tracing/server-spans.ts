@@ -1,0 +1,73 @@
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestAction } from '../../http/request-action.js';
+import '../../http/request-context.js';
+import { pathOf } from '../../http/request-url.js';
+import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
+import { onRequestDone } from '../request-done.js';
+import { requestTarget } from '../request-target.js';
+
+/** HTTP semantic-convention attributes that the stable constants do not name yet. */
+const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
+const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
+
+/** Everything a finished request's span says, from what porthole learnt while handling it. */
+function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Record<string, string | number | boolean> {
+  const route = routeLabel(request);
+  const attributes: Record<string, string | number | boolean> = {
+    [ATTR_HTTP_ROUTE]: route,
+    [ATTR_HTTP_RESPONSE_STATUS_CODE]: reply.statusCode,
+    [ATTR_HTTP_REQUEST_BODY_SIZE]: requestBytes(request),
+    [ATTR_HTTP_RESPONSE_BODY_SIZE]: responseBytes(request, reply),
+    'porthole.action': requestAction(request.method, request.apiRoute?.kind),
+  };
+  const target = requestTarget(request, reply);
+  if (target.repo !== undefined) attributes['porthole.repo'] = target.repo;
+  if (target.reference !== undefined) attributes['porthole.reference'] = target.reference;
+  if (target.digest !== undefined) attributes['porthole.digest'] = target.digest;
+  if (target.uploadId !== undefined) attributes['porthole.upload_id'] = target.uploadId;
+  if (request.errorCode !== undefined) attributes['porthole.error_code'] = request.errorCode;
+  if (!reply.raw.writableFinished) attributes['porthole.aborted'] = true;
+  return attributes;
+}
+
+/**
+ * One server span per request, named `METHOD route-template` (the route is only known once the
+ * API has matched the path, so the name is set when the request is done). An incoming W3C
+ * `traceparent` makes it a child of the client's span (a malformed one is ignored: a new trace
+ * starts); a 5xx answer is an error, a 4xx only carries its OCI error code.
+ */
+export function serverSpans(app: FastifyInstance, tracer: Tracer, propagator: TextMapPropagator, spans: WeakMap<FastifyRequest, Span>): void {
+  app.addHook('onRequest', async (request) => {
+    const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const attributes: Record<string, string> = {
+      [ATTR_HTTP_REQUEST_METHOD]: request.method,
+      [ATTR_URL_PATH]: pathOf(request.url),
+      [ATTR_URL_SCHEME]: request.protocol,
+      [ATTR_CLIENT_ADDRESS]: request.ip,
+      [ATTR_NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
+    };
+    const userAgent = request.headers['user-agent'];
+    if (userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+    spans.set(request, tracer.startSpan(request.method, { kind: SpanKind.SERVER, attributes }, parent));
+  });
+  onRequestDone(app, (request, reply) => {
+    const span = spans.get(request);
+    if (!span) return;
+    const attributes = finishedAttributes(request, reply);
+    span.updateName(`${request.method} ${attributes[ATTR_HTTP_ROUTE]}`);
+    span.setAttributes(attributes);
+    if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: request.errorCode ?? `HTTP ${reply.statusCode}` });
+    span.end();
+  });
+}
