@@ -133,8 +133,10 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     },
     startSpan(name, attributes = {}, options = {}) {
       const parent = options.root ? ROOT_CONTEXT : context.active();
-      // Storage and pull-through work outside any traced request or job is not traced on its own.
-      if (!options.root && trace.getSpan(parent) === undefined) return notRecorded;
+      // Storage and pull-through work outside any traced request or job is not traced on its own;
+      // inside an unsampled one its children would not be either, so none is even made (the
+      // current context, the parent's, still goes out in traceparent with its sampled flag off).
+      if (!options.root && !trace.getSpan(parent)?.isRecording()) return notRecorded;
       const links = (options.links ?? []).map((link: SpanLink) => ({ context: { ...link, traceFlags: TraceFlags.SAMPLED } }));
       return startedSpan(tracer.startSpan(name, { attributes: definedOnly(attributes), links }, parent), parent);
     },
@@ -151,7 +153,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     },
     pastSpan(name, attributes, seconds) {
       const parent = context.active();
-      if (trace.getSpan(parent) === undefined) return;
+      if (!trace.getSpan(parent)?.isRecording()) return;
       tracer.startSpan(name, { attributes: definedOnly(attributes), startTime: Date.now() - seconds * 1000 }, parent).end();
     },
     outgoingHeaders() {
