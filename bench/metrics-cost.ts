@@ -13,8 +13,7 @@ import type { PortholeProcess } from '../test/helpers/porthole-process.js';
 import { raw } from '../test/helpers/raw-http.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
-import { processCpuSeconds } from './lib/process-cpu.js';
-import { runWrk } from './lib/wrk.js';
+import { measureServerCpu, medianSample, type CpuSample } from './lib/server-cpu.js';
 import { alternate, median, percentile } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -25,24 +24,13 @@ const FULL = 'extensions:\n  metrics: {}\n';
 /** For the render figure: gauges recomputed soon after the repositories are pushed. */
 const FULL_FAST_GAUGES = 'extensions:\n  metrics:\n    reportingInterval: 2s\n';
 
-interface Sample {
-  requestsPerSecond: number;
-  /** Server CPU microseconds per request. */
-  cpuMicros: number;
-}
-
-async function measure(porthole: PortholeProcess): Promise<Sample> {
-  const pid = porthole.process.pid as number;
-  const cpuBefore = processCpuSeconds(pid);
-  const result = await runWrk(`${porthole.url}/v2/bench/app/manifests/v1`, { seconds: WRK_SECONDS });
-  const cpu = processCpuSeconds(pid) - cpuBefore;
-  if (result.non2xx > 0) throw new Error(`${result.non2xx} failed requests against ${porthole.url}`);
-  return { requestsPerSecond: result.requestsPerSecond, cpuMicros: (cpu / result.requests) * 1e6 };
+function measure(porthole: PortholeProcess): Promise<CpuSample> {
+  return measureServerCpu(porthole, '/v2/bench/app/manifests/v1', WRK_SECONDS);
 }
 
 interface Cost {
-  on: { requestsPerSecond: number; cpuMicros: number };
-  off: { requestsPerSecond: number; cpuMicros: number };
+  on: CpuSample;
+  off: CpuSample;
 }
 
 async function metricsCost(): Promise<Cost> {
@@ -54,11 +42,7 @@ async function metricsCost(): Promise<Cost> {
     await measure(on);
     await measure(off);
     const samples = await alternate(PAIRS, () => measure(on), () => measure(off));
-    const summary = (list: Sample[]) => ({
-      requestsPerSecond: median(list.map((s) => s.requestsPerSecond)),
-      cpuMicros: median(list.map((s) => s.cpuMicros)),
-    });
-    return { on: summary(samples.a), off: summary(samples.b) };
+    return { on: medianSample(samples.a), off: medianSample(samples.b) };
   } finally {
     await Promise.all([on.dispose(), off.dispose()]);
   }

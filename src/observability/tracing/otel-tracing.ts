@@ -85,6 +85,8 @@ function probeCollector(endpoint: URL, exporter: CountingExporter): void {
 export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps): Tracing {
   // One context manager per process, whatever the number of apps in it: a second registration is
   // refused by the API and the first one serves all (AsyncLocalStorage carries each request's span).
+  // On Node 20 AsyncLocalStorage slows every promise once it is first entered, so it is entered
+  // only for recorded (sampled) work: at samplingProb 0 it never is (see inRequest and startSpan).
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagator = new W3CTraceContextPropagator();
   const log = deps.log;
@@ -123,7 +125,8 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     },
     inRequest(request, work) {
       const span = requestSpans.get(request);
-      return span ? context.with(trace.setSpan(ROOT_CONTEXT, span), work) : work();
+      // An unsampled request has no recorded children: nothing to carry through its work.
+      return span?.isRecording() ? context.with(trace.setSpan(ROOT_CONTEXT, span), work) : work();
     },
     idsOf(request): TraceIds | undefined {
       const span = requestSpans.get(request);
@@ -131,6 +134,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       const { traceId, spanId } = span.spanContext();
       return { traceId, spanId };
     },
+    recording: () => trace.getSpan(context.active())?.isRecording() === true,
     startSpan(name, attributes = {}, options = {}) {
       const parent = options.root ? ROOT_CONTEXT : context.active();
       // Storage and pull-through work outside any traced request or job is not traced on its own;
@@ -140,16 +144,20 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       const links = (options.links ?? []).map((link: SpanLink) => ({ context: { ...link, traceFlags: TraceFlags.SAMPLED } }));
       return startedSpan(tracer.startSpan(name, { attributes: definedOnly(attributes), links }, parent), parent);
     },
-    async span(name, attributes, work, links) {
+    span(name, attributes, work, links) {
       const span = tracing.startSpan(name, attributes, links ? { links } : {});
-      try {
-        const result = await span.run(work);
-        span.end();
-        return result;
-      } catch (err) {
-        span.end(err);
-        throw err;
-      }
+      // Nothing recorded (no sampled request around): the work as it is, without a wrapper.
+      if (span === notRecorded) return work();
+      return span.run(work).then(
+        (result) => {
+          span.end();
+          return result;
+        },
+        (err: unknown) => {
+          span.end(err);
+          throw err;
+        },
+      );
     },
     pastSpan(name, attributes, seconds) {
       const parent = context.active();

@@ -21,6 +21,20 @@ import { requestTarget } from '../request-target.js';
 const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
 const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
 
+/** What a request's span says from its start. */
+function startAttributes(request: FastifyRequest): Record<string, string> {
+  const attributes: Record<string, string> = {
+    [ATTR_HTTP_REQUEST_METHOD]: request.method,
+    [ATTR_URL_PATH]: pathOf(request.url),
+    [ATTR_URL_SCHEME]: request.protocol,
+    [ATTR_CLIENT_ADDRESS]: request.ip,
+    [ATTR_NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
+  };
+  const userAgent = request.headers['user-agent'];
+  if (userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+  return attributes;
+}
+
 /** Everything a finished request's span says, from what porthole learnt while handling it. */
 function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Record<string, string | number | boolean> {
   const route = routeLabel(request);
@@ -48,22 +62,19 @@ function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Recor
  * starts); a 5xx answer is an error, a 4xx only carries its OCI error code.
  */
 export function serverSpans(app: FastifyInstance, tracer: Tracer, propagator: TextMapPropagator, spans: WeakMap<FastifyRequest, Span>): void {
-  app.addHook('onRequest', async (request) => {
+  // A callback hook, not an async one: one promise fewer per request, traced or not.
+  app.addHook('onRequest', (request, _reply, done) => {
     const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
-    const attributes: Record<string, string> = {
-      [ATTR_HTTP_REQUEST_METHOD]: request.method,
-      [ATTR_URL_PATH]: pathOf(request.url),
-      [ATTR_URL_SCHEME]: request.protocol,
-      [ATTR_CLIENT_ADDRESS]: request.ip,
-      [ATTR_NETWORK_PROTOCOL_VERSION]: request.raw.httpVersion,
-    };
-    const userAgent = request.headers['user-agent'];
-    if (userAgent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
-    spans.set(request, tracer.startSpan(request.method, { kind: SpanKind.SERVER, attributes }, parent));
+    const span = tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent);
+    spans.set(request, span);
+    // Attributes only for a span that is recorded: an unsampled request costs a sampling decision.
+    if (span.isRecording()) span.setAttributes(startAttributes(request));
+    done();
   });
   onRequestDone(app, (request, reply) => {
     const span = spans.get(request);
     if (!span) return;
+    if (!span.isRecording()) return span.end();
     const attributes = finishedAttributes(request, reply);
     span.updateName(`${request.method} ${attributes[ATTR_HTTP_ROUTE]}`);
     span.setAttributes(attributes);

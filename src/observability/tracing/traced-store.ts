@@ -54,13 +54,22 @@ function attributesOf(operation: PropertyKey, args: unknown[]): SpanAttributes {
  * traced: they would make a root trace every few seconds. Everything else passes through as is.
  */
 export function tracedStore(store: LocalCache, tracing: Tracing): LocalCache {
+  // Each method is wrapped (or bound) once, on first use, not on every call.
+  const methods = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
+      const known = methods.get(property);
+      if (known !== undefined) return known;
       const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
       const name = SPAN_NAMES[property as keyof LocalCache];
-      if (name === undefined || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
       const operation = value as (...args: unknown[]) => Promise<unknown>;
-      return (...args: unknown[]) => tracing.span(name, attributesOf(property, args), () => operation.apply(target, args));
+      const method =
+        name === undefined
+          ? operation.bind(target)
+          : (...args: unknown[]) => (tracing.recording() ? tracing.span(name, attributesOf(property, args), () => operation.apply(target, args)) : operation.apply(target, args));
+      methods.set(property, method);
+      return method;
     },
   });
 }

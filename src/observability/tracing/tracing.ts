@@ -41,6 +41,8 @@ export interface Tracing {
   inRequest<T>(request: FastifyRequest, work: () => T): T;
   /** The ids of a request's span when it is sampled; undefined otherwise. */
   idsOf(request: FastifyRequest): TraceIds | undefined;
+  /** Whether the current work belongs to a recorded (sampled) span: whether a child span would be recorded. */
+  recording(): boolean;
   /** Starts a child of the current span (or, with `root`, a trace of its own, for scheduled jobs). */
   startSpan(name: string, attributes?: SpanAttributes, options?: { links?: SpanLink[]; root?: boolean }): StartedSpan;
   /** Runs `work` as a child span of the current one, ending it with the work's outcome. */
@@ -68,6 +70,7 @@ export const disabledTracing: Tracing = {
   instrumentServer: () => undefined,
   inRequest: (_request, work) => work(),
   idsOf: () => undefined,
+  recording: () => false,
   startSpan: () => notRecorded,
   span: (_name, _attributes, work) => work(),
   pastSpan: () => undefined,
