@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { durationMs } from './config/durations.js';
 import { metricsSettings, type PortholeConfig } from './config/schema.js';
-import { accessLog } from './observability/access-log.js';
+import { accessLog, polledPaths } from './observability/access-log.js';
 import { disabledAuditor, type Auditor } from './observability/audit.js';
 import { auditHook } from './observability/audit-hook.js';
 import type { PortholeLogger } from './observability/logger.js';
@@ -84,6 +84,9 @@ function schedulePrune(pullThrough: PullThrough, prune: PruneConfig, recorder: M
   );
 }
 
+/** Kept back from the span flush at shutdown (see the onClose hook). */
+const SHUTDOWN_MARGIN_MS = 250;
+
 function noSchemaCompiler(): never {
   throw new Error('porthole routes declare no JSON schemas');
 }
@@ -130,7 +133,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // Installed on the root instance itself (not registered as plugins, which Fastify would
   // encapsulate), so that their hooks see every request, unrouted ones included.
   // The server span starts first and ends last, so that the log lines and metrics can name it.
-  tracing.instrumentServer(server);
+  tracing.instrumentServer(server, polledPaths(metricsConfig.prometheus.path));
   accessLog(server, metricsConfig.prometheus.path, tracing);
   auditHook(server, deps.auditor ?? disabledAuditor, tracing);
   httpMetrics(server, telemetry.recorder);
@@ -170,8 +173,11 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     stopScans();
     metricsEndpoint.stop();
     await pullThrough?.close();
-    // Last: the spans of everything above are sent, within the shutdown's own bound.
-    await tracing.shutdown(durationMs(config.http.shutdownTimeout));
+    // Last: the spans of everything above are sent, within what is left of the shutdown's bound
+    // (less a moment, so that its deadline, which cuts connections, finds none held by the flush).
+    const timeoutMs = durationMs(config.http.shutdownTimeout);
+    const spent = health.drainingSince === undefined ? 0 : Date.now() - health.drainingSince;
+    await tracing.shutdown(Math.max(0, timeoutMs - spent - SHUTDOWN_MARGIN_MS));
   });
 
   health.started = true;

@@ -13,7 +13,7 @@ import { EXIT } from './exit-codes.js';
 import { keyToBlame, type ListenerKeys } from './listen-failure.js';
 import { settleWithin, STARTUP_TIMEOUT_VARIABLE, stepBoundOf, type StepBound } from './startup-bound.js';
 import { startupDone } from './startup-memory.js';
-import { tracingOverrides } from './tracing-options.js';
+import { tracingKillSwitch, tracingOverrides } from './tracing-options.js';
 
 export interface ServeOptions {
   config?: string;
@@ -117,6 +117,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit));
   const logger = createLogger(config.log, logFile.stream);
   const log = logger.child({ module: 'server' });
+  const killSwitch = tracingKillSwitch(process.env);
+  if (killSwitch) log.info({ reason: killSwitch }, 'tracing is off: switched off by the environment, whatever the configuration says');
   const auditor: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   const flushAll = () => Promise.all([logFile.flush(), auditFile?.flush()]);
 
@@ -167,6 +169,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     health.draining = true;
+    health.drainingSince = Date.now();
     log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
     const deadline = setTimeout(() => {
       log.warn('shutdown timeout reached: closing remaining connections');

@@ -1,9 +1,12 @@
-/**
- * Where tracing settings come from besides the config file, in order of precedence: flags, then
- * the standard OpenTelemetry environment variables, then the file, then the defaults. Two
- * variables are a kill switch above all of them (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none),
- * as the OpenTelemetry specification has every SDK honour them. docs/tracing.md lists them.
- */
+import { ConfigError } from '../config/load.js';
+import { redactedUrl } from '../observability/redact.js';
+
+// Where tracing settings come from besides the config file, in order of precedence: flags, then
+// the standard OpenTelemetry environment variables, then the file, then the defaults. Two
+// variables are a kill switch above all of them (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none),
+// as the OpenTelemetry specification has every SDK honour them. docs/tracing.md lists them.
+
+/** The tracing flags of `porthole serve`. */
 export interface TracingFlags {
   tracing?: boolean;
   tracingEndpoint?: string;
@@ -39,17 +42,27 @@ export function tracingKillSwitch(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+/** An endpoint variable's value, refused with the variable named (the schema would name tracing.endpoint). */
+function endpointFrom(variable: string, value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return value;
+  throw new ConfigError([`${variable}: "${redactedUrl(value.slice(0, 200))}" is not an http:// or https:// URL (unset it, or set OTEL_SDK_DISABLED=true)`]);
+}
+
 /** The OTEL_* variables porthole honours, as overrides of config keys. */
 export function tracingEnvOverrides(env: NodeJS.ProcessEnv): Overrides {
   const overrides: Overrides = {};
   const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const baseEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   // The signal-specific variable is the URL itself; the general one is a base that each signal's path is appended to.
-  if (tracesEndpoint) overrides['tracing.endpoint'] = tracesEndpoint;
-  else if (baseEndpoint) overrides['tracing.endpoint'] = `${baseEndpoint.replace(/\/+$/, '')}/v1/traces`;
-  const serviceName = env.OTEL_SERVICE_NAME?.trim();
+  if (tracesEndpoint) overrides['tracing.endpoint'] = endpointFrom('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesEndpoint);
+  else if (baseEndpoint) overrides['tracing.endpoint'] = `${endpointFrom('OTEL_EXPORTER_OTLP_ENDPOINT', baseEndpoint).replace(/\/+$/, '')}/v1/traces`;
+  const attributes = env.OTEL_RESOURCE_ATTRIBUTES ? parseKeyValueList(env.OTEL_RESOURCE_ATTRIBUTES) : undefined;
+  if (attributes) overrides['tracing.attributes'] = attributes;
+  // As the OpenTelemetry specification has it: OTEL_SERVICE_NAME, else a service.name among the
+  // resource attributes, names the service.
+  const serviceName = env.OTEL_SERVICE_NAME?.trim() || attributes?.['service.name'];
   if (serviceName) overrides['tracing.serviceName'] = serviceName;
-  if (env.OTEL_RESOURCE_ATTRIBUTES) overrides['tracing.attributes'] = parseKeyValueList(env.OTEL_RESOURCE_ATTRIBUTES);
   const headers = env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS;
   if (headers) overrides['tracing.headers'] = parseKeyValueList(headers);
   return overrides;
@@ -68,9 +81,12 @@ export function tracingFlagOverrides(flags: TracingFlags): Overrides {
   return overrides;
 }
 
-/** Every tracing override, in precedence order (later wins), the kill switch last. */
+/**
+ * Every tracing override, in precedence order (later wins). The kill switch overrides all: with
+ * it, tracing is off and no other tracing variable or flag is even read (a bad one cannot stop
+ * porthole from starting).
+ */
 export function tracingOverrides(flags: TracingFlags, env: NodeJS.ProcessEnv): Overrides {
-  const overrides = { ...tracingEnvOverrides(env), ...tracingFlagOverrides(flags) };
-  if (tracingKillSwitch(env)) overrides['tracing.enable'] = false;
-  return overrides;
+  if (tracingKillSwitch(env)) return { 'tracing.enable': false };
+  return { ...tracingEnvOverrides(env), ...tracingFlagOverrides(flags) };
 }

@@ -16,7 +16,7 @@ const httpUrl = z.string().refine(
 
 /**
  * OpenTelemetry tracing (docs/tracing.md). Off by default, and then nothing of OpenTelemetry is
- * even loaded. Environment variables and flags override this section (see cli/tracing-env.ts).
+ * even loaded. Environment variables and flags override this section (see cli/tracing-options.ts).
  */
 export const tracingSchema = z
   .object({

@@ -6,8 +6,13 @@ import { onRequestDone } from './request-done.js';
 import { requestTarget } from './request-target.js';
 import type { Tracing } from './tracing/tracing.js';
 
-/** Paths polled by machines (with the metrics path): logged at debug so that info stays readable. */
+/** Health probes: with the metrics path, the paths machines poll every few seconds. */
 const PROBE_PATHS = ['/livez', '/readyz', '/startupz'];
+
+/** Paths polled by machines: logged at debug so that info stays readable, and never traced. */
+export function polledPaths(metricsPath: string): ReadonlySet<string> {
+  return new Set([...PROBE_PATHS, metricsPath]);
+}
 
 /** Body bytes of the request: those porthole read, else the declared length of a body it did not read. */
 export function requestBytes(request: FastifyRequest): number {
@@ -53,7 +58,7 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing
 
 /** One access line per request, written when the answer is complete (or abandoned). */
 export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pick<Tracing, 'idsOf'>): void {
-  const quietPaths = new Set([...PROBE_PATHS, metricsPath]);
+  const quietPaths = polledPaths(metricsPath);
   onRequestDone(app, (request, reply) => {
     const line = accessLine(request, reply, tracing);
     if (quietPaths.has(pathOf(request.url))) request.log.debug(line, 'request served');

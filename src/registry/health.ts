@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 export interface HealthState {
   started: boolean;
   draining: boolean;
+  /** When the graceful shutdown began (ms since the epoch): what is left of its timeout bounds the last flushes. */
+  drainingSince?: number;
 }
 
 /**

@@ -133,11 +133,18 @@ describe('tracing options: the endpoint variables', () => {
     assert.deepEqual(tracingEnvOverrides({ OTEL_EXPORTER_OTLP_ENDPOINT: base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' }), { 'tracing.endpoint': 'http://base:4318/v1/traces' });
   });
 
-  test('an endpoint variable that is not a URL is reported against tracing.endpoint', async () => {
-    await assert.rejects(
-      tracingOf(undefined, {}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }),
-      (err: unknown) => err instanceof ConfigError && err.problems.some((problem) => problem.startsWith('tracing.endpoint:')),
-    );
+  test('an endpoint variable that is not a URL is reported against the variable', async () => {
+    for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
+      await assert.rejects(
+        tracingOf(undefined, {}, { [variable]: 'collector:4318' }),
+        (err: unknown) => err instanceof ConfigError && err.problems.some((problem) => problem.startsWith(`${variable}:`)),
+      );
+    }
+  });
+
+  test('with the kill switch, no other tracing variable or flag is read: a bad one cannot stop porthole', () => {
+    const env = { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', OTEL_SERVICE_NAME: 'x' };
+    assert.deepEqual(tracingOverrides({ tracing: true, samplingProb: 'abc' }, env), { 'tracing.enable': false });
   });
 
   test('no variable set, no override at all', () => {
@@ -247,12 +254,10 @@ describe('tracing options: what the collector is sent', () => {
     assert.equal(resource['service.name'], 'porthole');
   });
 
-  test('a service.name in OTEL_RESOURCE_ATTRIBUTES does not rename the service: serviceName (or OTEL_SERVICE_NAME) does', async () => {
-    // As docs/tracing.md says: porthole sets service.name itself, over the same key in the
-    // attributes. (The OpenTelemetry specification would let this one name the service when
-    // OTEL_SERVICE_NAME is not set; porthole chose one way to name it.)
+  test('a service.name in OTEL_RESOURCE_ATTRIBUTES names the service when OTEL_SERVICE_NAME is not set', async () => {
+    // As the OpenTelemetry specification has it (docs/tracing.md).
     const { resource } = await exportedWith({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=registry-eu,deployment.environment=prod' });
-    assert.equal(resource['service.name'], 'porthole');
+    assert.equal(resource['service.name'], 'registry-eu');
     assert.equal(resource['deployment.environment'], 'prod');
   });
 

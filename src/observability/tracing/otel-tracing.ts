@@ -11,6 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import { durationMs } from '../../config/durations.js';
 import type { TracingConfig } from '../../config/tracing-schema.js';
 import type { PortholeLogger } from '../logger.js';
+import { redactedUrl } from '../redact.js';
 import { serverSpans } from './server-spans.js';
 import { BoundedSpanQueue, CountingExporter, type SpanCounts } from './span-export.js';
 import { tracedStore } from './traced-store.js';
@@ -95,7 +96,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     new OTLPTraceExporter({ url: config.endpoint, headers: { ...config.headers }, timeoutMillis: exportTimeoutMs }),
     deps.counts,
     log,
-    config.endpoint,
+    redactedUrl(config.endpoint),
   );
   const batches = new BatchSpanProcessor(exporter, {
     maxQueueSize: config.maxQueueSize,
@@ -116,17 +117,20 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
   const tracer: Tracer = provider.getTracer('porthole', deps.version);
   const requestSpans = new WeakMap<FastifyRequest, Span>();
   probeCollector(new URL(config.endpoint), exporter);
-  log.info({ endpoint: config.endpoint, samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
+  log.info({ endpoint: redactedUrl(config.endpoint), samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
 
   const tracing: Tracing = {
     enabled: true,
-    instrumentServer(app) {
-      serverSpans(app, tracer, propagator, requestSpans);
+    instrumentServer(app, untracedPaths) {
+      serverSpans(app, tracer, propagator, requestSpans, untracedPaths);
     },
     inRequest(request, work) {
       const span = requestSpans.get(request);
-      // An unsampled request has no recorded children: nothing to carry through its work.
-      return span?.isRecording() ? context.with(trace.setSpan(ROOT_CONTEXT, span), work) : work();
+      // A sampled request's span is carried through its work, for its children; so is a caller's
+      // trace that is not sampled here, so that it goes on, unsampled, to the upstreams. Without
+      // either there is nothing to carry, and AsyncLocalStorage is left alone.
+      const carried = span !== undefined && (span.isRecording() || request.headers.traceparent !== undefined);
+      return carried ? context.with(trace.setSpan(ROOT_CONTEXT, span), work) : work();
     },
     idsOf(request): TraceIds | undefined {
       const span = requestSpans.get(request);
@@ -172,11 +176,17 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     traceStore: (store) => tracedStore(store, tracing),
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+      const gaveUp = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      await Promise.race([provider.shutdown().catch((err: unknown) => log.warn({ err }, 'tracing: spans still queued at shutdown were not sent')), gaveUp]);
+      const flushed = provider.shutdown().then(
+        () => 'flushed' as const,
+        (err: unknown) => err,
+      );
+      const outcome = await Promise.race([flushed, gaveUp]);
       clearTimeout(timer);
+      if (outcome === 'timeout') log.warn({ timeoutMs, pending: exporter.pending }, 'tracing: spans still queued at shutdown were not sent');
+      else if (outcome !== 'flushed') log.warn({ err: outcome }, 'tracing: spans still queued at shutdown were not sent');
     },
   };
   return tracing;

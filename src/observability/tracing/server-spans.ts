@@ -43,8 +43,8 @@ function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Recor
     [ATTR_HTTP_RESPONSE_STATUS_CODE]: reply.statusCode,
     [ATTR_HTTP_REQUEST_BODY_SIZE]: requestBytes(request),
     [ATTR_HTTP_RESPONSE_BODY_SIZE]: responseBytes(request, reply),
-    'porthole.action': requestAction(request.method, request.apiRoute?.kind),
   };
+  if (request.apiRoute) attributes['porthole.action'] = requestAction(request.method, request.apiRoute.kind);
   const target = requestTarget(request, reply);
   if (target.repo !== undefined) attributes['porthole.repo'] = target.repo;
   if (target.reference !== undefined) attributes['porthole.reference'] = target.reference;
@@ -61,9 +61,17 @@ function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Recor
  * `traceparent` makes it a child of the client's span (a malformed one is ignored: a new trace
  * starts); a 5xx answer is an error, a 4xx only carries its OCI error code.
  */
-export function serverSpans(app: FastifyInstance, tracer: Tracer, propagator: TextMapPropagator, spans: WeakMap<FastifyRequest, Span>): void {
+export function serverSpans(
+  app: FastifyInstance,
+  tracer: Tracer,
+  propagator: TextMapPropagator,
+  spans: WeakMap<FastifyRequest, Span>,
+  untracedPaths: ReadonlySet<string>,
+): void {
   // A callback hook, not an async one: one promise fewer per request, traced or not.
   app.addHook('onRequest', (request, _reply, done) => {
+    // Health probes and metrics scrapes: a trace every few seconds that nobody looks for.
+    if (untracedPaths.has(pathOf(request.url))) return done();
     const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
     const span = tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent);
     spans.set(request, span);

@@ -24,8 +24,15 @@ const SPAN_NAMES: Partial<Record<keyof LocalCache, string>> = {
   tagWrittenAt: 'storage.tagWrittenAt',
 };
 
-/** Operations whose second argument is an upload session id. */
-const SESSION_OPERATIONS = new Set<PropertyKey>(['getUpload', 'appendUpload', 'finishUpload', 'cancelUpload']);
+/** What the second argument of some operations names: an upload session, a tag, a mount's source. */
+const SECOND_ARGUMENT: Partial<Record<keyof LocalCache, string>> = {
+  getUpload: 'porthole.upload_id',
+  appendUpload: 'porthole.upload_id',
+  finishUpload: 'porthole.upload_id',
+  cancelUpload: 'porthole.upload_id',
+  deleteTag: 'porthole.reference',
+  tagWrittenAt: 'porthole.reference',
+};
 
 function isDigest(value: unknown): value is { value: string; algorithm: string } {
   return typeof value === 'object' && value !== null && 'algorithm' in value && 'hex' in value && 'value' in value;
@@ -39,7 +46,10 @@ function isReference(value: unknown): value is { kind: 'tag'; tag: string } | { 
 function attributesOf(operation: PropertyKey, args: unknown[]): SpanAttributes {
   const attributes: SpanAttributes = {};
   if (typeof args[0] === 'string') attributes['porthole.repo'] = args[0];
-  if (SESSION_OPERATIONS.has(operation) && typeof args[1] === 'string') attributes['porthole.upload_id'] = args[1];
+  const second = SECOND_ARGUMENT[operation as keyof LocalCache];
+  if (second !== undefined && typeof args[1] === 'string') attributes[second] = args[1];
+  // mountBlob(repo, digest, from)
+  if (operation === 'mountBlob' && typeof args[2] === 'string') attributes['porthole.from'] = args[2];
   for (const arg of args) {
     if (isDigest(arg)) attributes['porthole.digest'] ??= arg.value;
     else if (isReference(arg)) attributes['porthole.reference'] = arg.kind === 'tag' ? arg.tag : arg.digest.value;

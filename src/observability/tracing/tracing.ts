@@ -35,8 +35,8 @@ export interface StartedSpan {
  */
 export interface Tracing {
   readonly enabled: boolean;
-  /** One server span per request, from the root hooks; it continues an incoming `traceparent`. */
-  instrumentServer(app: FastifyInstance): void;
+  /** One server span per request (but those to `untracedPaths`), from the root hooks; it continues an incoming `traceparent`. */
+  instrumentServer(app: FastifyInstance, untracedPaths: ReadonlySet<string>): void;
   /** Runs an API handler inside its request's span, so that the work it starts is the span's children. */
   inRequest<T>(request: FastifyRequest, work: () => T): T;
   /** The ids of a request's span when it is sampled; undefined otherwise. */
