@@ -202,25 +202,23 @@ export class PullThroughStore implements RegistryStore {
     const local = await this.local.statBlob(repo, digest);
     const proxied = this.namespaces.upstreamOf(repo);
     if (local || !proxied || this.settings.airGapped) return local;
-    return { digest, size: await sizeOf(this.blobFetch(repo, proxied, digest), proxied) };
+    const { fetch, joined } = this.blobFetch(repo, proxied, digest);
+    return { digest, size: await this.sizeWhenKnown(fetch, joined, repo, proxied) };
   }
 
   async openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
     const proxied = this.namespaces.upstreamOf(repo);
     if (!proxied) return this.local.openBlob(repo, digest, chooseRange);
     const namespace = proxied.upstream.name;
-    const running = this.blobFetches.get(fetchKey(repo, digest));
-    let fetch = running;
+    let fetch = this.blobFetches.get(fetchKey(repo, digest));
+    let joined = fetch !== undefined;
     if (!fetch) {
       const cached = await this.local.openBlob(repo, digest, chooseRange);
       if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
       if (this.settings.airGapped) return undefined;
-      fetch = this.blobFetch(repo, proxied, digest);
+      ({ fetch, joined } = this.blobFetch(repo, proxied, digest));
     }
-    const started = fetch;
-    const size = running
-      ? await this.tracing.span('proxy.awaitFetch', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': namespace }, () => sizeOf(started, proxied), started.link ? [started.link] : undefined)
-      : await sizeOf(fetch, proxied);
+    const size = await this.sizeWhenKnown(fetch, joined, repo, proxied);
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
     const stream = fetch.read(range.start, range.end);
     // The first download served from a fetch is the pull that went upstream (a HEAD may have
@@ -228,11 +226,21 @@ export class PullThroughStore implements RegistryStore {
     return { digest, size, stream, provenance: { namespace, source: fetch.claimFirstRead() ? 'upstream' : 'cache' } };
   }
 
-  /** The running download of a blob, or a new one; it leaves the table when it ends, either way. */
-  private blobFetch(repo: string, proxied: Proxied, digest: Digest): BlobFetch {
+  /**
+   * The blob's size once its download knows it. A request that joined a download another started
+   * waits for it in a span of its own, linked to the download's: it is not the download's parent.
+   */
+  private sizeWhenKnown(fetch: BlobFetch, joined: boolean, repo: string, proxied: Proxied): Promise<number> {
+    if (!joined) return sizeOf(fetch, proxied);
+    const attributes = { 'porthole.repo': repo, 'porthole.digest': fetch.digest.value, 'porthole.upstream': proxied.upstream.name };
+    return this.tracing.span('proxy.awaitFetch', attributes, () => sizeOf(fetch, proxied), fetch.link ? [fetch.link] : undefined);
+  }
+
+  /** The running download of a blob (joined), or a new one; it leaves the table when it ends, either way. */
+  private blobFetch(repo: string, proxied: Proxied, digest: Digest): { fetch: BlobFetch; joined: boolean } {
     const key = fetchKey(repo, digest);
     const running = this.blobFetches.get(key);
-    if (running && running.failure() === undefined) return running;
+    if (running && running.failure() === undefined) return { fetch: running, joined: true };
     // The download is a span of its own, started by this request (its parent) but shared by every
     // request that joins it (they link to it), and it may outlive them all.
     const span = this.tracing.startSpan('proxy.fetchBlob', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name });
@@ -249,7 +257,7 @@ export class PullThroughStore implements RegistryStore {
         this.logBlobFailure(repo, digest, err);
       },
     );
-    return fetch;
+    return { fetch, joined: false };
   }
 
   /**

@@ -68,19 +68,25 @@ export function serverSpans(
   spans: WeakMap<FastifyRequest, Span>,
   untracedPaths: ReadonlySet<string>,
 ): void {
-  // A callback hook, not an async one: one promise fewer per request, traced or not.
-  app.addHook('onRequest', (request, _reply, done) => {
+  const start = (request: FastifyRequest, startTime?: number): Span | undefined => {
     // Health probes and metrics scrapes: a trace every few seconds that nobody looks for.
-    if (untracedPaths.has(pathOf(request.url))) return done();
+    if (untracedPaths.has(pathOf(request.url))) return undefined;
     const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
-    const span = tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent);
+    const span = tracer.startSpan(request.method, startTime === undefined ? { kind: SpanKind.SERVER } : { kind: SpanKind.SERVER, startTime }, parent);
     spans.set(request, span);
     // Attributes only for a span that is recorded: an unsampled request costs a sampling decision.
     if (span.isRecording()) span.setAttributes(startAttributes(request));
+    return span;
+  };
+  const refusedSpan = (request: FastifyRequest, reply: FastifyReply): Span | undefined => start(request, Date.now() - reply.elapsedTime);
+  // A callback hook, not an async one: one promise fewer per request, traced or not.
+  app.addHook('onRequest', (request, _reply, done) => {
+    start(request);
     done();
   });
   onRequestDone(app, (request, reply) => {
-    const span = spans.get(request);
+    // A request Fastify refused before any hook ran (a malformed URL) gets its span now, dated back to its arrival.
+    const span = spans.get(request) ?? refusedSpan(request, reply);
     if (!span) return;
     if (!span.isRecording()) return span.end();
     const attributes = finishedAttributes(request, reply);
