@@ -21,6 +21,17 @@ export interface PrometheusOptions {
   targets: ScrapeTarget[];
   /** 1s when omitted: tests should not wait long for data. */
   scrapeInterval?: string;
+  /** Feature flags to enable (`--enable-feature`), e.g. `exemplar-storage`. */
+  features?: string[];
+}
+
+/** An exemplar Prometheus stored, with the series it belongs to (/api/v1/query_exemplars). */
+export interface StoredExemplar {
+  seriesLabels: Record<string, string>;
+  labels: Record<string, string>;
+  value: number;
+  /** Unix seconds. */
+  timestamp: number;
 }
 
 /** A sample of a query answer: an instant vector element, or a scalar (no labels). */
@@ -35,6 +46,8 @@ export interface PrometheusProcess extends ServiceProcess {
   url: string;
   /** Instant query through the HTTP API (/api/v1/query); throws on any answer but success. */
   query(expression: string): Promise<QuerySample[]>;
+  /** Exemplars of the series `expression` selects, over the last hour (needs the `exemplar-storage` feature). */
+  queryExemplars(expression: string): Promise<StoredExemplar[]>;
   /** Resolves once `job` has been scraped by a scrape that started at or after `sinceMs` (Date.now() time). */
   scrapedSince(job: string, sinceMs: number, timeoutMs?: number): Promise<void>;
   /** Stops Prometheus and removes its configuration and database. */
@@ -92,6 +105,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
+    ...(options.features?.length ? [`--enable-feature=${options.features.join(',')}`] : []),
   ]);
   const dispose = async (): Promise<void> => {
     await service.stop();
@@ -115,10 +129,19 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expression }).toString()}`, { signal: AbortSignal.timeout(10_000) });
     return samplesOf((await response.json()) as QueryAnswer, expression);
   };
+  const queryExemplars = async (expression: string): Promise<StoredExemplar[]> => {
+    const now = Date.now() / 1000;
+    const parameters = new URLSearchParams({ query: expression, start: String(now - 3600), end: String(now + 60) });
+    const response = await fetch(`${url}/api/v1/query_exemplars?${parameters.toString()}`, { signal: AbortSignal.timeout(10_000) });
+    const answer = (await response.json()) as { status: string; error?: string; data?: Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }> }> };
+    if (answer.status !== 'success' || !answer.data) throw new Error(`exemplar query ${expression} failed: ${answer.error ?? JSON.stringify(answer)}`);
+    return answer.data.flatMap(({ seriesLabels, exemplars }) => exemplars.map((exemplar) => ({ seriesLabels, labels: exemplar.labels, value: Number(exemplar.value), timestamp: exemplar.timestamp })));
+  };
   return {
     ...service,
     url,
     query,
+    queryExemplars,
     dispose,
     // `up` is written by every scrape, stamped with the time the scrape started.
     scrapedSince: (job, sinceMs, timeoutMs = 30_000) =>

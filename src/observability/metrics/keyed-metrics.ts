@@ -41,17 +41,47 @@ export class KeyedCounter<T extends string> extends Counter<T> {
   }
 }
 
+/** The labels of an OpenMetrics exemplar: for a trace, `trace_id` and `span_id`. */
+export type ExemplarLabels = Readonly<Record<string, string>>;
+
+/**
+ * OpenMetrics caps an exemplar's label names and values at 128 characters together, and
+ * Prometheus fails the whole scrape on one that is longer: such an exemplar is not kept.
+ */
+const MAX_EXEMPLAR_LABEL_CHARACTERS = 128;
+
+function fitsOpenMetrics(labels: ExemplarLabels): boolean {
+  let characters = 0;
+  for (const name in labels) characters += name.length + (labels[name] as string).length;
+  return characters <= MAX_EXEMPLAR_LABEL_CHARACTERS;
+}
+
+/** prom-client's registry renders a value's `exemplar` in this shape (OpenMetrics only). */
+interface BucketExemplar {
+  labelSet: ExemplarLabels;
+  value: number;
+  /** Unix seconds, with milliseconds. */
+  timestamp: number;
+}
+
 interface Series<T extends string> {
   labels: LabelValues<T>;
   /** Observations per bucket (not cumulative); the last slot is +Inf. */
   counts: number[];
   sum: number;
   count: number;
+  /** The latest exemplar of each bucket, slots as in counts; undefined until the first exemplar. */
+  exemplars: Array<BucketExemplar | undefined> | undefined;
 }
 
+type ValueWithExemplar = MetricValueWithName<string> & { exemplar?: BucketExemplar };
 type HistogramValues<T extends string> = MetricObjectWithValues<MetricValueWithName<T>>;
 
-/** See KeyedCounter; the buckets are kept here and rendered in prom-client's own value shape. */
+/**
+ * See KeyedCounter; the buckets are kept here and rendered in prom-client's own value shape.
+ * An observation may carry an exemplar, which becomes its bucket's exemplar (the latest wins, as
+ * OpenMetrics allows one per bucket line); an observation without one costs nothing more.
+ */
 export class KeyedHistogram<T extends string> extends Histogram<T> {
   private readonly bounds: number[];
   private readonly series = new Map<string, Series<T>>();
@@ -65,10 +95,10 @@ export class KeyedHistogram<T extends string> extends Histogram<T> {
     this.helpText = config.help;
   }
 
-  observeKey(key: string, labels: LabelValues<T>, value: number): void {
+  observeKey(key: string, labels: LabelValues<T>, value: number, exemplar?: ExemplarLabels): void {
     let series = this.series.get(key);
     if (!series) {
-      series = { labels, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
+      series = { labels, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0, exemplars: undefined };
       this.series.set(key, series);
     }
     let bucket = 0;
@@ -76,6 +106,13 @@ export class KeyedHistogram<T extends string> extends Histogram<T> {
     series.counts[bucket] = (series.counts[bucket] as number) + 1;
     series.sum += value;
     series.count += 1;
+    if (exemplar !== undefined) this.keepExemplar(series, bucket, value, exemplar);
+  }
+
+  private keepExemplar(series: Series<T>, bucket: number, value: number, labels: ExemplarLabels): void {
+    if (!fitsOpenMetrics(labels)) return;
+    series.exemplars ??= new Array<BucketExemplar | undefined>(this.bounds.length + 1);
+    series.exemplars[bucket] = { labelSet: labels, value, timestamp: Date.now() / 1000 };
   }
 
   override reset(): void {
@@ -84,16 +121,28 @@ export class KeyedHistogram<T extends string> extends Histogram<T> {
     (this.series as Map<string, Series<T>> | undefined)?.clear();
   }
 
+  /** What prom-client's JSON (minimal mode's snapshot) is made of: no exemplars, which only OpenMetrics text carries. */
   override async get(): Promise<HistogramValues<T>> {
+    return this.collected(false);
+  }
+
+  /** The registry renders text from this method when a metric has it; exemplars show in OpenMetrics only. */
+  getForPromString(): Promise<HistogramValues<T>> {
+    return this.collected(true);
+  }
+
+  private async collected(withExemplars: boolean): Promise<HistogramValues<T>> {
     const name = this.metricName;
-    const values: Array<MetricValueWithName<string>> = [];
-    for (const { labels, counts, sum, count } of this.series.values()) {
+    const bucketName = `${name}_bucket`;
+    const values: ValueWithExemplar[] = [];
+    for (const { labels, counts, sum, count, exemplars } of this.series.values()) {
+      const bucketExemplars = withExemplars ? exemplars : undefined;
       let cumulative = 0;
       this.bounds.forEach((bound, index) => {
         cumulative += counts[index] as number;
-        values.push({ labels: { ...labels, le: bound }, value: cumulative, metricName: `${name}_bucket` });
+        values.push(bucketValue({ ...labels, le: bound }, cumulative, bucketName, bucketExemplars?.[index]));
       });
-      values.push({ labels: { ...labels, le: '+Inf' }, value: count, metricName: `${name}_bucket` });
+      values.push(bucketValue({ ...labels, le: '+Inf' }, count, bucketName, bucketExemplars?.[this.bounds.length]));
       values.push({ labels, value: sum, metricName: `${name}_sum` });
       values.push({ labels, value: count, metricName: `${name}_count` });
     }
@@ -108,9 +157,9 @@ export class KeyedHistogram<T extends string> extends Histogram<T> {
       collect: () => undefined,
     };
   }
+}
 
-  /** The registry renders text from this method when a metric has it; the same values serve. */
-  getForPromString(): Promise<HistogramValues<T>> {
-    return this.get();
-  }
+/** A bucket line's value; the `exemplar` key only when there is one, so other values keep their shape. */
+function bucketValue(labels: LabelValues<string>, value: number, metricName: string, exemplar: BucketExemplar | undefined): ValueWithExemplar {
+  return exemplar === undefined ? { labels, value, metricName } : { labels, value, metricName, exemplar };
 }

@@ -1,8 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { durationMs } from '../../config/durations.js';
 import type { MetricsConfig } from '../../config/schema.js';
 import type { PortholeLogger } from '../logger.js';
+import { expositionFor } from './exposition.js';
 import type { MetricsRecorder } from './recorder.js';
 
 export interface MetricsEndpoint {
@@ -12,13 +13,16 @@ export interface MetricsEndpoint {
   stop(): void;
 }
 
-async function prometheusText(registry: Registry, reply: FastifyReply): Promise<void> {
-  const text = await registry.metrics();
-  await reply.header('content-type', registry.contentType).send(text);
+/** OpenMetrics (with exemplars) when the scrape asks for it first, else Prometheus text 0.0.4. */
+async function answerScrape(registry: Registry, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { contentType, text } = await expositionFor(registry, request.headers.accept);
+  // The answer depends on Accept, which a cache between Prometheus and porthole must know.
+  await reply.header('content-type', contentType).header('vary', 'Accept').send(text);
 }
 
 /**
- * Full mode: Prometheus text at the configured path, on the main listener or on its own port.
+ * Full mode: Prometheus text at the configured path, on the main listener or on its own port, in
+ * OpenMetrics when the scrape asks for it (see exposition.ts).
  * Minimal mode: a JSON snapshot (prom-client's own JSON form, which porthole-exporter turns back
  * into exposition format) at the same path; every fetch of it switches collection on, and a
  * periodic check switches it off once nothing has fetched it for `minimal.idleTimeout`.
@@ -33,11 +37,11 @@ export function installMetricsEndpoint(
   const path = settings.prometheus.path;
   if (settings.enable) {
     if (settings.port === null) {
-      app.get(path, async (_request, reply) => prometheusText(registry, reply));
+      app.get(path, async (request, reply) => answerScrape(registry, request, reply));
       return { stop() {} };
     }
     const listener = Fastify({ logger: false });
-    listener.get(path, async (_request, reply) => prometheusText(registry, reply));
+    listener.get(path, async (request, reply) => answerScrape(registry, request, reply));
     return { listener, stop() {} };
   }
 

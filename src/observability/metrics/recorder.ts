@@ -1,6 +1,7 @@
 import type { UpstreamObserver } from '../../proxy/upstream.js';
 import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
+import { traceExemplarLabels, type TraceExemplar } from './trace-exemplar.js';
 
 export interface RequestObservation {
   method: string;
@@ -10,6 +11,11 @@ export interface RequestObservation {
   bytesIn: number;
   bytesOut: number;
   errorCode?: string;
+  /**
+   * The trace of a sampled request: it becomes the exemplar of the request-duration bucket the
+   * request falls in (OpenMetrics scrapes show it). Absent for requests not traced or not sampled.
+   */
+  exemplar?: TraceExemplar;
 }
 
 /**
@@ -55,11 +61,11 @@ export class MetricsRecorder {
   requestFinished(counted: boolean, observation: RequestObservation): void {
     if (counted) this.inFlight -= 1;
     if (!this.enabled) return;
-    const { method, route, status, seconds, bytesIn, bytesOut, errorCode } = observation;
+    const { method, route, status, seconds, bytesIn, bytesOut, errorCode, exemplar } = observation;
     const byRoute = `${method} ${route}`;
     const routeLabels = { method, route };
     this.metrics.httpRequests.add(`${byRoute} ${status}`, { method, route, code: String(status) });
-    this.metrics.httpDuration.observeKey(byRoute, routeLabels, seconds);
+    this.metrics.httpDuration.observeKey(byRoute, routeLabels, seconds, exemplar === undefined ? undefined : traceExemplarLabels(exemplar));
     this.metrics.httpRequestSize.observeKey(byRoute, routeLabels, bytesIn);
     this.metrics.httpResponseSize.observeKey(byRoute, routeLabels, bytesOut);
     if (errorCode !== undefined) this.metrics.apiErrors.add(errorCode, { code: errorCode });
