@@ -136,7 +136,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   tracing.instrumentServer(server, polledPaths(metricsConfig.prometheus.path));
   accessLog(server, metricsConfig.prometheus.path, tracing);
   auditHook(server, deps.auditor ?? disabledAuditor, tracing);
-  httpMetrics(server, telemetry.recorder);
+  httpMetrics(server, telemetry.recorder, tracing);
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);

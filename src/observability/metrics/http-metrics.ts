@@ -3,6 +3,7 @@ import '../../http/request-context.js';
 import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
 import { onRequestDone } from '../request-done.js';
 import type { MetricsRecorder } from './recorder.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,7 +16,7 @@ declare module 'fastify' {
  * HTTP and registry request metrics, from root hooks so every request is seen. What counts as a
  * pull: a successful GET (200/206) of a manifest or blob; HEAD requests only check existence.
  */
-export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder): void {
+export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder, tracing: Pick<Tracing, 'idsOf'>): void {
   app.addHook('onRequest', async (request) => {
     request.countedInFlight = recorder.requestStarted();
   });
@@ -23,6 +24,8 @@ export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder): vo
   onRequestDone(app, (request, reply) => {
     const status = reply.statusCode;
     const bytesOut = responseBytes(request, reply);
+    // Only a sampled request's trace: an exemplar must lead to a trace the backend has.
+    const exemplar = tracing.idsOf(request);
     const observation = {
       method: request.method,
       route: routeLabel(request),
@@ -31,6 +34,7 @@ export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder): vo
       bytesIn: requestBytes(request),
       bytesOut,
       ...(request.errorCode === undefined ? {} : { errorCode: request.errorCode }),
+      ...(exemplar === undefined ? {} : { exemplar }),
     };
     recorder.requestFinished(request.countedInFlight === true, observation);
     const kind = request.apiRoute?.kind;
