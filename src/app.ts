@@ -106,7 +106,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }))
     : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
-  const health: HealthState = { started: false, draining: false };
+  const health: HealthState = { started: false };
   const server = Fastify({
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
@@ -146,7 +146,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
   // graceful shutdown open after their last request finished.
   server.addHook('onSend', async (_request, reply, payload) => {
-    if (health.draining) reply.header('connection', 'close');
+    if (health.drainingSince !== undefined) reply.header('connection', 'close');
     return payload;
   });
 

@@ -168,7 +168,6 @@ export async function serve(options: ServeOptions): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    health.draining = true;
     health.drainingSince = Date.now();
     log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
     const deadline = setTimeout(() => {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/load.js';
+import { isHttpUrl } from '../config/url-fields.js';
 import { redactedUrl } from '../observability/redact.js';
 
 // Where tracing settings come from besides the config file, in order of precedence: flags, then
@@ -44,8 +45,7 @@ export function tracingKillSwitch(env: NodeJS.ProcessEnv): string | undefined {
 
 /** An endpoint variable's value, refused with the variable named (the schema would name tracing.endpoint). */
 function endpointFrom(variable: string, value: string): string {
-  const url = URL.canParse(value) ? new URL(value) : undefined;
-  if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return value;
+  if (isHttpUrl(value)) return value;
   throw new ConfigError([`${variable}: "${redactedUrl(value.slice(0, 200))}" is not an http:// or https:// URL (unset it, or set OTEL_SDK_DISABLED=true)`]);
 }
 

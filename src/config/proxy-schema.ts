@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
 import { durationMs } from './durations.js';
+import { hasUserinfo } from './url-fields.js';
 
 
 /**
@@ -55,12 +56,6 @@ const upstreamSchema = z
       context.addIssue({ code: 'custom', path: ['unavailableRetryMax'], message: `must be at least unavailableRetry (${upstream.unavailableRetry})` });
     }
   });
-
-/** Whether an http(s) URL carries `user@` or `user:password@` before its host. */
-function hasUserinfo(text: string): boolean {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text)?.[1] ?? '';
-  return authority.includes('@');
-}
 
 export const pruneSchema = z
   .object({

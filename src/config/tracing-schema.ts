@@ -1,18 +1,11 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
+import { hasUserinfo, isHttpUrl } from './url-fields.js';
 
 /** An http(s) URL, as the OTLP/HTTP exporter takes it. */
-const httpUrl = z.string().refine(
-  (text) => {
-    try {
-      const url = new URL(text);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an http:// or https:// URL without credentials, such as http://127.0.0.1:4318/v1/traces (give an API key in tracing.headers)' },
-);
+const httpUrl = z.string().refine((text) => isHttpUrl(text) && !hasUserinfo(text), {
+  message: 'must be an http:// or https:// URL without credentials, such as http://127.0.0.1:4318/v1/traces (give an API key in tracing.headers)',
+});
 
 /**
  * OpenTelemetry tracing (docs/tracing.md). Off by default, and then nothing of OpenTelemetry is
@@ -24,8 +17,8 @@ export const tracingSchema = z
     endpoint: httpUrl.default('http://127.0.0.1:4318/v1/traces').describe('The OTLP/HTTP traces endpoint: Jaeger, Tempo or an OpenTelemetry collector.'),
     samplingProb: z
       .number()
-      .min(0, { message: 'must be a probability from 0 to 1' })
-      .max(1, { message: 'must be a probability from 0 to 1' })
+      .min(0)
+      .max(1)
       .default(0.3)
       .describe('Share of new traces recorded (0 to 1); a request that carries a traceparent follows its sampled flag instead.'),
     serviceName: z.string().min(1).default('porthole').describe('service.name of the traces, as the tracing UI lists them.'),

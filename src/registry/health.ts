@@ -3,8 +3,7 @@ import type { FastifyInstance } from 'fastify';
 /** What the health endpoints report; the server flips these as it starts and stops. */
 export interface HealthState {
   started: boolean;
-  draining: boolean;
-  /** When the graceful shutdown began (ms since the epoch): what is left of its timeout bounds the last flushes. */
+  /** When the graceful shutdown began (ms since the epoch), once it has: what is left of its timeout bounds the last flushes. */
   drainingSince?: number;
 }
 
@@ -17,7 +16,7 @@ export async function healthRoutes(app: FastifyInstance, state: HealthState): Pr
   app.get('/livez', async () => answer(true));
   app.get('/startupz', async (_request, reply) => reply.code(state.started ? 200 : 503).send(answer(state.started)));
   app.get('/readyz', async (_request, reply) => {
-    const ready = state.started && !state.draining;
+    const ready = state.started && state.drainingSince === undefined;
     return reply.code(ready ? 200 : 503).send(answer(ready));
   });
 }
