@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,28 @@ describe('upload writes', () => {
       }
       assert.ok(readFileSync(file).equals(Buffer.concat([prefix, body])));
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('BatchedFdWriter keeps a write that failed while nobody waited (a full disk) for the next chunk, never as an unhandled rejection', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'porthole-writer-'));
+    const file = join(dir, 'data');
+    writeFileSync(file, '');
+    // Read-only: every write fails (EBADF), as a write fails with ENOSPC on a full disk.
+    const fd = openSync(file, 'r');
+    try {
+      const writer = new BatchedFdWriter(fd, 0);
+      // A whole batch: its write starts, and the caller only waits for the write before it.
+      await writer.add(Buffer.alloc(1024 * 1024));
+      // The write fails while the next batch fills and nothing waits on it; an unhandled
+      // rejection here ends the process (and fails this test).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.throws(() => writer.add(Buffer.alloc(10)), (err: NodeJS.ErrnoException) => err.code === 'EBADF');
+      await assert.rejects(writer.finish(), (err: NodeJS.ErrnoException) => err.code === 'EBADF');
+      await writer.settled();
+    } finally {
+      closeSync(fd);
       await rm(dir, { recursive: true, force: true });
     }
   });

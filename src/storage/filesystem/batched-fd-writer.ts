@@ -50,6 +50,8 @@ export class BatchedFdWriter {
   private unflushedFrom: number;
   private flushing: Promise<Error | undefined> | undefined;
   private flushError: Error | undefined;
+  /** The first write that failed: the next chunk is refused with it. */
+  private writeError: unknown;
   written = 0;
 
   constructor(
@@ -64,6 +66,7 @@ export class BatchedFdWriter {
 
   /** Takes a chunk; returns a promise when the caller should wait before the next (a full batch waits for the previous write). */
   add(chunk: Buffer): Promise<void> | undefined {
+    if (this.writeError !== undefined) throw this.writeError;
     let copied = 0;
     let wait: Promise<void> | undefined;
     while (copied < chunk.length) {
@@ -99,6 +102,12 @@ export class BatchedFdWriter {
       this.written += bytes;
       this.onWritten?.(this.written);
       this.flushInBackground();
+    });
+    // A write may fail (a full disk) while the next batch is still filling and nobody waits on
+    // it: the failure is kept here, for the next chunk, finish() and settled() to report, and must
+    // not count as an unhandled rejection meanwhile, which would end the process.
+    this.inFlight.catch((err: unknown) => {
+      this.writeError ??= err;
     });
     return previous;
   }
