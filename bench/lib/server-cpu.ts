@@ -1,4 +1,5 @@
 import type { PortholeProcess } from '../../test/helpers/porthole-process.js';
+import { LOAD_CPU, pinningPossible, pinProcess, SERVER_CPU } from './cpu-pinning.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { median } from './stats.js';
 import { runWrk } from './wrk.js';
@@ -10,15 +11,24 @@ export interface CpuSample {
   cpuMicros: number;
 }
 
+const pinned = pinningPossible();
+
+/** How the samples were taken, for the figures' notes. */
+export const cpuMethod = pinned
+  ? `server pinned to core ${SERVER_CPU} (all its threads), wrk -t1 -c16 pinned to core ${LOAD_CPU}`
+  : 'unpinned (taskset unavailable or a single core), wrk -t2 -c32';
+
 /**
- * GETs of `path` for `seconds` (wrk -t2 -c32), with the server's CPU time per request: steady
- * where throughput swings by ±10% on a 2-core machine shared with wrk, so that costs of a few
- * percent (metrics, tracing) can be told apart.
+ * GETs of `path` for `seconds`, with the server's CPU time per request: steady where throughput
+ * swings by ±10% on a 2-core machine shared with wrk, so that costs of a few percent (metrics,
+ * tracing) can be told apart. Server and wrk each get a core of their own where possible.
  */
 export async function measureServerCpu(porthole: PortholeProcess, path: string, seconds: number): Promise<CpuSample> {
   const pid = porthole.process.pid as number;
+  // Pinned again before every run: threads started since (the thread pool grows on demand) follow.
+  if (pinned) pinProcess(pid, SERVER_CPU);
   const cpuBefore = processCpuSeconds(pid);
-  const result = await runWrk(`${porthole.url}${path}`, { seconds });
+  const result = await runWrk(`${porthole.url}${path}`, pinned ? { seconds, cpu: LOAD_CPU, threads: 1, connections: 16 } : { seconds });
   const cpu = processCpuSeconds(pid) - cpuBefore;
   if (result.non2xx > 0) throw new Error(`${result.non2xx} failed requests against ${porthole.url}`);
   return { requestsPerSecond: result.requestsPerSecond, cpuMicros: (cpu / result.requests) * 1e6 };
@@ -27,4 +37,12 @@ export async function measureServerCpu(porthole: PortholeProcess, path: string, 
 /** Medians of a contender's samples. */
 export function medianSample(samples: CpuSample[]): CpuSample {
   return { requestsPerSecond: median(samples.map((s) => s.requestsPerSecond)), cpuMicros: median(samples.map((s) => s.cpuMicros)) };
+}
+
+/**
+ * The median, over rounds, of a contender's CPU per request over the reference's in the same
+ * round: the machine's drift from round to round (it moves every contender alike) cancels out.
+ */
+export function medianRatio(samples: CpuSample[], reference: CpuSample[]): number {
+  return median(samples.map((sample, round) => sample.cpuMicros / (reference[round] as CpuSample).cpuMicros));
 }

@@ -21,6 +21,8 @@ export interface WrkOptions {
   timeoutSeconds?: number;
   /** Request headers (an Accept for manifests: distribution answers 404 to a GET of an OCI manifest without one). */
   headers?: Record<string, string>;
+  /** The core wrk runs on (taskset), away from the server's; anywhere when undefined. */
+  cpu?: number;
 }
 
 /** Runs wrk (Debian's) against one URL and parses its summary; bounded by its own duration. */
@@ -29,7 +31,8 @@ export function runWrk(url: string, options: WrkOptions = {}): Promise<WrkResult
   const timeout = options.timeoutSeconds === undefined ? [] : [`--timeout`, `${options.timeoutSeconds}s`];
   const args = [`-t${options.threads ?? 2}`, `-c${options.connections ?? 32}`, `-d${options.seconds ?? 10}s`, ...timeout, ...headers, url];
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, commandArgs] = options.cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(options.cpu), 'wrk', ...args]];
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -50,7 +50,7 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
     }
   };
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     owed.count += 1;
     // Read while the connection is open: node keeps the peer address once asked, and a socket
     // already closed by a client that hung up could no longer tell it.
@@ -64,13 +64,17 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
     // The client may be gone already, its 'close' past.
     if (reply.raw.destroyed) onClose();
     else reply.raw.once('close', onClose);
+    done();
   });
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     answered.add(request);
     if (closedEarly.has(request)) report(request, reply);
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => report(request, reply));
+  app.addHook('onResponse', (request, reply, done) => {
+    report(request, reply);
+    done();
+  });
 }
 
 /**

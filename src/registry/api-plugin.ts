@@ -57,7 +57,7 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('docker-distribution-api-version', API_VERSION);
     try {
       const route = matchRoute(pathOf(request.url));
@@ -65,6 +65,7 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
     } catch {
       // A malformed path: the handler meets the same error and answers it.
     }
+    done();
   });
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {

@@ -17,8 +17,11 @@ declare module 'fastify' {
  * pull: a successful GET (200/206) of a manifest or blob; HEAD requests only check existence.
  */
 export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder, tracing: Pick<Tracing, 'idsOf'>): void {
-  app.addHook('onRequest', async (request) => {
+  // Callback hooks, not async ones, here and in request-done.ts: two promises fewer per request
+  // each, which is CPU saved on every request (and more so once tracing's context tracking is on).
+  app.addHook('onRequest', (request, _reply, done) => {
     request.countedInFlight = recorder.requestStarted();
+    done();
   });
   // Not onResponse: a request whose client hung up is done too, and must be counted.
   onRequestDone(app, (request, reply) => {

@@ -122,7 +122,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
   const tracing: Tracing = {
     enabled: true,
     instrumentServer(app, untracedPaths) {
-      serverSpans(app, tracer, propagator, requestSpans, untracedPaths);
+      serverSpans(app, tracer, propagator, requestSpans, untracedPaths, config.samplingProb);
     },
     inRequest(request, work) {
       const span = requestSpans.get(request);

@@ -67,8 +67,12 @@ export function serverSpans(
   propagator: TextMapPropagator,
   spans: WeakMap<FastifyRequest, Span>,
   untracedPaths: ReadonlySet<string>,
+  samplingProb: number,
 ): void {
   const start = (request: FastifyRequest, startTime?: number): Span | undefined => {
+    // At samplingProb 0 only a caller's trace can be recorded or carried on: a request without one
+    // gets no span at all, as with tracing off (the sampler would make one only to refuse it).
+    if (samplingProb === 0 && request.headers.traceparent === undefined) return undefined;
     // Health probes and metrics scrapes: a trace every few seconds that nobody looks for.
     if (untracedPaths.has(pathOf(request.url))) return undefined;
     const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
