@@ -3,31 +3,26 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { durationMs } from './config/durations.js';
 import { metricsSettings, type PortholeConfig } from './config/schema.js';
 import { accessLog, polledPaths } from './observability/access-log.js';
-import { disabledAuditor, type Auditor } from './observability/audit.js';
+import { countedAuditor, disabledAuditor, type Auditor } from './observability/audit.js';
 import { auditHook } from './observability/audit-hook.js';
 import type { PortholeLogger } from './observability/logger.js';
 import { httpMetrics } from './observability/metrics/http-metrics.js';
 import { installMetricsEndpoint } from './observability/metrics/metrics-endpoint.js';
-import type { MetricsRecorder } from './observability/metrics/recorder.js';
 import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
-import { StorageFullWatch } from './observability/storage-full-watch.js';
 import { loadTracing } from './observability/tracing/load-tracing.js';
-import type { Tracing } from './observability/tracing/tracing.js';
 import { startPeriodic } from './periodic.js';
-import { pruneOptionsOf } from './proxy/cache-pruner.js';
-import type { PullThrough } from './proxy/pull-through.js';
-import type { PruneConfig } from './config/proxy-schema.js';
 import { registryApi } from './registry/api-plugin.js';
 import type { RegistryContext } from './registry/context.js';
 import { queryOf } from './http/request-url.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
-import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
-import { ImageStore } from './storage/image-store/image-store.js';
-import type { LocalCache } from './storage/local-cache.js';
-import { InstrumentedDriver } from './storage/instrumented-driver.js';
+import { createStorage } from './create-storage.js';
+import { JobRunner } from './jobs/runner.js';
+import { pushgatewayPusher } from './jobs/pushgateway.js';
+import { scheduleJobs } from './jobs/schedule.js';
+import { scheduledJobs } from './jobs/scheduled-jobs.js';
 import type { RegistryStore } from './storage/types.js';
 
 export interface AppDeps {
@@ -41,47 +36,12 @@ export interface PortholeApp {
   store: RegistryStore;
   health: HealthState;
   telemetry: Telemetry;
+  /** The audit log, every event counted in porthole_audit_events_total: serve records its own events here. */
+  auditor: Auditor;
+  /** Runs batch jobs (the scheduled ones, and those the management API starts). */
+  jobs: JobRunner;
   /** The separate metrics listener (extensions.metrics.port), for the caller to listen on and close. */
   metricsListener?: FastifyInstance;
-}
-
-/**
- * The filesystem image store under storage.rootDirectory: its driver timed for metrics and
- * watched for a full disk, the store itself traced (the undecorated store when tracing is off).
- */
-function localStore(config: PortholeConfig, recorder: MetricsRecorder, tracing: Tracing, log: PortholeLogger): LocalCache {
-  const storageFull = new StorageFullWatch(recorder.metrics.storageFull, log);
-  const driver = new InstrumentedDriver(new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile }), (operation, seconds, failure) => {
-    recorder.storageOperation(operation, seconds, failure !== undefined);
-    storageFull.observe(operation, failure);
-  });
-  const onLockWait = (seconds: number): void => {
-    recorder.lockWaited('upload', seconds);
-    tracing.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
-  };
-  return tracing.traceStore(new ImageStore(driver, { onLockWait, spans: tracing }));
-}
-
-/** The pull-through cache's scheduled prune (proxy.prune), logged, counted and traced for each run. */
-function schedulePrune(pullThrough: PullThrough, prune: PruneConfig, recorder: MetricsRecorder, tracing: Tracing, log: PortholeLogger): () => void {
-  const options = pruneOptionsOf(prune);
-  return startPeriodic(
-    durationMs(prune.every),
-    async () => {
-      const span = tracing.startSpan('job.prune', { 'porthole.job': 'prune', 'porthole.dry_run': prune.dryRun }, { root: true });
-      try {
-        const result = await span.run(() => pullThrough.prune(options));
-        span.setAttributes({ 'porthole.manifests': result.manifests, 'porthole.blobs': result.blobs, 'porthole.bytes': result.bytes });
-        span.end();
-        if (!result.dryRun) recorder.pruned(result.manifests, result.blobs, result.bytes);
-        log.info({ ...result, olderThan: prune.olderThan, by: prune.by }, 'cache pruned');
-      } catch (err) {
-        span.end(err);
-        throw err;
-      }
-    },
-    (err) => log.error({ err }, 'cache prune failed'),
-  );
 }
 
 /** Kept back from the span flush at shutdown (see the onClose hook). */
@@ -97,9 +57,11 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
   const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
+  const auditor = countedAuditor(deps.auditor ?? disabledAuditor, telemetry.metrics.auditEvents);
   const tracing = await loadTracing(config.tracing, deps.logger.child({ module: 'tracing' }), telemetry.metrics);
   // With a `proxy` config the pull-through cache wraps the local store.
-  const local = localStore(config, telemetry.recorder, tracing, deps.logger.child({ module: 'storage' }));
+  const storage = createStorage(config, { recorder: telemetry.recorder, tracing, log: deps.logger.child({ module: 'storage' }) });
+  const local = storage.store;
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough = config.proxy
@@ -135,7 +97,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The server span starts first and ends last, so that the log lines and metrics can name it.
   tracing.instrumentServer(server, polledPaths(metricsConfig.prometheus.path));
   accessLog(server, metricsConfig.prometheus.path, tracing);
-  auditHook(server, deps.auditor ?? disabledAuditor, tracing);
+  auditHook(server, auditor, tracing);
   httpMetrics(server, telemetry.recorder, tracing);
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
@@ -145,9 +107,9 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
   // graceful shutdown open after their last request finished.
-  server.addHook('onSend', async (_request, reply, payload) => {
+  server.addHook('onSend', (_request, reply, payload, done) => {
     if (health.drainingSince !== undefined) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   await store.init();
@@ -165,10 +127,21 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
   gauges.refresh().catch(onScanError);
   const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);
-  const stopPrune =
-    pullThrough && config.proxy?.prune.enabled ? schedulePrune(pullThrough, config.proxy.prune, telemetry.recorder, tracing, deps.logger.child({ module: 'proxy' })) : () => undefined;
+  const jobsLog = deps.logger.child({ module: 'jobs' });
+  const jobsStopping = new AbortController();
+  const jobs = new JobRunner({
+    storage,
+    log: jobsLog,
+    auditor,
+    tracing,
+    signal: jobsStopping.signal,
+    metrics: { jobs: telemetry.metrics.jobs, pushgatewayErrors: telemetry.metrics.pushgatewayErrors, repositoryLabel: (repo) => telemetry.repoLabels.label(repo) },
+    ...(config.jobs.pushgateway ? { push: pushgatewayPusher(config.jobs.pushgateway, jobsLog, (action) => telemetry.metrics.pushgatewayErrors.inc({ action })) } : {}),
+  });
+  const stopJobs = scheduleJobs(scheduledJobs(config), jobs, jobsLog);
   server.addHook('onClose', async () => {
-    stopPrune();
+    stopJobs();
+    jobsStopping.abort();
     stopPurge();
     stopScans();
     metricsEndpoint.stop();
@@ -181,7 +154,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   });
 
   health.started = true;
-  const app: PortholeApp = { server, store, health, telemetry };
+  const app: PortholeApp = { server, store, health, telemetry, jobs, auditor };
   if (metricsEndpoint.listener) app.metricsListener = metricsEndpoint.listener;
   return app;
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { backup, gc, restore, scrub } from './job-commands.js';
 import { prune } from './prune.js';
 import { serve } from './serve.js';
 import { verify } from './verify.js';
@@ -26,11 +27,41 @@ program
   .option('--sampling-prob <p>', 'share of new traces recorded, 0 to 1 (tracing.samplingProb)')
   .action(serve);
 
-program
-  .command('prune')
-  .description('Remove cached images nobody pulled for a while from the pull-through cache (proxy.prune), once, and print what went.')
-  .option('-c, --config <file>', 'YAML or JSON configuration file, with the proxy section', process.env.PORTHOLE_CONFIG)
-  .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
+/** The flags every batch job takes (docs/jobs.md). */
+function jobCommand(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('-c, --config <file>', 'YAML or JSON configuration file', process.env.PORTHOLE_CONFIG)
+    .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
+    .option('--pushgateway <url>', 'push the run\'s metrics to this Prometheus Pushgateway (jobs.pushgateway.url)')
+    .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level); log lines go to stderr');
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+jobCommand('gc', 'Remove blobs (and, with --untagged, manifests) that nothing references, once, and print what went.')
+  .option('--untagged', 'also remove manifests no tag, index or kept referrer subject keeps (jobs.gc.untagged)')
+  .option('--grace <duration>', 'never remove content younger than this, e.g. 1h (jobs.gc.grace)')
+  .option('--dry-run', 'report what would be removed, remove nothing')
+  .action(gc);
+
+jobCommand('scrub', 'Re-hash every stored blob and manifest, once; exit 1 when any does not match its digest.')
+  .option('--repair', 'remove each corrupt blob so that it can be pushed (or fetched) again (jobs.scrub.repair)')
+  .action(scrub);
+
+jobCommand('backup', 'Write repositories as one OCI image layout in a tar (.tar, .tar.gz or .tar.zst).')
+  .requiredOption('--to <file>', 'archive to write; its extension chooses the compression')
+  .option('--repo <glob>', 'repositories to back up (repeatable; * within a path component, ** across); default all', collect)
+  .action(backup);
+
+jobCommand('restore', 'Load an OCI image layout archive (a backup, or one skopeo wrote) into the registry, verifying every digest.')
+  .requiredOption('--from <file>', 'archive to read (.tar, .tar.gz or .tar.zst)')
+  .option('--repo <glob>', 'repositories to restore (repeatable); default all in the archive', collect)
+  .option('--overwrite', 'move tags that already exist to the archive\'s manifests (default: existing tags are kept)')
+  .action(restore);
+
+jobCommand('prune', 'Remove cached images nobody pulled for a while from the pull-through cache (proxy.prune), once, and print what went.')
   .option('--older-than <duration>', 'age past which a cached image goes, e.g. 30d (proxy.prune.olderThan)')
   .option('--by <what>', 'accessed (last pull) or created (first cached) (proxy.prune.by)')
   .option('--dry-run', 'report what would be removed, remove nothing (proxy.prune.dryRun)')

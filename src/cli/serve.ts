@@ -119,12 +119,12 @@ export async function serve(options: ServeOptions): Promise<void> {
   const log = logger.child({ module: 'server' });
   const killSwitch = tracingKillSwitch(process.env);
   if (killSwitch) log.info({ reason: killSwitch }, 'tracing is off: switched off by the environment, whatever the configuration says');
-  const auditor: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
+  const auditLog: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   const flushAll = () => Promise.all([logFile.flush(), auditFile?.flush()]);
 
   let app;
   try {
-    app = await step('storage.rootDirectory', `preparing storage under "${config.storage.rootDirectory}"`, buildApp(config, { logger, auditor }));
+    app = await step('storage.rootDirectory', `preparing storage under "${config.storage.rootDirectory}"`, buildApp(config, { logger, auditor: auditLog }));
   } catch (err) {
     if (err instanceof ConfigError) {
       // A configured feature that cannot start (an upstream's password variable, its CA file).
@@ -137,7 +137,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (code === undefined) throw err;
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
-  const { server, health, metricsListener } = app;
+  // The app's auditor: the same log, with every event counted (porthole_audit_events_total).
+  const { server, health, metricsListener, auditor } = app;
   const { address: host, port: wanted } = config.http;
   const port = await step('http.address', `binding ${host}:${wanted}`, listenOrRefuse(server, { address: 'http.address', port: 'http.port' }, host, wanted));
   // Every listener is bound before "porthole listening" is logged: whoever waits for that line

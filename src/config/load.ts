@@ -67,7 +67,7 @@ export async function readConfigFile(path: string): Promise<unknown> {
   return parsed ?? {};
 }
 
-type Overrides = Record<string, unknown>;
+export type Overrides = Record<string, unknown>;
 
 /** Sets `value` at a dotted path inside a nested plain object, creating sections as needed. */
 export function setPath(target: Overrides, dotted: string, value: unknown): void {

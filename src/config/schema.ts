@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from './duration-field.js';
 import { proxySchema } from './proxy-schema.js';
 import { tracingSchema } from './tracing-schema.js';
+import { jobsSchema } from './jobs-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -122,6 +123,7 @@ export const configSchema = z
     extensions: extensionsSchema,
     proxy: proxySchema.optional().describe('Pull-through cache of upstream registries (see docs/proxy.md). Absent: porthole hosts only what is pushed to it.'),
     tracing: tracingSchema,
+    jobs: jobsSchema,
   })
   .strict();
 

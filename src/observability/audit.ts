@@ -38,6 +38,21 @@ export const disabledAuditor: Auditor = {
   record() {},
 };
 
+/** Where each event is counted (porthole_audit_events_total{action,outcome}). */
+export interface AuditCounter {
+  add(key: string, labels: { action: string; outcome: string }, delta?: number): void;
+}
+
+/** The auditor with every event counted, whether or not it is written anywhere (log.audit unset). */
+export function countedAuditor(inner: Auditor, counter: AuditCounter): Auditor {
+  return {
+    record(event) {
+      counter.add(`${event.action} ${event.outcome}`, { action: event.action, outcome: event.outcome });
+      inner.record(event);
+    },
+  };
+}
+
 /**
  * Writes one JSON line per event, `time` first, straight to the (buffered, reopenable)
  * destination: the fields are porthole's own, so there is nothing for a logger to add or redact.

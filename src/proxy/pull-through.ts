@@ -1,11 +1,10 @@
 import type { ProxyConfig } from '../config/proxy-schema.js';
-import { pruneCache, type PruneOptions, type PruneResult } from './cache-pruner.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { Tracing } from '../observability/tracing/tracing.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import type { NameUse } from '../http/request-action.js';
-import { cachedRepositories, Namespaces } from './namespaces.js';
+import { Namespaces } from './namespaces.js';
 import { PullThroughStore } from './pull-through-store.js';
 import { Upstream, type UpstreamObserver } from './upstream.js';
 
@@ -14,8 +13,6 @@ export interface PullThrough {
   store: PullThroughStore;
   /** The storage name of a request's repository, given its `?ns=` (null when absent). */
   storageName(name: string, ns: string | null, use: NameUse): Promise<string>;
-  /** Prunes the cached repositories (all upstreams' namespaces). */
-  prune(options: PruneOptions): Promise<PruneResult>;
   close(): Promise<void>;
 }
 
@@ -33,7 +30,6 @@ export function buildPullThrough(config: ProxyConfig, local: LocalCache, observe
   return {
     store,
     storageName: (name, ns, use) => namespaces.storageName(name, ns, use, (hosted) => local.repositoryExists(hosted)),
-    prune: (options) => pruneCache(local, cachedRepositories(config), options),
     async close() {
       await store.close();
       await Promise.all(upstreams.map((upstream) => upstream.close()));

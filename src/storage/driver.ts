@@ -41,6 +41,11 @@ export interface Driver {
   readonly name: string;
   /** Prepares the backing store (creates the root, clears staging left by a killed process). */
   init(): Promise<void>;
+  /**
+   * Prepares the backing store for a process working beside the one that serves it (a CLI job):
+   * creates what is missing and, unlike init, clears nothing another process may be using.
+   */
+  attach(): Promise<void>;
   /** Whole small files (links, manifests); undefined when absent. */
   read(path: string): Promise<Buffer | undefined>;
   /**
@@ -48,6 +53,11 @@ export interface Driver {
    * (on disk when it resolves) unless `durable: false`, for files nobody was promised.
    */
   writeAtomic(path: string, data: Uint8Array | string, options?: WriteOptions): Promise<void>;
+  /**
+   * Writes a small file only when nothing is at `path` yet, atomically with that check: true when
+   * it was written, false when a file was there. What locks in storage are made of.
+   */
+  createExclusive(path: string, data: string): Promise<boolean>;
   stat(path: string): Promise<FileInfo | undefined>;
   /** Streams a file, or the inclusive byte range of it. */
   readStream(path: string, range?: { start: number; end: number }): Readable;

@@ -13,6 +13,7 @@ import type { Digest } from '../core/digest.js';
  *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer of a subject (holds its descriptor)
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
  *   completed-uploads/<id>                                   what a finished session stored, for a retried PUT
+ *   jobs/<action>.lock                                       held while a batch job runs (storage-lock.ts)
  */
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
@@ -40,6 +41,7 @@ export const layout = {
   uploadData: (id: string) => `${UPLOADS}/${id}/data`,
   uploadInfo: (id: string) => `${UPLOADS}/${id}/info.json`,
   completedUpload: (id: string) => `${COMPLETED_UPLOADS}/${id}`,
+  jobLock: (action: string) => `jobs/${action}.lock`,
 };
 
 /** Directory names inside a repository directory that mark it as one. */

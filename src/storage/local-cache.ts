@@ -30,6 +30,8 @@ export interface LocalCache extends RegistryStore {
   followUpload(id: string, digest: Digest, progress: UploadProgress, range: { start: number; end: number }): Readable;
   /** Every repository in storage now, other processes' included (a full walk, for maintenance). */
   repositoriesOnDisk(): Promise<string[]>;
+  /** Prepares the store for a process working beside serve (a CLI job): like init, but clears nothing. */
+  attach(): Promise<void>;
   /** What each repository holds, for pruning. */
   readonly contents: RepositoryContents;
 }

@@ -26,14 +26,20 @@ async function walk(root: string, relative: string, into: Array<{ path: string; 
   }
 }
 
+/** The directory of batch jobs' locks (layout.jobLock): the first job run creates it, and it stays. */
+const JOB_LOCKS_DIR = 'jobs';
+
 /**
  * Every file under the storage root (the `_tmp` staging dir excluded) mapped to its sha256, and
  * every directory to DIRECTORY, sorted by path: two snapshots are equal exactly when nothing on
- * disk changed. Compare them with assert.deepStrictEqual.
+ * disk changed. Compare them with assert.deepStrictEqual. The jobs' lock directory is left out,
+ * but not a lock file in it: a run that leaves its lock behind shows.
  */
 export async function snapshotTree(root: string): Promise<Map<string, string>> {
   const entries: Array<{ path: string; isDirectory: boolean }> = [];
   await walk(root, '', entries);
+  const lockDir = entries.findIndex((entry) => entry.path === JOB_LOCKS_DIR && entry.isDirectory);
+  if (lockDir !== -1) entries.splice(lockDir, 1);
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const snapshot = new Map<string, string>();
   for (const { path, isDirectory } of entries) snapshot.set(path, isDirectory ? DIRECTORY : await sha256File(join(root, path)));

@@ -134,10 +134,12 @@ describe('pull-through cache: pruning', { skip: skipUnlessTools('docker-registry
     await ageFile(accessFile(porthole.root, 'up.local/library/stale', again.manifestDigest), 40);
     const pruning = await startPorthole({ root: porthole.root, config: config(['  prune: { enabled: true, olderThan: 30d, every: 300ms }']) });
     try {
-      await waitFor('a scheduled prune to log its run', () => pruning.output().includes('"msg":"cache pruned"'), 10_000);
+      await waitFor('a scheduled prune to log its run', () => pruning.output().includes('"msg":"prune finished"'), 10_000);
       const metrics = await portholeMetrics(pruning.url);
-      assert.equal(metrics.value('porthole_proxy_pruned_total', { type: 'manifest' }), 1);
-      assert.equal(metrics.value('porthole_proxy_pruned_bytes_total'), again.manifest.length + [...again.blobs.values()].reduce((sum, blob) => sum + blob.length, 0));
+      assert.equal(metrics.value('porthole_job_items_total', { action: 'prune', kind: 'manifest', outcome: 'removed' }), 1);
+      assert.equal(metrics.value('porthole_job_bytes_total', { action: 'prune', outcome: 'freed' }), again.manifest.length + [...again.blobs.values()].reduce((sum, blob) => sum + blob.length, 0));
+      assert.equal(metrics.value('porthole_job_success', { action: 'prune' }), 1);
+      assert.equal(metrics.value('porthole_job_fail', { action: 'prune' }), 0);
       assert.equal(await hasBlobData(porthole.root, again.manifestDigest), false);
     } finally {
       await pruning.stop();

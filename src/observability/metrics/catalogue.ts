@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { CacheSize, CacheStats } from '../../storage/types.js';
+import { declareJobMetrics } from './job-metrics.js';
 import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 
 /**
@@ -214,15 +215,18 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['namespace', 'to'] as const,
       registers,
     }),
-    prunedItems: new KeyedCounter({
-      name: 'porthole_proxy_pruned_total',
-      help: 'Cached manifests and blob links removed by pruning, by type.',
-      labelNames: ['type'] as const,
+    /** Batch job runs inside serve (scheduled ones): see job-metrics.ts. */
+    jobs: declareJobMetrics(registry),
+    pushgatewayErrors: new Counter({
+      name: 'porthole_pushgateway_push_errors_total',
+      help: 'Pushes of job metrics the Pushgateway did not take (down, refused, timed out), by action.',
+      labelNames: ['action'] as const,
       registers,
     }),
-    prunedBytes: new KeyedCounter({
-      name: 'porthole_proxy_pruned_bytes_total',
-      help: 'Bytes of data freed by pruning the pull-through cache.',
+    auditEvents: new KeyedCounter({
+      name: 'porthole_audit_events_total',
+      help: 'Events written to the audit log, by action and outcome (apiserver_audit_event_total); counted whether or not log.audit is set.',
+      labelNames: ['action', 'outcome'] as const,
       registers,
     }),
     info: new Gauge({

@@ -104,11 +104,6 @@ export class MetricsRecorder {
   }
 
   /** A real prune (not a dry run); counted in both modes, like the storage gauges: it is not per request. */
-  pruned(manifests: number, blobs: number, bytes: number): void {
-    this.metrics.prunedItems.add('manifest', { type: 'manifest' }, manifests);
-    this.metrics.prunedItems.add('blob', { type: 'blob' }, blobs);
-    this.metrics.prunedBytes.add('', {}, bytes);
-  }
 
   /** The pull-through cache's upstreams report here (see src/proxy/upstream.ts). */
   readonly upstreams: UpstreamObserver = {

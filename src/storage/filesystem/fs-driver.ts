@@ -14,7 +14,6 @@ import { ensureDirectory } from './ensure-directory.js';
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
 const closeFd = promisify(close);
-const readSmallFile = promisify(readFileCallback);
 
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
@@ -52,6 +51,11 @@ export class FilesystemDriver implements Driver {
     await ensureDirectory(join(this.root, STAGING_DIR));
   }
 
+  async attach(): Promise<void> {
+    await ensureDirectory(this.root);
+    await ensureDirectory(join(this.root, STAGING_DIR));
+  }
+
   private full(path: string): string {
     // Keys come from the image store, built only from validated names and digests; this check
     // is a second line of defence so a bug there can never reach outside the root.
@@ -59,16 +63,25 @@ export class FilesystemDriver implements Driver {
     return join(this.root, ...path.split('/'));
   }
 
-  async read(path: string): Promise<Buffer | undefined> {
+  read(path: string): Promise<Buffer | undefined> {
+    // The callback readFile, not fs/promises': for the tiny link and tag files read on every
+    // manifest request it makes fewer trips through the thread pool (a profile showed the
+    // FileHandle-based one spending most of a request's CPU time in open/fstat/read/close).
+    // One promise per read, not an async function around a promisified call: this runs twice
+    // per manifest GET, and each promise costs more once tracing tracks asynchronous context.
+    let full: string;
     try {
-      // The callback readFile, not fs/promises': for the tiny link and tag files read on every
-      // manifest request it makes fewer trips through the thread pool (a profile showed the
-      // FileHandle-based one spending most of a request's CPU time in open/fstat/read/close).
-      return await readSmallFile(this.full(path));
+      full = this.full(path);
     } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
+      return Promise.reject(err);
     }
+    return new Promise((resolve, reject) => {
+      readFileCallback(full, (err, bytes) => {
+        if (!err) resolve(bytes);
+        else if (isMissing(err)) resolve(undefined);
+        else reject(err);
+      });
+    });
   }
 
   async writeAtomic(path: string, data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
@@ -87,6 +100,28 @@ export class FilesystemDriver implements Driver {
     }
     await handle.close();
     await this.place(staged, target, durable);
+  }
+
+  async createExclusive(path: string, data: string): Promise<boolean> {
+    const target = this.full(path);
+    await mkdir(dirname(target), { recursive: true });
+    let handle;
+    try {
+      handle = await open(target, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await rm(target, { force: true });
+      throw err;
+    }
+    await handle.close();
+    return true;
   }
 
   /** Renames a staged file into place; durably, the directory entry is fsynced too. */

@@ -83,6 +83,11 @@ export class ImageStore implements LocalCache {
     await this.uploads.removeOrphans();
   }
 
+  /** For a CLI job beside a running serve: what init prepares, without clearing what serve is using. */
+  attach(): Promise<void> {
+    return this.driver.attach();
+  }
+
   statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
     return this.blobs.stat(repo, digest);
   }

@@ -1,0 +1,88 @@
+import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
+import type { PortholeConfig } from '../config/schema.js';
+import { createStorage } from '../create-storage.js';
+import type { Job, JobAction } from '../jobs/job.js';
+import { pushgatewayPusher } from '../jobs/pushgateway.js';
+import { JobRunner } from '../jobs/runner.js';
+import { createAuditor, disabledAuditor } from '../observability/audit.js';
+import { LogFile } from '../observability/log-files.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetricsRegistry } from '../observability/metrics/catalogue.js';
+import { loadTracing } from '../observability/tracing/load-tracing.js';
+import { EXIT } from './exit-codes.js';
+import { tracingKillSwitch } from './tracing-options.js';
+
+/** The flags every job command takes. */
+export interface JobCommandOptions {
+  config?: string;
+  root?: string;
+  pushgateway?: string;
+  logLevel?: string;
+}
+
+/** Longest wait for the spans of a CLI run to reach the collector before the command exits. */
+const SPAN_FLUSH_MS = 5_000;
+
+/** Stops the command before anything ran: a bad flag or configuration (exit 2). */
+export function refuseJob(action: string, message: string): never {
+  process.stderr.write(`porthole ${action}: ${message}\n`);
+  process.exit(EXIT.badConfig);
+}
+
+async function readConfig(action: JobAction, options: JobCommandOptions, overrides: Overrides): Promise<PortholeConfig> {
+  try {
+    return await loadConfig(options.config, {
+      'storage.rootDirectory': options.root,
+      'log.level': options.logLevel,
+      'jobs.pushgateway.url': options.pushgateway,
+      ...overrides,
+      ...(tracingKillSwitch(process.env) ? { 'tracing.enable': false } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    refuseJob(action, err.message);
+  }
+}
+
+/**
+ * Runs one job from the command line, on the same runner as serve's scheduled runs: the storage
+ * of the configuration (attached beside a serve that may be running on it, never cleared), log
+ * lines on stderr (progress bars there too, on a terminal), the audit log and tracing as
+ * configured, a push to the Pushgateway when one is given; prints the run as one JSON line on
+ * stdout. Exit 0 when it succeeded, 1 when it failed or found problems, 3 when another run of the
+ * same job held its lock.
+ */
+export async function runJobCommand(
+  action: JobAction,
+  options: JobCommandOptions,
+  overrides: Overrides,
+  makeJob: (config: PortholeConfig) => Job,
+): Promise<void> {
+  const config = await readConfig(action, options, overrides);
+  const job = makeJob(config);
+  const logFile = await LogFile.open('stderr');
+  const logger = createLogger(config.log, logFile.stream);
+  const log = logger.child({ module: 'jobs' });
+  const auditFile = config.log.audit === null ? undefined : await LogFile.open(config.log.audit).catch((err: unknown) => refuseJob(action, `log.audit: cannot open "${config.log.audit}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`));
+  const auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
+  // Only the tracing counters are read here; nothing serves these metrics.
+  const { metrics } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => 0 });
+  const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
+  const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
+  await storage.store.attach();
+  const gateway = config.jobs.pushgateway;
+  const runner = new JobRunner({
+    storage,
+    log,
+    auditor,
+    tracing,
+    terminal: true,
+    ...(gateway ? { push: pushgatewayPusher(gateway, log, () => undefined) } : {}),
+  });
+  const record = await runner.run(job, 'cli');
+  process.stdout.write(`${JSON.stringify({ action: record.action, outcome: record.outcome, seconds: record.seconds, ...record.summary, ...(record.error === undefined ? {} : { error: record.error }), ...(record.pushed === undefined ? {} : { pushed: record.pushed }) })}\n`);
+  await tracing.shutdown(SPAN_FLUSH_MS);
+  logFile.stream.flushSync?.();
+  auditFile?.stream.flushSync?.();
+  process.exitCode = record.outcome === 'success' ? EXIT.ok : record.outcome === 'skipped' ? EXIT.busy : EXIT.failure;
+}
