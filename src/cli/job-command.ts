@@ -69,7 +69,9 @@ export async function runJobCommand(
   const { metrics } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => 0 });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
   const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
-  await storage.store.attach();
+  await storage.store.attach().catch((err: unknown) =>
+    refuseJob(action, `storage.rootDirectory: cannot use "${config.storage.rootDirectory}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`),
+  );
   const gateway = config.jobs.pushgateway;
   const runner = new JobRunner({
     storage,

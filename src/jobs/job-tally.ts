@@ -46,6 +46,9 @@ export class JobTally {
   writeInto(metrics: JobMetrics, action: JobAction, repositoryLabel: (repo: string) => string = (repo) => repo): void {
     for (const { kind, outcome, count } of this.itemCounts.values()) metrics.items.inc({ action, kind, outcome }, count);
     for (const [outcome, count] of this.byteCounts) metrics.bytes.inc({ action, outcome }, count);
-    for (const [repo, seconds] of this.repositorySeconds) metrics.repositoryDuration.set({ action, repository: repositoryLabel(repo) }, seconds);
+    // Repositories past the label bound share one label: their times add up under it.
+    const byLabel = new Map<string, number>();
+    for (const [repo, seconds] of this.repositorySeconds) byLabel.set(repositoryLabel(repo), (byLabel.get(repositoryLabel(repo)) ?? 0) + seconds);
+    for (const [repository, seconds] of byLabel) metrics.repositoryDuration.set({ action, repository }, seconds);
   }
 }

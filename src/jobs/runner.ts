@@ -6,7 +6,7 @@ import { declareJobMetrics, type JobMetrics } from '../observability/metrics/job
 import type { SpanAttributes, Tracing } from '../observability/tracing/tracing.js';
 import { layout } from '../storage/layout.js';
 import { JobHistory, type JobRunRecord } from './job-history.js';
-import type { Job, JobAction, JobFields, JobTrigger } from './job.js';
+import type { Job, JobAction, JobFields, JobReport, JobTrigger } from './job.js';
 import { JobTally } from './job-tally.js';
 import { createProgress } from './progress.js';
 import { noPush, type PushRun } from './pushgateway.js';
@@ -70,7 +70,14 @@ export class JobRunner {
     const { action } = job;
     const log = this.deps.log.child({ job: action, trigger });
     const started = Date.now();
-    const lock = await this.deps.storage.locks.acquire(layout.jobLock(action), action);
+    let lock: Awaited<ReturnType<Storage['locks']['acquire']>>;
+    try {
+      lock = await this.deps.storage.locks.acquire(layout.jobLock(action), action);
+    } catch (err) {
+      // The storage cannot even take the lock (unreadable, full): a failed run like any other.
+      log.info(job.settings, `${action} started`);
+      return this.finish(job, trigger, log, started, { failure: err, tally: new JobTally() });
+    }
     if ('heldBy' in lock) {
       const { heldBy } = lock;
       log.warn({ heldBy }, `${action} not run: another run holds its lock (pid ${heldBy.pid} on ${heldBy.host}, since ${heldBy.startedAt})`);
@@ -91,7 +98,7 @@ export class JobRunner {
     const tally = new JobTally();
     const progress = createProgress(action, log, { terminal: this.deps.terminal === true });
     let failure: unknown;
-    let report: Awaited<ReturnType<Job['run']>> | undefined;
+    let report: JobReport | undefined;
     try {
       report = await span.run(() => job.run({ store: this.deps.storage.store, driver: this.deps.storage.driver, tally, progress, log, signal: this.signal }));
     } catch (err) {
@@ -100,12 +107,20 @@ export class JobRunner {
       progress.stop();
       await lock.release().catch((err: unknown) => log.warn({ err }, `${action}: its lock could not be released; the next run takes it over once stale`));
     }
+    const succeeded = failure === undefined && report?.failed !== true;
+    span.setAttributes(spanAttributes('porthole.result.', report?.summary ?? {}));
+    span.end(failure ?? (succeeded ? undefined : new Error(`${action} found problems`)));
+    return this.finish(job, trigger, log, started, { failure, report, tally });
+  }
+
+  /** Everything a run ends with, failed or not: the end log line, the audit event, the metrics and their push, the record. */
+  private async finish(job: Job, trigger: JobTrigger, log: PortholeLogger, started: number, ran: { failure?: unknown; report?: JobReport; tally: JobTally }): Promise<JobRunRecord> {
+    const { action } = job;
+    const { failure, report, tally } = ran;
     const ended = Date.now();
     const seconds = (ended - started) / 1000;
     const succeeded = failure === undefined && report?.failed !== true;
     const summary = report?.summary ?? {};
-    span.setAttributes(spanAttributes('porthole.result.', summary));
-    span.end(failure ?? (succeeded ? undefined : new Error(`${action} found problems`)));
     const error = failure === undefined ? undefined : failure instanceof Error ? failure.message : String(failure);
     if (succeeded) log.info({ ...summary, seconds }, `${action} finished`);
     else log.error({ ...summary, seconds, ...(failure === undefined ? {} : { err: failure }) }, `${action} failed`);
