@@ -66,7 +66,7 @@ export async function runJobCommand(
   const auditFile = config.log.audit === null ? undefined : await LogFile.open(config.log.audit).catch((err: unknown) => refuseJob(action, `log.audit: cannot open "${config.log.audit}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`));
   const auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   // Only the tracing counters are read here; nothing serves these metrics.
-  const { metrics } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => 0 });
+  const { metrics } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
   const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
   await storage.store.attach().catch((err: unknown) =>

@@ -108,7 +108,7 @@ test('minimal mode: collection follows the exporter, storage gauges do not', { t
     assert.deepEqual(first.find('porthole_pulls_total'), []);
     assert.deepEqual(first.find('porthole_repo_uploads_total'), []);
     assert.deepEqual(first.find('porthole_repo_downloads_total'), []);
-    assert.equal(first.value('porthole_http_requests_in_flight'), 0, 'the enabling scrape arrived while collection was off');
+    assert.equal(first.sum('porthole_http_requests_in_flight'), 0, 'the enabling scrape arrived while collection was off');
     assert.ok(scanStartedAt(first) >= pushedAt, 'a storage scan ran after the push, with collection off');
     assertStorageGauges(first, await storageCensus(started(porthole).root));
     await waitFor('porthole to log that the scrape enabled collection', () => countLogLines(ENABLED) === 1, 5_000);

@@ -77,7 +77,7 @@ async function scrape(target: PortholeApp, accept?: string): Promise<{ contentTy
 describe('OpenMetrics and exemplars', { timeout: 90_000 }, () => {
   test('an OpenMetrics scrape shows the traced request on its bucket line and ends with # EOF; the classic text shows none', async () => {
     const built = running(app, 'porthole built in the test');
-    built.telemetry.recorder.requestFinished(false, TRACED_REQUEST);
+    built.telemetry.recorder.requestFinished(undefined, TRACED_REQUEST);
     const open = await scrape(built, PROMETHEUS_ACCEPT);
     assert.equal(open.contentType, OPENMETRICS);
     assert.match(open.text, EXEMPLAR_LINE);
@@ -95,7 +95,7 @@ describe('OpenMetrics and exemplars', { timeout: 90_000 }, () => {
   test('promtool check metrics finds nothing in the classic text after OpenMetrics scrapes', async (t) => {
     if (!requireTools(t, 'promtool')) return;
     const built = running(app, 'porthole built in the test');
-    built.telemetry.recorder.requestFinished(false, TRACED_REQUEST);
+    built.telemetry.recorder.requestFinished(undefined, TRACED_REQUEST);
     await scrape(built, PROMETHEUS_ACCEPT);
     assert.deepEqual(await promtoolCheckMetrics((await scrape(built, 'text/plain')).text), { code: 0, stdout: '', stderr: '' });
   });
@@ -114,7 +114,7 @@ describe('OpenMetrics and exemplars', { timeout: 90_000 }, () => {
     if (!requireTools(t, 'prometheus')) return;
     const built = running(app, 'porthole built in the test');
     const prom = running(prometheus, 'prometheus');
-    built.telemetry.recorder.requestFinished(false, TRACED_REQUEST);
+    built.telemetry.recorder.requestFinished(undefined, TRACED_REQUEST);
     const recorded = Date.now();
     // Bounded waits (30 s each) for a scrape of each that started after the exemplar was recorded.
     await prom.scrapedSince('built', recorded);

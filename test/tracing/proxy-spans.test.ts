@@ -80,7 +80,7 @@ describe('tracing: the pull-through cache', { skip: skipUnlessTools('docker-regi
 
   /** Requests porthole is handling now (the scrape that asks included). */
   async function inFlight(): Promise<number> {
-    return (await portholeMetrics(porthole.url)).value('porthole_http_requests_in_flight') ?? 0;
+    return (await portholeMetrics(porthole.url)).sum('porthole_http_requests_in_flight');
   }
 
   function assertBlob(response: RawResponse, digest: string): void {

@@ -9,7 +9,7 @@ const EXPORTER_METRICS = ['porthole_up', 'porthole_exporter_scrape_duration_seco
 describe('docs/metrics.md', () => {
   it('documents every metric porthole and porthole-exporter expose', async () => {
     const docs = await readFile(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
-    const { registry } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => 0 });
+    const { registry } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
     const names = [...(await registry.getMetricsAsJSON()).map((metric) => metric.name), ...EXPORTER_METRICS];
     const missing = names.filter((name) => !docs.includes(`\`${name}\``));
     assert.deepEqual(missing, []);

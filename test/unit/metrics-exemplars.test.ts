@@ -109,7 +109,7 @@ describe('MetricsRecorder exemplars', () => {
   it('a request observation with a trace becomes the exemplar of its duration bucket, as trace_id and span_id', async () => {
     const t = createTelemetry(metricsSchema.parse({ enable: true }), () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }));
     const observation = { method: 'GET', route: '/v2/:name/manifests/:reference', status: 200, seconds: 0.0123, bytesIn: 0, bytesOut: 500 };
-    t.recorder.requestFinished(false, { ...observation, exemplar: { traceId: TRACE.trace_id, spanId: TRACE.span_id } });
+    t.recorder.requestFinished(undefined, { ...observation, exemplar: { traceId: TRACE.trace_id, spanId: TRACE.span_id } });
     const text = await openMetrics(t.registry);
     const withExemplars = text.split('\n').filter((line) => line.includes(' # {'));
     assert.equal(withExemplars.length, 1, withExemplars.join('\n'));

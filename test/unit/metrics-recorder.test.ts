@@ -37,9 +37,13 @@ describe('MetricsRecorder', () => {
   it('full mode counts requests, pulls, pushes and storage operations', async () => {
     const t = telemetry(true);
     const r = t.recorder;
-    const counted = r.requestStarted();
-    assert.equal(counted, true);
-    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight'), 1);
+    const counted = r.requestStarted('GET');
+    assert.equal(counted, 'read');
+    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight', { kind: 'read' }), 1);
+    const write = r.requestStarted('PUT');
+    assert.equal(write, 'write');
+    assert.deepEqual((await scrape(t)).byLabel('porthole_http_requests_in_flight', 'kind'), { read: 1, write: 1 });
+    r.requestFinished(write, { ...GET_MANIFEST, method: 'PUT', status: 201 });
     r.requestFinished(counted, GET_MANIFEST);
     r.pulled('manifest', 500, 'lib/a');
     r.pulled('blob', 1000, 'lib/a');
@@ -47,6 +51,7 @@ describe('MetricsRecorder', () => {
     r.storageOperation('stat', 0.001, true);
     const metrics = await scrape(t);
     assert.equal(metrics.value('porthole_http_requests_total', { method: 'GET', route: '/v2/:name/manifests/:reference', code: '200' }), 1);
+    assert.equal(metrics.value('porthole_http_requests_total', { method: 'PUT', code: '201' }), 1);
     assert.equal(metrics.value('porthole_http_request_duration_seconds_bucket', { method: 'GET', le: '0.001' }), 0);
     assert.equal(metrics.value('porthole_http_request_duration_seconds_bucket', { method: 'GET', le: '0.0025' }), 1);
     assert.equal(metrics.value('porthole_http_response_size_bytes_sum', { method: 'GET' }), 500);
@@ -55,7 +60,7 @@ describe('MetricsRecorder', () => {
     assert.deepEqual(metrics.byLabel('porthole_repo_downloads_total', 'repo'), { 'lib/a': 1 }, 'only manifest GETs are downloads');
     assert.deepEqual(metrics.byLabel('porthole_repo_uploads_total', 'repo'), { 'lib/b': 1 });
     assert.deepEqual(metrics.byLabel('porthole_storage_operation_errors_total', 'operation'), { stat: 1 });
-    assert.equal(metrics.value('porthole_http_requests_in_flight'), 0);
+    assert.deepEqual(metrics.byLabel('porthole_http_requests_in_flight', 'kind'), { read: 0, write: 0 });
     assert.equal(metrics.value('porthole_metrics_collection_enabled'), 1);
     assert.equal(metrics.value('porthole_info', { mode: 'full' }), 1);
   });
@@ -63,7 +68,7 @@ describe('MetricsRecorder', () => {
   it('minimal mode drops every per-request update while collection is off', async () => {
     const t = telemetry(false);
     const r = t.recorder;
-    r.requestFinished(r.requestStarted(), GET_MANIFEST);
+    r.requestFinished(r.requestStarted('GET'), GET_MANIFEST);
     r.pulled('manifest', 500, 'lib/a');
     r.pushedManifest('lib/a');
     r.storageOperation('stat', 0.001, true);
@@ -94,16 +99,16 @@ describe('MetricsRecorder', () => {
   it('keeps requests in flight balanced across a switch, either way', async () => {
     const t = telemetry(false);
     const r = t.recorder;
-    const startedOff = r.requestStarted();
+    const startedOff = r.requestStarted('GET');
     r.setCollecting(true);
-    const startedOn = r.requestStarted();
-    assert.deepEqual([startedOff, startedOn], [false, true]);
-    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight'), 1);
+    const startedOn = r.requestStarted('GET');
+    assert.deepEqual([startedOff, startedOn], [undefined, 'read']);
+    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight', { kind: 'read' }), 1);
     r.requestFinished(startedOff, GET_MANIFEST);
-    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight'), 1, 'a request never counted in is not counted out');
+    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight', { kind: 'read' }), 1, 'a request never counted in is not counted out');
     r.setCollecting(false);
     r.requestFinished(startedOn, GET_MANIFEST);
-    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight'), 0, 'a request counted in is counted out even with collection off');
+    assert.equal((await scrape(t)).value('porthole_http_requests_in_flight', { kind: 'read' }), 0, 'a request counted in is counted out even with collection off');
   });
 
   it('labels repositories past maxRepoLabels as _other in uploads and downloads alike', async () => {

@@ -18,8 +18,8 @@ export const SIZE_BUCKETS = [100, 1_000, 10_000, 100_000, 1_000_000, 4_000_000, 
 /** Live values that gauges read at scrape time (cheap, so no reporting interval is needed). */
 export interface MetricSources {
   cacheStats(): CacheStats;
-  /** Kept as a plain number by the recorder: a gauge update per request is not free. */
-  requestsInFlight(): number;
+  /** Kept as plain numbers by the recorder: a gauge update per request is not free. */
+  requestsInFlight(): Readonly<Record<'read' | 'write', number>>;
 }
 
 /** The `cache` label of each in-memory cache (label values are snake_case, field names are not). */
@@ -61,10 +61,13 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     }),
     httpInFlight: new Gauge({
       name: 'porthole_http_requests_in_flight',
-      help: 'Requests being handled now.',
+      help: 'Requests being handled now, by kind: read (GET, HEAD) or write.',
+      labelNames: ['kind'] as const,
       registers,
       collect() {
-        this.set(sources.requestsInFlight());
+        const inFlight = sources.requestsInFlight();
+        this.set({ kind: 'read' }, inFlight.read);
+        this.set({ kind: 'write' }, inFlight.write);
       },
     }),
     apiErrors: new KeyedCounter({

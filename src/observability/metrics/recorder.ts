@@ -3,6 +3,13 @@ import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
 import { traceExemplarLabels, type TraceExemplar } from './trace-exemplar.js';
 
+/** A request's kind for the in-flight gauge. */
+export type RequestKind = 'read' | 'write';
+
+export function requestKind(method: string): RequestKind {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
 export interface RequestObservation {
   method: string;
   route: string;
@@ -27,7 +34,8 @@ export interface RequestObservation {
  */
 export class MetricsRecorder {
   private enabled: boolean;
-  private inFlight = 0;
+  /** Requests in flight by kind: reads (GET, HEAD) and writes (everything else), as apiserver_current_inflight_requests splits them. */
+  private readonly inFlight: Record<RequestKind, number> = { read: 0, write: 0 };
 
   constructor(
     readonly metrics: Metrics,
@@ -42,7 +50,7 @@ export class MetricsRecorder {
     return this.enabled;
   }
 
-  get requestsInFlight(): number {
+  get requestsInFlight(): Readonly<Record<RequestKind, number>> {
     return this.inFlight;
   }
 
@@ -51,15 +59,17 @@ export class MetricsRecorder {
     this.metrics.collectionEnabled.set(on ? 1 : 0);
   }
 
-  requestStarted(): boolean {
-    if (!this.enabled) return false;
-    this.inFlight += 1;
-    return true;
+  /** Counts a request in flight; undefined when collection is off (it is then not counted). */
+  requestStarted(method: string): RequestKind | undefined {
+    if (!this.enabled) return undefined;
+    const kind = requestKind(method);
+    this.inFlight[kind] += 1;
+    return kind;
   }
 
   /** `counted` is what requestStarted answered, so in-flight stays balanced across a toggle. */
-  requestFinished(counted: boolean, observation: RequestObservation): void {
-    if (counted) this.inFlight -= 1;
+  requestFinished(counted: RequestKind | undefined, observation: RequestObservation): void {
+    if (counted !== undefined) this.inFlight[counted] -= 1;
     if (!this.enabled) return;
     const { method, route, status, seconds, bytesIn, bytesOut, errorCode, exemplar } = observation;
     const byRoute = `${method} ${route}`;

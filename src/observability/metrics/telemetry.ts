@@ -25,7 +25,7 @@ export function createTelemetry(settings: MetricsConfig, cacheStats: () => Cache
   // The recorder needs the metrics and the in-flight gauge reads the recorder: the gauge is
   // only read at scrape time, long after both exist.
   let recorder: MetricsRecorder | undefined;
-  const { registry, metrics } = createMetricsRegistry({ cacheStats, requestsInFlight: () => recorder?.requestsInFlight ?? 0 });
+  const { registry, metrics } = createMetricsRegistry({ cacheStats, requestsInFlight: () => recorder?.requestsInFlight ?? { read: 0, write: 0 } });
   const repoLabels = new RepoLabels(settings.maxRepoLabels);
   recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full');
   const info = buildInfo();
