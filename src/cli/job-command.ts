@@ -10,7 +10,7 @@ import { createLogger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics/catalogue.js';
 import { loadTracing } from '../observability/tracing/load-tracing.js';
 import { EXIT } from './exit-codes.js';
-import { tracingKillSwitch } from './tracing-options.js';
+import { tracingOverrides } from './tracing-options.js';
 
 /** The flags every job command takes. */
 export interface JobCommandOptions {
@@ -36,7 +36,8 @@ async function readConfig(action: JobAction, options: JobCommandOptions, overrid
       'log.level': options.logLevel,
       'jobs.pushgateway.url': options.pushgateway,
       ...overrides,
-      ...(tracingKillSwitch(process.env) ? { 'tracing.enable': false } : {}),
+      // The OTEL_* variables as serve honours them (no tracing flags on job commands).
+      ...tracingOverrides({}, process.env),
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
