@@ -31,7 +31,9 @@ export async function startPushgateway(options: PushgatewayOptions = {}): Promis
   const dir = await tempDir('pushgateway');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [`--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
+  // Debian's gateway persists to one file under /var/lib by default, shared by every instance:
+  // each test's gateway starts empty and keeps nothing.
+  const args = [`--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', '--persistence.file='];
   const auth = options.basicAuth;
   if (auth) {
     // htpasswd (apache2-utils) makes the bcrypt hash the gateway's web config asks for.

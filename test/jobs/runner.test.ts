@@ -10,6 +10,7 @@ import { startPrometheus } from '../helpers/prometheus-process.js';
 import { Exposition } from '../helpers/prometheus-text.js';
 import { startPushgateway, type PushgatewayProcess } from '../helpers/pushgateway-process.js';
 import { runCli } from '../helpers/run-cli.js';
+import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { logLinesWith } from '../helpers/service-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -77,8 +78,9 @@ describe('batch jobs: the runner, the Pushgateway and the lock', { skip: skipUnl
 
     const prometheus = await startPrometheus({ targets: [{ job: 'pushgateway', target: gateway.target, honorLabels: true }] });
     try {
-      await waitFor('Prometheus to have the pushed run', async () => (await prometheus.query('porthole_job_success{action="prune"}')).length > 0, 15_000);
-      const [sample] = await prometheus.query('porthole_job_success{action="prune"}');
+      const series = `porthole_job_success{action="prune",instance="${hostname()}"}`;
+      await waitFor('Prometheus to have the pushed run', async () => (await prometheus.query(series)).length > 0, 15_000);
+      const [sample] = await prometheus.query(series);
       assert.equal(sample?.value, 1);
       // honor_labels: the pushed job label, not the scrape job's.
       assert.equal(sample?.labels.job, 'porthole');
@@ -187,6 +189,29 @@ describe('batch jobs: the runner, the Pushgateway and the lock', { skip: skipUnl
       assert.equal(after.code, 0, after.stderr);
     } finally {
       holder.kill('SIGKILL');
+    }
+  });
+
+  it('traces every run as the root of a trace of its own, whatever samplingProb says for requests', async () => {
+    // The test's own OTLP/HTTP receiver stands in for a collector (there is no Jaeger or collector package here).
+    const receiver = await startOtlpReceiver();
+    try {
+      const root = join(work, 'traced');
+      const file = await configFile('traced', root, [`tracing: { enable: true, endpoint: "${receiver.url}", samplingProb: 0 }`]);
+      const result = await runCli(['prune', '--config', file, '--dry-run']);
+      assert.equal(result.code, 0, result.stderr);
+      const [span] = receiver.spans().filter((received) => received.name === 'job.prune');
+      assert.ok(span, `a job.prune span, among ${receiver.spans().map((received) => received.name).join(', ')}`);
+      assert.equal(span.parentSpanId, undefined);
+      assert.equal(span.attributes['porthole.job'], 'prune');
+      assert.equal(span.attributes['porthole.trigger'], 'cli');
+      assert.equal(span.attributes['porthole.dry_run'], true);
+      assert.equal(span.attributes['porthole.result.manifests'], 0);
+      assert.equal(span.status.code, 0);
+      const children = receiver.spans().filter((received) => received.traceId === span.traceId && received.parentSpanId === span.spanId);
+      assert.ok(children.some((child) => child.name === 'storage.listRepositories'), `children: ${children.map((child) => child.name).join(', ')}`);
+    } finally {
+      await receiver.close();
     }
   });
 });

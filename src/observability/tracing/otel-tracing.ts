@@ -5,7 +5,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import { durationMs } from '../../config/durations.js';
@@ -39,6 +39,24 @@ function isSampled(span: Span): boolean {
 
 function failureMessage(failure: unknown): string {
   return failure instanceof Error ? failure.message : String(failure);
+}
+
+/** The attribute every batch job's root span carries (jobs/runner.ts). */
+const JOB_ATTRIBUTE = 'porthole.job';
+
+/**
+ * Requests are sampled at samplingProb; a batch job's run (rare, long, and looked for when it
+ * failed) is always recorded. Everything else is the parent-based ratio sampler's.
+ */
+function requestsSampledJobsAlways(samplingProb: number): Sampler {
+  const requests = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplingProb) });
+  return {
+    shouldSample(context, traceId, spanName, spanKind, attributes, links) {
+      if (attributes[JOB_ATTRIBUTE] !== undefined && trace.getSpan(context) === undefined) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      return requests.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+    },
+    toString: () => `JobsAlwaysOn{${requests.toString()}}`,
+  };
 }
 
 /** One started span, ended once. */
@@ -111,7 +129,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       [ATTR_SERVICE_VERSION]: deps.version,
       [ATTR_SERVICE_INSTANCE_ID]: `${hostname()}:${process.pid}`,
     }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplingProb) }),
+    sampler: requestsSampledJobsAlways(config.samplingProb),
     spanProcessors: [new BoundedSpanQueue(batches, exporter, deps.counts, config.maxQueueSize)],
   });
   const tracer: Tracer = provider.getTracer('porthole', deps.version);
