@@ -59,6 +59,12 @@ export interface Driver {
    */
   createExclusive(path: string, data: string): Promise<boolean>;
   stat(path: string): Promise<FileInfo | undefined>;
+  /**
+   * Sets a file's modification time to now, not durably: a mark that the file was just used
+   * (garbage collection leaves recently used content alone), never data anyone was promised.
+   * Resolves false when there is no file at `path`.
+   */
+  touch(path: string): Promise<boolean>;
   /** Streams a file, or the inclusive byte range of it. */
   readStream(path: string, range?: { start: number; end: number }): Readable;
   /**

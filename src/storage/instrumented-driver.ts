@@ -64,6 +64,10 @@ export class InstrumentedDriver implements Driver {
     return this.timed('stat', () => this.inner.stat(path));
   }
 
+  touch(path: string): Promise<boolean> {
+    return this.timed('touch', () => this.inner.touch(path));
+  }
+
   /** Timed from opening to the stream's end (or failure): the whole read. */
   readStream(path: string, range?: { start: number; end: number }): Readable {
     return this.timedStream('readStream', performance.now(), this.inner.readStream(path, range));

@@ -14,11 +14,17 @@ import type { Digest } from '../core/digest.js';
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
  *   completed-uploads/<id>                                   what a finished session stored, for a retried PUT
  *   jobs/<action>.lock                                       held while a batch job runs (storage-lock.ts)
+ *
+ * Garbage collection parks what it is about to remove under a '.collecting-' name beside it
+ * (blob directories, layer links, manifest revisions), and pruning parks blob directories under a
+ * '.pruning-' name, while each checks that nobody still uses them; a request that finds content
+ * parked puts it back (see parking.ts). Neither name parses as a digest, so listings skip them.
  */
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
 export const COMPLETED_UPLOADS = 'completed-uploads';
 export const PRUNING_PREFIX = '.pruning-';
+export const COLLECTING_PREFIX = '.collecting-';
 
 export const layout = {
   blobData: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -32,6 +38,10 @@ export const layout = {
   blobDir: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
   /** Where pruning parks a blob's directory while it checks nobody links it (see repository-contents.ts). */
   blobPruning: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${PRUNING_PREFIX}${d.hex}`,
+  /** Where garbage collection parks a blob's directory, a layer link or a manifest revision while it checks nobody uses it (see gc-sweep.ts). */
+  blobCollecting: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${COLLECTING_PREFIX}${d.hex}`,
+  blobLinkCollecting: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_layers/${d.algorithm}/${COLLECTING_PREFIX}${d.hex}`,
+  revisionCollecting: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/revisions/${d.algorithm}/${COLLECTING_PREFIX}${d.hex}`,
   tagsDir: (repo: string) => `${REPOSITORIES}/${repo}/_manifests/tags`,
   tag: (repo: string, tag: string) => `${REPOSITORIES}/${repo}/_manifests/tags/${tag}`,
   referrersOf: (repo: string, subject: Digest) => `${REPOSITORIES}/${repo}/_referrers/${subject.algorithm}/${subject.hex}`,

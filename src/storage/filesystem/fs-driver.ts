@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { close, constants, ftruncate, open as openCallback, readFile as readFileCallback } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -143,6 +143,17 @@ export class FilesystemDriver implements Driver {
       return { size: info.size, modifiedMs: info.mtimeMs };
     } catch (err) {
       if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async touch(path: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.full(path), now, now);
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
       throw err;
     }
   }

@@ -1,31 +1,62 @@
 import type { Digest } from '../../core/digest.js';
-import type { Driver } from '../driver.js';
+import type { Driver, FileInfo } from '../driver.js';
 import { layout } from '../layout.js';
 import type { BlobContent, BlobInfo, RangeChooser } from '../types.js';
+import { Parking, useMarkIsStale } from './parking.js';
 
 /** Content-addressed blob data, and the per-repository links that make a blob visible there. */
 export class BlobLinks {
-  constructor(private readonly driver: Driver) {}
+  private readonly parking: Parking;
+
+  constructor(private readonly driver: Driver) {
+    this.parking = new Parking(driver);
+  }
 
   async isLinked(repo: string, digest: Digest): Promise<boolean> {
     return (await this.driver.stat(layout.blobLink(repo, digest))) !== undefined;
   }
 
-  /** Size of the stored data, regardless of links. */
-  async dataSize(digest: Digest): Promise<number | undefined> {
-    return (await this.driver.stat(layout.blobData(digest)))?.size;
+  /** Linked, or linked again from where garbage collection had parked the link (a request needs it). */
+  private async linkPresent(repo: string, digest: Digest): Promise<boolean> {
+    return (await this.isLinked(repo, digest)) || this.parking.unparkLink(repo, digest);
   }
 
+  /** Writes down a use of the blob (at most every USE_MARK_EVERY_MS); false when its data is not there. */
+  async markUse(digest: Digest, data: FileInfo): Promise<boolean> {
+    return !useMarkIsStale(data) || this.driver.touch(layout.blobData(digest));
+  }
+
+  /**
+   * The blob's data, for a link just made to it (an upload, a mount): marked used, and put back
+   * when a collection had parked it (the new link shows that it is in use). Undefined when gone.
+   */
+  async holdData(digest: Digest): Promise<FileInfo | undefined> {
+    const data = await this.driver.stat(layout.blobData(digest));
+    if (data && (await this.markUse(digest, data))) return data;
+    return this.parking.unparkBlob(digest);
+  }
+
+  /**
+   * A blob of the repository, as HEAD, a mount's source and a manifest's validation see it: the
+   * use is marked first and the link looked at after, because garbage collection parks a link
+   * first and looks at the mark after. So either the link is seen here after the mark was
+   * written (and the collection sees the mark, and keeps the link), or the link is seen parked,
+   * and this request puts it back.
+   */
   async stat(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
-    if (!(await this.isLinked(repo, digest))) return undefined;
-    const size = await this.dataSize(digest);
-    return size === undefined ? undefined : { digest, size };
+    let data = await this.driver.stat(layout.blobData(digest));
+    if (data && !(await this.markUse(digest, data))) data = undefined;
+    if (!(await this.linkPresent(repo, digest))) return undefined;
+    data ??= await this.parking.unparkBlob(digest);
+    return data === undefined ? undefined : { digest, size: data.size };
   }
 
+  /** A pull: no use mark (content a manifest references is never collected), parked content put back. */
   async open(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
-    const info = await this.stat(repo, digest);
-    if (!info) return undefined;
-    return { ...info, stream: this.driver.readStream(layout.blobData(digest), chooseRange?.(info.size)) };
+    if (!(await this.linkPresent(repo, digest))) return undefined;
+    const data = (await this.driver.stat(layout.blobData(digest))) ?? (await this.parking.unparkBlob(digest));
+    if (!data) return undefined;
+    return { digest, size: data.size, stream: this.driver.readStream(layout.blobData(digest), chooseRange?.(data.size)) };
   }
 
   /** Links durably; a link that exists already is left alone (no needless fsync). */

@@ -45,7 +45,7 @@ export class ImageStore implements LocalCache {
   private readonly manifests: ManifestStore;
   private readonly repositories: RepositoryIndex;
   private readonly tagLists: TagLists;
-  /** What each repository holds, for maintenance (the pull-through cache's pruning). */
+  /** What each repository holds, for maintenance (pruning, garbage collection). */
   readonly contents: RepositoryContents;
 
   private readonly manifestCache: ManifestCache;
@@ -67,11 +67,12 @@ export class ImageStore implements LocalCache {
       async (repo, digest) => {
         await this.blobs.link(repo, digest);
         this.repositories.noteWritten(repo);
-        if ((await this.blobs.dataSize(digest)) === undefined) {
-          // A prune removed the data between the commit and the link: nothing is promised yet.
-          await this.blobs.unlink(repo, digest);
-          throw new Error(`blob ${digest.value} was removed by a prune while it was being linked; push it again`);
-        }
+        // Checked after linking: a collection (or prune) that parked the data meanwhile either sees
+        // this link and puts the data back, or it is put back here; when it is gone for good, the
+        // upload commits it again (nothing is promised yet).
+        if ((await this.blobs.holdData(digest)) !== undefined) return true;
+        await this.blobs.unlink(repo, digest);
+        return false;
       },
       options.onLockWait,
     );
@@ -105,9 +106,10 @@ export class ImageStore implements LocalCache {
     if (!source) return undefined;
     await this.blobs.link(repo, digest);
     this.repositories.noteWritten(repo);
-    // Checked after linking: a prune that parked the data meanwhile either saw this link (and put
-    // the data back) or removed it, and then the mount must not be reported.
-    if ((await this.blobs.dataSize(digest)) === undefined) {
+    // Checked after linking: a collection (or prune) that parked the data meanwhile either sees
+    // this link (and puts the data back) or it is put back here; when it is gone for good, the
+    // mount must not be reported (the client uploads the blob instead).
+    if ((await this.blobs.holdData(digest)) === undefined) {
       await this.blobs.unlink(repo, digest);
       return undefined;
     }

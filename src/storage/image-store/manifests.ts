@@ -7,6 +7,7 @@ import { layout } from '../layout.js';
 import type { PutManifestResult, ReferrerDescriptor, StoredManifest } from '../types.js';
 import type { BlobLinks } from './blobs.js';
 import type { ManifestCache } from './manifest-cache.js';
+import { Parking } from './parking.js';
 import { noSpans, type WorkSpans } from '../work-spans.js';
 
 /**
@@ -15,12 +16,16 @@ import { noSpans, type WorkSpans } from '../work-spans.js';
  * a repository and records the media type it was pushed with.
  */
 export class ManifestStore {
+  private readonly parking: Parking;
+
   constructor(
     private readonly driver: Driver,
     private readonly blobs: BlobLinks,
     private readonly cache: ManifestCache,
     private readonly spans: WorkSpans = noSpans,
-  ) {}
+  ) {
+    this.parking = new Parking(driver);
+  }
 
   // The reads of a manifest GET chain then() rather than await in async functions: half the
   // promises, on the path of every pull (and each costs more once tracing tracks context).
@@ -37,8 +42,20 @@ export class ManifestStore {
     return this.driver.read(layout.tag(repo, tag)).then((raw) => (raw ? tryParseDigest(raw.toString('utf8').trim()) : undefined));
   }
 
+  /** The media type the manifest was pushed with, when it is in the repository (put back when a collection had parked it). */
   private mediaTypeIn(repo: string, digest: Digest): Promise<string | undefined> {
-    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => raw?.toString('utf8'));
+    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => (raw ? raw.toString('utf8') : this.parkedMediaType(repo, digest)));
+  }
+
+  private async parkedMediaType(repo: string, digest: Digest): Promise<string | undefined> {
+    if (!(await this.parking.unparkRevision(repo, digest))) return undefined;
+    return (await this.driver.read(layout.manifestRevision(repo, digest)))?.toString('utf8');
+  }
+
+  /** Writes down a use of a manifest's bytes (see BlobLinks.markUse); false when they are not there. */
+  private async markUse(digest: Digest): Promise<boolean> {
+    const data = await this.driver.stat(layout.blobData(digest));
+    return data !== undefined && (await this.blobs.markUse(digest, data));
   }
 
   async get(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
@@ -60,7 +77,9 @@ export class ManifestStore {
       }
     }
     for (const child of manifest.manifests) {
-      if ((await this.mediaTypeIn(repo, child.digest)) === undefined) {
+      // Marked used: an old untagged manifest that a new index lists must outlive the collection
+      // that may be deciding its fate right now.
+      if ((await this.mediaTypeIn(repo, child.digest)) === undefined || !(await this.markUse(child.digest))) {
         missing.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest.value} is not in ${repo}; push it first`, { digest: child.digest.value }));
       }
     }
@@ -95,21 +114,36 @@ export class ManifestStore {
 
     // Order matters for crash safety: content, then the index entries, then the revision, then
     // tags; a crash at any point leaves only unreferenced extra data, never a dangling pointer.
-    if (!(await this.driver.stat(layout.blobData(digest)))) await this.driver.writeAtomic(layout.blobData(digest), bytes);
+    // The same content pushed again is marked used: garbage collection leaves it alone.
+    const stored = await this.driver.stat(layout.blobData(digest));
+    if (!stored) await this.driver.writeAtomic(layout.blobData(digest), bytes);
+    else await this.blobs.markUse(digest, stored);
+    await this.storeEntries(repo, digest, manifest, bytes, 'always');
+    const tags = reference.kind === 'tag' ? [reference.tag, ...extraTags] : extraTags;
+    for (const tag of tags) await this.driver.writeAtomic(layout.tag(repo, tag), digest.value);
+    // Once more after the tags: a collection of untagged manifests that found this one untagged
+    // and old may have removed it meanwhile (it parks, looks for tags, then drops). Whatever it
+    // removed is written again; the bytes are at hand.
+    await this.storeEntries(repo, digest, manifest, bytes, 'when-missing');
+    const result: PutManifestResult = { digest };
+    if (manifest.subject) result.subject = manifest.subject.digest;
+    return result;
+  }
+
+  /**
+   * The referrers index entry (`always` rewritten, or only `when-missing`) and the revision of a
+   * manifest whose bytes are stored; then the bytes again when a prune or collection removed them
+   * meanwhile.
+   */
+  private async storeEntries(repo: string, digest: Digest, manifest: ParsedManifest, bytes: Buffer, referrerEntry: 'always' | 'when-missing'): Promise<void> {
     if (manifest.subject) {
-      await this.driver.writeAtomic(layout.referrer(repo, manifest.subject.digest, digest), JSON.stringify(referrerDescriptor(manifest, digest, bytes.length)));
+      const entry = layout.referrer(repo, manifest.subject.digest, digest);
+      if (referrerEntry === 'always' || !(await this.driver.stat(entry))) await this.driver.writeAtomic(entry, JSON.stringify(referrerDescriptor(manifest, digest, bytes.length)));
     }
     if ((await this.mediaTypeIn(repo, digest)) !== manifest.mediaType) {
       await this.driver.writeAtomic(layout.manifestRevision(repo, digest), manifest.mediaType);
     }
-    // A prune may have removed the content between the check above and the revision: the bytes
-    // are at hand, so they are simply written again.
     if (!(await this.driver.stat(layout.blobData(digest)))) await this.driver.writeAtomic(layout.blobData(digest), bytes);
-    const tags = reference.kind === 'tag' ? [reference.tag, ...extraTags] : extraTags;
-    for (const tag of tags) await this.driver.writeAtomic(layout.tag(repo, tag), digest.value);
-    const result: PutManifestResult = { digest };
-    if (manifest.subject) result.subject = manifest.subject.digest;
-    return result;
   }
 
   async delete(repo: string, digest: Digest): Promise<boolean> {

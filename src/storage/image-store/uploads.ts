@@ -47,7 +47,8 @@ export class UploadSessions {
 
   constructor(
     private readonly driver: Driver,
-    private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<void>,
+    /** Links a committed blob; false when its data vanished meanwhile (garbage collection), and it must be committed again. */
+    private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<boolean>,
     onLockWait?: (seconds: number) => void,
   ) {
     this.lock = new KeyedLock(onLockWait);
@@ -208,7 +209,12 @@ export class UploadSessions {
         onVerified?.();
         if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
         await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
-        await this.onBlobStored(repo, digest, session.size);
+        if (!(await this.onBlobStored(repo, digest, session.size))) {
+          // The same content was there already, old and unused, and a collection removed it
+          // between the commit (which kept it) and the link: the session still holds every byte.
+          await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
+          if (!(await this.onBlobStored(repo, digest, session.size))) throw new Error(`blob ${digest.value} was removed while it was being linked; push it again`);
+        }
         // Only a retry cut off by a crash needs the record; the blob is stored without it.
         await this.completed.record(id, repo, digest, session.size).catch(() => undefined);
         await this.discard(id);
