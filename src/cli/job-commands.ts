@@ -1,7 +1,10 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isDuration } from '../config/durations.js';
-import { backupJob } from '../jobs/backup.js';
+import { isValidName } from '../core/names.js';
+import { backupJob, backupOptionsProblem } from '../jobs/backup.js';
 import { gcJob } from '../jobs/gc.js';
-import { restoreJob } from '../jobs/restore.js';
+import { restoreJob, restoreOptionsProblem } from '../jobs/restore.js';
 import { scrubJob } from '../jobs/scrub.js';
 import { refuseJob, runJobCommand, type JobCommandOptions } from './job-command.js';
 
@@ -31,8 +34,22 @@ export interface BackupCommandOptions extends JobCommandOptions {
   repo?: string[];
 }
 
+/** What kind of file system entry `path` is, if any. */
+function entryKind(path: string): 'file' | 'directory' | 'other' | undefined {
+  try {
+    const info = statSync(path);
+    return info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other';
+  } catch {
+    return undefined;
+  }
+}
+
 /** `porthole backup --to FILE`: the chosen repositories as one OCI image layout in a tar. */
 export async function backup(options: BackupCommandOptions): Promise<void> {
+  const problem = backupOptionsProblem({ to: options.to, repos: options.repo ?? [] });
+  if (problem !== undefined) refuseJob('backup', problem);
+  if (entryKind(dirname(options.to)) !== 'directory') refuseJob('backup', `--to "${options.to}": the directory ${dirname(options.to)} does not exist`);
+  if (entryKind(options.to) === 'directory') refuseJob('backup', `--to "${options.to}" is a directory; name the archive file`);
   await runJobCommand('backup', options, {}, (config) => backupJob(config, { to: options.to, repos: options.repo ?? config.jobs.backup.repos }));
 }
 
@@ -40,9 +57,15 @@ export interface RestoreCommandOptions extends JobCommandOptions {
   from: string;
   repo?: string[];
   overwrite?: boolean;
+  into?: string;
 }
 
 /** `porthole restore --from FILE`: loads a backup (or any OCI layout archive), verifying every digest. */
 export async function restore(options: RestoreCommandOptions): Promise<void> {
-  await runJobCommand('restore', options, {}, (config) => restoreJob(config, { from: options.from, repos: options.repo ?? [], overwrite: options.overwrite === true }));
+  const restoreOptions = { from: options.from, repos: options.repo ?? [], overwrite: options.overwrite === true, ...(options.into === undefined ? {} : { into: options.into }) };
+  const problem = restoreOptionsProblem(restoreOptions);
+  if (problem !== undefined) refuseJob('restore', problem);
+  if (options.into !== undefined && !isValidName(options.into)) refuseJob('restore', `--into "${options.into}" is not a repository name (lower-case components such as team/app)`);
+  if (entryKind(options.from) !== 'file') refuseJob('restore', `--from "${options.from}": ${entryKind(options.from) === undefined ? 'no such file' : 'not a file'}`);
+  await runJobCommand('restore', options, {}, (config) => restoreJob(config, restoreOptions));
 }

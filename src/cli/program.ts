@@ -56,8 +56,9 @@ jobCommand('backup', 'Write repositories as one OCI image layout in a tar (.tar,
   .action(backup);
 
 jobCommand('restore', 'Load an OCI image layout archive (a backup, or one skopeo wrote) into the registry, verifying every digest.')
-  .requiredOption('--from <file>', 'archive to read (.tar, .tar.gz or .tar.zst)')
-  .option('--repo <glob>', 'repositories to restore (repeatable); default all in the archive', collect)
+  .requiredOption('--from <file>', 'archive to read: a tar, plain, gzip or zstd (told by its first bytes)')
+  .option('--repo <glob>', 'repositories to restore (repeatable; * within a path component, ** across); default all in the archive', collect)
+  .option('--into <repo>', 'repository for images whose ref name is only a tag (as skopeo writes oci-archive:FILE:TAG) or that have none')
   .option('--overwrite', 'move tags that already exist to the archive\'s manifests (default: existing tags are kept)')
   .action(restore);
 

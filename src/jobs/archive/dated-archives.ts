@@ -1,0 +1,44 @@
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** What `{date}` in jobs.backup.to stands for. */
+export const DATE_PLACEHOLDER = '{date}';
+
+/** The UTC time of a run as scheduled archive names carry it: 20261128T061400Z (sorts as it reads). */
+export function dateStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The archive of a run at `date`: every `{date}` in the pattern replaced. */
+export function datedArchivePath(pattern: string, date: Date): string {
+  return pattern.replaceAll(DATE_PLACEHOLDER, dateStamp(date));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Removes all but the newest `keep` archives that `pattern` names (newest by the date in the name,
+ * not by mtime, which a copy or restore of the directory changes). Only a `{date}` in the file
+ * name can tell runs apart; a pattern without one names a single file that each run replaces, and
+ * one with `{date}` in a directory is left alone. Resolves with the paths removed.
+ */
+export async function pruneDatedArchives(pattern: string, keep: number): Promise<string[]> {
+  const name = basename(pattern);
+  if (!name.includes(DATE_PLACEHOLDER) || dirname(pattern).includes(DATE_PLACEHOLDER)) return [];
+  const dir = dirname(pattern);
+  const stamp = /\d{8}T\d{6}Z/.source;
+  const matcher = new RegExp(`^${name.split(DATE_PLACEHOLDER).map(escapeRegExp).join(`(${stamp})`)}$`);
+  const dated = (await readdir(dir))
+    .map((file) => ({ file, stamp: matcher.exec(file)?.[1] }))
+    .filter((entry): entry is { file: string; stamp: string } => entry.stamp !== undefined)
+    .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0));
+  const removed: string[] = [];
+  for (const { file } of dated.slice(keep)) {
+    const path = join(dir, file);
+    await rm(path, { force: true });
+    removed.push(path);
+  }
+  return removed;
+}
