@@ -44,11 +44,12 @@ export class BlobLinks {
    * and this request puts it back.
    */
   async stat(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
-    let data = await this.driver.stat(layout.blobData(digest));
-    if (data && !(await this.markUse(digest, data))) data = undefined;
-    if (!(await this.linkPresent(repo, digest))) return undefined;
-    data ??= await this.parking.unparkBlob(digest);
-    return data === undefined ? undefined : { digest, size: data.size };
+    const data = await this.driver.stat(layout.blobData(digest));
+    if (data && (await this.markUse(digest, data))) return (await this.linkPresent(repo, digest)) ? { digest, size: data.size } : undefined;
+    // No data (an unknown blob, the common miss): only a blob linked here can have had its data parked.
+    if (!(await this.isLinked(repo, digest))) return undefined;
+    const unparked = await this.parking.unparkBlob(digest);
+    return unparked === undefined ? undefined : { digest, size: unparked.size };
   }
 
   /** A pull: no use mark (content a manifest references is never collected), parked content put back. */

@@ -33,9 +33,16 @@ export class ManifestStore {
   /** Manifest bytes by digest from the blob store, cached for the next time. */
   private readBytes(digest: Digest): Promise<Buffer | undefined> {
     return this.driver.read(layout.blobData(digest)).then((bytes) => {
-      if (bytes) this.cache.set(digest.value, bytes);
+      if (!bytes) return this.parkedBytes(digest);
+      this.cache.set(digest.value, bytes);
       return bytes;
     });
+  }
+
+  /** The bytes of a manifest whose revision is here but whose data a collection has parked: put back. */
+  private async parkedBytes(digest: Digest): Promise<Buffer | undefined> {
+    if (!(await this.parking.unparkBlob(digest))) return undefined;
+    return this.driver.read(layout.blobData(digest));
   }
 
   resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
@@ -52,11 +59,6 @@ export class ManifestStore {
     return (await this.driver.read(layout.manifestRevision(repo, digest)))?.toString('utf8');
   }
 
-  /** Writes down a use of a manifest's bytes (see BlobLinks.markUse); false when they are not there. */
-  private async markUse(digest: Digest): Promise<boolean> {
-    const data = await this.driver.stat(layout.blobData(digest));
-    return data !== undefined && (await this.blobs.markUse(digest, data));
-  }
 
   async get(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
     const digest = reference.kind === 'digest' ? reference.digest : await this.resolveTag(repo, reference.tag);
@@ -79,7 +81,7 @@ export class ManifestStore {
     for (const child of manifest.manifests) {
       // Marked used: an old untagged manifest that a new index lists must outlive the collection
       // that may be deciding its fate right now.
-      if ((await this.mediaTypeIn(repo, child.digest)) === undefined || !(await this.markUse(child.digest))) {
+      if ((await this.mediaTypeIn(repo, child.digest)) === undefined || (await this.blobs.holdData(child.digest)) === undefined) {
         missing.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child.digest.value} is not in ${repo}; push it first`, { digest: child.digest.value }));
       }
     }

@@ -182,7 +182,9 @@ export class RepositoryContents {
       // The mark moved with the data: a use marked before the move shows here.
       const data = await this.driver.stat(`${parkedAt(digest)}/data`);
       if (data === undefined) continue; // put back by a request that needed it
-      if (referenced.has(digest.value) || inUse(data)) {
+      // Home again meanwhile (an upload committed the same content anew): the parked copy goes, nothing is freed.
+      const homeAgain = (await this.driver.stat(layout.blobData(digest))) !== undefined;
+      if (referenced.has(digest.value) || inUse(data) || homeAgain) {
         await this.putBack(parkedAt(digest), digest);
       } else {
         await this.driver.remove(parkedAt(digest));
