@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { raw } from '../helpers/raw-http.js';
+import { descriptor, digestOf, expectStatus, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, pushManifest, type Descriptor } from '../helpers/registry-client.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { blobDataFiles } from '../helpers/storage-tree.js';
+
+export const HOUR_MS = 3_600_000;
+
+/** What `porthole gc` prints on stdout: the run, as one JSON line. */
+export interface GcLine {
+  action: string;
+  outcome: string;
+  seconds: number;
+  dryRun: boolean;
+  untagged: boolean;
+  grace: string;
+  repositories: number;
+  manifests: number;
+  links: number;
+  blobs: number;
+  bytes: number;
+  complete: boolean;
+  error?: string;
+}
+
+export interface GcRun extends CliResult {
+  line: GcLine;
+}
+
+/** Runs `porthole gc` with a configuration file and flags; the JSON line parsed (empty when there is none). */
+export async function runGc(configFile: string, ...flags: string[]): Promise<GcRun> {
+  const result = await runCli(['gc', '--config', configFile, '--log-level', 'warn', ...flags]);
+  const last = result.stdout.trim().split('\n').at(-1) ?? '';
+  return { ...result, line: (last.startsWith('{') ? JSON.parse(last) : {}) as GcLine };
+}
+
+/** A configuration file for storage at `root`, with more YAML lines. */
+export async function gcConfigFile(work: string, name: string, root: string, extra: string[] = []): Promise<string> {
+  const file = join(work, `${name}.yaml`);
+  await writeFile(file, [`storage: { rootDirectory: "${root}" }`, ...extra, ''].join('\n'));
+  return file;
+}
+
+/** Sets the mtime of every file of the blob store and the repositories `ageMs` into the past, as if written then and never used since. */
+export async function ageStorage(root: string, ageMs: number): Promise<void> {
+  const then = new Date(Date.now() - ageMs);
+  const age = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await age(path);
+      else await utimes(path, then, then);
+    }
+  };
+  await age(join(root, 'blobs'));
+  await age(join(root, 'repositories'));
+}
+
+/** Every digest whose data is in the blob store (blobs and manifests' bytes). */
+export async function storedDigests(root: string): Promise<Set<string>> {
+  return new Set((await blobDataFiles(root)).map((blob) => `${blob.algorithm}:${blob.hex}`));
+}
+
+/** A random blob of `size` bytes. */
+export function randomBlob(size = 2048): Buffer {
+  return randomBytes(size);
+}
+
+/** An image pushed through the API: its manifest's digest, the digests of its config and layers, and the size of each. */
+export interface PushedImage {
+  digest: string;
+  blobs: string[];
+  /** Bytes of the manifest and of each blob, by digest. */
+  sizes: Map<string, number>;
+  descriptor: Descriptor;
+}
+
+export interface ImageParts {
+  config: Buffer;
+  layers: Buffer[];
+  configType?: string;
+  artifactType?: string;
+  subject?: Descriptor;
+}
+
+/** Pushes the blobs of an image and then its OCI manifest under `reference` (a tag, or its digest when omitted). */
+export async function pushImage(url: string, repo: string, parts: ImageParts, reference?: string): Promise<PushedImage> {
+  for (const blob of [parts.config, ...parts.layers]) await pushBlob(url, repo, blob);
+  const json: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: descriptor(parts.configType ?? OCI_CONFIG, parts.config),
+    layers: parts.layers.map((layer) => descriptor(OCI_LAYER, layer)),
+  };
+  if (parts.artifactType !== undefined) json.artifactType = parts.artifactType;
+  if (parts.subject !== undefined) json.subject = parts.subject;
+  const bytes = Buffer.from(JSON.stringify(json));
+  const pushed = await pushManifest(url, repo, reference ?? digestOf(bytes), bytes, OCI_MANIFEST);
+  const blobs = [parts.config, ...parts.layers];
+  const sizes = new Map([[pushed.digest, bytes.length], ...blobs.map((blob): [string, number] => [digestOf(blob), blob.length])]);
+  return { digest: pushed.digest, blobs: blobs.map((blob) => digestOf(blob)), sizes, descriptor: descriptor(OCI_MANIFEST, bytes) };
+}
+
+/** DELETE /v2/<repo>/manifests/<reference>: a tag goes alone, a digest takes its manifest (and tags) with it. */
+export async function deleteReference(url: string, repo: string, reference: string): Promise<void> {
+  expectStatus(await raw(url, { method: 'DELETE', path: `/v2/${repo}/manifests/${reference}` }), 202, `DELETE ${repo}:${reference}`);
+}
+
+/** The status of a HEAD of a blob in a repository. */
+export async function headBlob(url: string, repo: string, digest: string): Promise<number> {
+  return (await raw(url, { method: 'HEAD', path: `/v2/${repo}/blobs/${digest}` })).status;
+}
+
+/** The status of a GET of a manifest (any media type porthole stores). */
+export async function getManifestStatus(url: string, repo: string, reference: string): Promise<number> {
+  return (await raw(url, { path: `/v2/${repo}/manifests/${reference}`, headers: { accept: `${OCI_MANIFEST}, application/vnd.oci.image.index.v1+json` } })).status;
+}
