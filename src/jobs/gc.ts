@@ -4,7 +4,6 @@ import { USE_MARK_EVERY_MS } from '../storage/image-store/parking.js';
 import { planCollection, type GcContext, type GcPlan, type GcRules } from './gc-plan.js';
 import { sweepCollection } from './gc-sweep.js';
 import type { Job, JobFields, JobWork } from './job.js';
-import type { ScheduledJob } from './schedule.js';
 
 /**
  * What a gc run reports (its end log line, the CLI's JSON line, its audit detail and record):
@@ -43,12 +42,6 @@ export function gcJob(config: PortholeConfig, options: { dryRun: boolean }): Job
     settings: { untagged, grace, dryRun: options.dryRun },
     run: async (work) => ({ summary: await collect(work, rules, grace) }),
   };
-}
-
-/** gc as serve schedules it (jobs.gc.every); undefined when it is not scheduled. */
-export function scheduledGc(config: PortholeConfig): ScheduledJob | undefined {
-  const every = config.jobs.gc.every;
-  return every === undefined ? undefined : { every, make: () => gcJob(config, { dryRun: false }) };
 }
 
 async function collect(work: JobWork, rules: GcRules, grace: string): Promise<GcSummary> {
