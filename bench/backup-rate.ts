@@ -6,7 +6,8 @@
  *
  * A registry of about 1 GiB (8 repositories, 4 tags each, layers of 1 to 16 MiB and their configs)
  * is generated through the store API, then every operation is timed in turn (tar, backup, restore,
- * tar -xf, round after round, medians reported), once with the page cache warm (the storage read
+ * tar -xf, round after round, tar and backup taking turns to go first, medians reported), once
+ * with the page cache warm (the storage read
  * just before) and once cold (caches dropped before every run, which needs root). Rates are the
  * registry's content bytes (blobs and manifests) per second. Backups run as a user runs them,
  * `porthole backup` in a process of its own: the job's own time (from its JSON line) and the
@@ -27,11 +28,11 @@ import { FilesystemDriver } from '../src/storage/filesystem/fs-driver.js';
 import { ImageStore } from '../src/storage/image-store/image-store.js';
 import { runCommand } from '../test/e2e/run-command.js';
 import { PORTHOLE_CLI } from '../test/helpers/porthole-process.js';
-import { describeMachine } from './lib/machine.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
 import { median } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : 5;
 const REPOSITORIES = quick ? 2 : 8;
 const TAGS = 4;
 const MIB = 1024 * 1024;
@@ -163,7 +164,11 @@ interface Row {
 async function measure(state: CacheState, registry: Registry, work: string): Promise<Row[]> {
   const samples = new Map<string, Sample[]>();
   for (let round = 0; round < ROUNDS; round += 1) {
-    for (const operation of operations(registry)) {
+    // tar and the backup take turns going first (as do the two extractions), so that neither
+    // always follows the other's writes on this shared disk.
+    const [tarCreate, backup, restore, tarExtract] = operations(registry) as [Operation, Operation, Operation, Operation];
+    const order = round % 2 === 0 ? [tarCreate, backup, restore, tarExtract] : [backup, tarCreate, tarExtract, restore];
+    for (const operation of order) {
       // The restore reads the backup and tar -xf the tar: the caches are set for each anyway.
       await prepare(state, registry.root);
       samples.set(operation.name, [...(samples.get(operation.name) ?? []), await operation.run(work)]);
@@ -229,6 +234,7 @@ async function main(): Promise<void> {
     void rm(work, { recursive: true, force: true }).finally(() => process.exit(1));
   }, BOUND_MS);
   try {
+    const loadBefore = loadAverage();
     process.stderr.write('generating the registry...\n');
     const registry = await generateRegistry(join(work, 'storage'));
     const states: CacheState[] = canDropCaches() ? ['warm', 'cold'] : ['warm'];
@@ -246,6 +252,7 @@ async function main(): Promise<void> {
         `Registry: ${(registry.contentBytes / MIB).toFixed(0)} MiB of content in ${registry.blobs} blobs, ${REPOSITORIES} repositories x ${TAGS} tags; medians of ${ROUNDS} round(s) (compressed backups: 1).`,
         'warm: the storage read whole (tar to /dev/null) just before each run; cold: `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.',
         'Every run starts after `sync`; tar -cf is followed by an fsync of its archive, as a backup fsyncs before its rename; restores and tar -xf go to new directories on the same disk.',
+        `1-minute load average: ${loadBefore.toFixed(2)} before, ${loadAverage().toFixed(2)} after (other work on the machine shows as noise, on the disk above all).`,
         '',
         table(rows, registry),
         '',

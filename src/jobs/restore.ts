@@ -40,8 +40,6 @@ async function runRestore(options: RestoreOptions, work: JobWork): Promise<JobRe
   const archiveBytes = (await stat(options.from)).size;
   let bytesRead = 0;
 
-  progress.phase('reading');
-  progress.total(0, archiveBytes);
   const choices = { matches: repoMatcher(options.repos), overwrite: options.overwrite, ...(options.into === undefined ? {} : { into: options.into }) };
   const load = new ArchiveLoad(options.from, store, {
     decide: (graph) => planRestore(graph, store, choices),
@@ -50,6 +48,10 @@ async function runRestore(options: RestoreOptions, work: JobWork): Promise<JobRe
       progress.advance(0, bytes);
     },
     onEntry: () => progress.advance(1),
+    onPass: (pass) => {
+      progress.phase(pass === 1 ? 'reading' : 'reading again');
+      progress.total(0, archiveBytes);
+    },
     signal,
   });
   let plan: RestorePlan;
@@ -96,7 +98,7 @@ async function runRestore(options: RestoreOptions, work: JobWork): Promise<JobRe
       manifests: result.manifests.restored,
       blobs: result.blobs.restored,
       bytes: result.bytes,
-      archiveBytes: bytesRead,
+      archiveBytesRead: bytesRead,
       passes: load.passes,
       ...(kept.length > 0 ? { keptTags: kept.join(', ') } : {}),
     },

@@ -46,7 +46,6 @@ export class ArchiveGraph {
       throw new ArchiveError(`index.json is not an OCI image index: ${isRegistryError(err) ? err.message : String(err)}`);
     }
     for (const entry of this.entries) this.want(entry);
-    this.expand();
   }
 
   /** Whether blob `digest` is known to be a manifest (so it must be held). */
@@ -70,7 +69,8 @@ export class ArchiveGraph {
       if (this.heldBytes > MAX_HELD_JSON_BYTES) throw new ArchiveError(`more than ${MAX_HELD_JSON_BYTES / 1024 / 1024} MiB of JSON blobs come before index.json: too much to hold while waiting for it`);
     }
     this.held.set(digest.value, bytes);
-    this.expand();
+    const wanted = this.wanted.get(digest.value);
+    if (wanted) this.parse(wanted, bytes);
   }
 
   /** The held bytes of a blob (a manifest, or a JSON config held before index.json). */
@@ -79,7 +79,8 @@ export class ArchiveGraph {
   }
 
   isComplete(): boolean {
-    return this.entries !== undefined && this.missingManifests().length === 0;
+    // Only wanted manifests are ever parsed, so equal counts mean none is missing.
+    return this.entries !== undefined && this.manifests.size === this.wanted.size;
   }
 
   /** Manifests pointed at but not (yet) read. */
@@ -105,29 +106,25 @@ export class ArchiveGraph {
     return false;
   }
 
+  /** Notes that something points at manifest `descriptor`; parses it at once when it was read already. */
   private want(descriptor: Descriptor): void {
-    if (!this.wanted.has(descriptor.digest.value)) this.wanted.set(descriptor.digest.value, descriptor);
+    if (this.wanted.has(descriptor.digest.value)) return;
+    this.wanted.set(descriptor.digest.value, descriptor);
+    const bytes = this.held.get(descriptor.digest.value);
+    if (bytes) this.parse(descriptor, bytes);
   }
 
-  /** Parses every wanted manifest that is held, wanting its children in turn. */
-  private expand(): void {
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [digest, descriptor] of this.wanted) {
-        if (this.manifests.has(digest)) continue;
-        const bytes = this.held.get(digest);
-        if (!bytes) continue;
-        let parsed: ParsedManifest;
-        try {
-          parsed = parseManifest(bytes, descriptor.mediaType);
-        } catch (err) {
-          throw new ArchiveError(`blob ${digest} is listed as a manifest (${descriptor.mediaType}) but is not a valid one: ${isRegistryError(err) ? err.message : String(err)}`);
-        }
-        this.manifests.set(digest, { digest: descriptor.digest, mediaType: parsed.mediaType, bytes, parsed });
-        for (const child of parsed.manifests) this.want(child);
-        grew = true;
-      }
+  /** Parses a wanted manifest, wanting its children in turn. */
+  private parse(descriptor: Descriptor, bytes: Buffer): void {
+    const digest = descriptor.digest.value;
+    if (this.manifests.has(digest)) return;
+    let parsed: ParsedManifest;
+    try {
+      parsed = parseManifest(bytes, descriptor.mediaType);
+    } catch (err) {
+      throw new ArchiveError(`blob ${digest} is listed as a manifest (${descriptor.mediaType}) but is not a valid one: ${isRegistryError(err) ? err.message : String(err)}`);
     }
+    this.manifests.set(digest, { digest: descriptor.digest, mediaType: parsed.mediaType, bytes, parsed });
+    for (const child of parsed.manifests) this.want(child);
   }
 }

@@ -19,6 +19,8 @@ export interface LoadHooks {
   onRead(bytes: number): void;
   /** An entry was read, with its size. */
   onEntry(bytes: number): void;
+  /** A read of the whole archive begins: 1, and 2 for an archive that must be read again. */
+  onPass(pass: number): void;
   signal: AbortSignal;
 }
 
@@ -56,7 +58,7 @@ export class ArchiveLoad {
   private readonly verified = new Map<string, number>();
   private layoutSeen = false;
   private plan: RestorePlan | undefined;
-  passes = 0;
+  private reads = 0;
 
   constructor(
     private readonly path: string,
@@ -64,6 +66,11 @@ export class ArchiveLoad {
     private readonly hooks: LoadHooks,
   ) {
     this.staging = new BlobStaging(store);
+  }
+
+  /** How many times the archive was read: 1, or 2 when index.json came after the blobs. */
+  get passes(): number {
+    return this.reads;
   }
 
   /** Reads and stages the archive; resolves with the plan, every blob it needs staged. On failure nothing stays staged. */
@@ -81,7 +88,7 @@ export class ArchiveLoad {
     if (!this.layoutSeen) throw new ArchiveError(`${this.path} is not an OCI image layout archive: it has no ${LAYOUT_FILE} file (truncated, or not such an archive)`);
     if (!this.graph.indexRead) throw new ArchiveError(`${this.path} has no ${INDEX_FILE} (truncated, or not an OCI image layout archive)`);
     const missingManifests = this.graph.missingManifests();
-    if (missingManifests.length > 0) throw new ArchiveError(`${this.path} lacks manifest${missingManifests.length > 1 ? 's' : ''} ${missingManifests.slice(0, 5).join(', ')} that its index points at (truncated archive?)`);
+    if (missingManifests.length > 0) throw new ArchiveError(`${this.path} lacks manifest${missingManifests.length > 1 ? 's' : ''} ${missingManifests.slice(0, 5).join(', ')} that its index points at (truncated or corrupt archive?)`);
     const plan = this.plan ?? (this.plan = await this.hooks.decide(this.graph));
 
     const absent: string[] = [];
@@ -96,12 +103,16 @@ export class ArchiveLoad {
         else if (blob.required) absent.push(`${blob.digest.value} (${repository.repo})`);
       }
     }
-    if (absent.length > 0) throw new ArchiveError(`${this.path} lacks blob${absent.length > 1 ? 's' : ''} ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ` and ${absent.length - 5} more` : ''} that its manifests need (truncated archive?)`);
+    if (absent.length > 0) throw new ArchiveError(`${this.path} lacks blob${absent.length > 1 ? 's' : ''} ${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ` and ${absent.length - 5} more` : ''} that its manifests need (truncated or corrupt archive?)`);
     for (const { digest, bytes } of fromMemory) {
       if (this.staging.has(digest)) continue;
       await this.staging.stage(this.stagingRepo(digest), digest, bytes.length, [bytes]);
     }
-    if (rereadNeeded) await this.pass((entry, digest) => this.secondPassBlob(entry, digest));
+    if (rereadNeeded) {
+      await this.pass((entry, digest) => this.secondPassBlob(entry, digest));
+      const unstaged = plan.repositories.flatMap((repository) => repository.blobs).filter((blob) => blob.required && !this.staging.has(blob.digest));
+      if (unstaged.length > 0) throw new ArchiveError(`${this.path} changed while it was read: blob ${unstaged[0]?.digest.value ?? ''} was in its first read and not in its second`);
+    }
     return plan;
   }
 
@@ -113,8 +124,9 @@ export class ArchiveLoad {
 
   /** One read of the archive, each blob entry handed to `onBlob`. */
   private async pass(onBlob: (entry: ArchiveEntry, digest: Digest) => Promise<void>): Promise<void> {
-    this.passes += 1;
-    const first = this.passes === 1;
+    this.reads += 1;
+    this.hooks.onPass(this.reads);
+    const first = this.reads === 1;
     for await (const entry of archiveEntries(this.path, this.hooks.onRead)) {
       if (this.hooks.signal.aborted) throw stoppedRestore();
       const digest = entry.type === 'file' ? digestOfEntry(entry.name) : undefined;

@@ -108,7 +108,7 @@ export async function* archiveEntries(path: string, onRead: (bytes: number) => v
   /** Why reading failed, in the archive's terms: the decompressor's verdict (a checksum, a cut-off frame) says more than the tar's. */
   const explain = async (err: unknown): Promise<ArchiveError> => {
     if (err instanceof ArchiveError) return err;
-    const verdict = await Promise.race([decompress.done.then(() => undefined, (e: Error) => e), new Promise<undefined>((r) => setTimeout(r, VERDICT_WAIT_MS, undefined))]);
+    const verdict = await Promise.race([decompress.done.then(() => undefined, (e: Error) => e), new Promise<undefined>((r) => setTimeout(r, VERDICT_WAIT_MS, undefined).unref())]);
     if (verdict) return new ArchiveError(`${path}: ${verdict.message}`);
     return new ArchiveError(`${path}: ${tarProblem(err as Error, lastEntry)}`);
   };

@@ -84,7 +84,7 @@ export class BackupPlanner {
       }
     }
     for (const { repo, tag, manifest } of snapshot) {
-      this.signal.throwIfAborted();
+      if (this.signal.aborted) throw new Error('the backup was stopped (porthole is shutting down) before it wrote anything');
       const started = performance.now();
       const entry: IndexEntry = {
         mediaType: manifest.mediaType,

@@ -57,11 +57,37 @@ export async function commitRestore(
   return result;
 }
 
+/**
+ * Blob commits in flight at once: each fsyncs its data and directories, and the disk takes
+ * several flushes at a time far better than one after the other.
+ */
+const COMMITS_IN_FLIGHT = 4;
+
+/** Runs `work` on every item, at most `limit` at a time; rejects with the first failure once none is running. */
+async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
+}
+
 async function commitRepository(repository: RepositoryRestore, plan: RestorePlan, staging: BlobStaging, store: LocalCache, result: CommitResult, progress: JobProgress, signal: AbortSignal): Promise<void> {
   const { repo } = repository;
   result.blobs.skipped += repository.presentBlobs;
   result.manifests.skipped += repository.present;
-  for (const blob of repository.blobs) {
+  // Every blob is committed (or mounted) before the first manifest that needs it is put.
+  await eachConcurrently(repository.blobs, COMMITS_IN_FLIGHT, async (blob) => {
     if (signal.aborted) throw stoppedCommit();
     const staged = staging.get(blob.digest);
     if (staged?.repo === repo) {
@@ -72,12 +98,12 @@ async function commitRepository(repository: RepositoryRestore, plan: RestorePlan
       // Not staged anywhere: a foreign layer (with urls) that the archive does not hold.
       if (from === undefined || from === repo || !(await store.mountBlob(repo, blob.digest, from))) {
         if (blob.required) throw new Error(`blob ${blob.digest.value} for ${repo} was not staged; nothing of ${repo}'s manifests was put`);
-        continue;
+        return;
       }
     }
     result.blobs.restored += 1;
     progress.advance(1, blob.size);
-  }
+  });
   for (const manifest of repository.manifests) {
     if (signal.aborted) throw stoppedCommit();
     await store.putManifest(repo, { kind: 'digest', digest: manifest.digest }, manifest.bytes, manifest.mediaType);
