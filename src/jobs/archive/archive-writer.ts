@@ -100,7 +100,12 @@ export class ArchiveWriter {
     const written = new Promise<void>((resolve, reject) => {
       sink = this.pack.entry({ name, size, mode: 0o644, mtime: this.mtime, type: 'file' }, (err) => (err ? reject(err) : resolve())) as unknown as Writable;
     });
-    return { sink: sink as unknown as Writable, written: Promise.race([written, this.failed]) };
+    // Its failure is heard through the entry's callback: an 'error' event unheard would end the process.
+    sink?.on('error', () => undefined);
+    const settled = Promise.race([written, this.failed]);
+    // A copy that fails first is what its caller hears of; the entry's own failure then follows unheard.
+    settled.catch(() => undefined);
+    return { sink: sink as unknown as Writable, written: settled };
   }
 
   /** A small file whose bytes are at hand (oci-layout, index.json, manifests). */
