@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { watch } from 'node:fs';
+import { existsSync, statSync, watch } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ContainersSandbox } from '../e2e/containers-sandbox.js';
 import { runCommand } from '../e2e/run-command.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { PortholeConfig } from '../../src/config/schema.js';
+import { createStorage } from '../../src/create-storage.js';
+import { backupJob } from '../../src/jobs/backup.js';
+import type { Job } from '../../src/jobs/job.js';
+import type { JobRunRecord } from '../../src/jobs/job-history.js';
+import { restoreJob } from '../../src/jobs/restore.js';
+import { JobRunner } from '../../src/jobs/runner.js';
+import { disabledAuditor } from '../../src/observability/audit.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { disabledTracing } from '../../src/observability/tracing/tracing.js';
 import { buildOciLayout, type LayoutDescription } from '../fixtures/oci-layout.js';
 import { cleanup, PORTHOLE_CLI, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
@@ -347,6 +358,43 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
     assert.deepEqual(await readdir(outDir), [], 'neither the archive nor its partial file');
   });
 
+  it('a backup and a restore told to stop (serve shutting down) stop cleanly: no archive, nothing restored', async () => {
+    const registry = await serve(await tempDir('backup-stopped'));
+    await makeImage(registry.url, 'big/one', { tag: 'v1', layerSize: 64 * 1024 * 1024 });
+    const outDir = await tempDir('backup-stopped-out');
+    const stop = new AbortController();
+    // Stopped in the middle of the 64 MiB layer: once the archive holds a few MiB of it.
+    const watcher = watch(outDir, (_event, name) => {
+      const partial = join(outDir, String(name));
+      if (partial.endsWith('.partial') && (statSizeOf(partial) ?? 0) > 4 * 1024 * 1024) stop.abort();
+    });
+    try {
+      const backup = await runInProcess(registry.root, stop.signal, (config) => backupJob(config, { to: join(outDir, 'stopped.tar'), repos: [] }));
+      assert.equal(backup.outcome, 'failure');
+      assert.match(backup.error ?? '', /the backup was stopped.*partial archive was removed/);
+    } finally {
+      watcher.close();
+    }
+    assert.deepEqual(await readdir(outDir), []);
+
+    const archive = join(outDir, 'whole.tar');
+    assert.equal((await job(['backup', '--to', archive], registry.root, 'backup-for-stop')).code, 0);
+    const root = await tempDir('restore-stopped');
+    const restoreStop = new AbortController();
+    const stopAtFirstSession = setInterval(() => {
+      void readdir(join(root, 'uploads')).then((sessions) => sessions.length > 0 && restoreStop.abort(), () => undefined);
+    }, 5);
+    try {
+      const restore = await runInProcess(root, restoreStop.signal, (config) => restoreJob(config, { from: archive, repos: [], overwrite: false }));
+      assert.equal(restore.outcome, 'failure');
+      assert.match(restore.error ?? '', /the restore was stopped .* nothing was restored/);
+    } finally {
+      clearInterval(stopAtFirstSession);
+    }
+    assert.deepEqual(await readdir(join(root, 'uploads')), [], 'its staged blobs were cancelled');
+    assert.equal(existsSync(join(root, 'repositories')), false, 'nothing restored');
+  });
+
   it('refuses bad flags before anything runs (exit 2)', async () => {
     const outDir = await tempDir('backup-flags');
     const refusals: Array<[string[], RegExp]> = [
@@ -388,3 +436,25 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
     });
   });
 });
+
+/**
+ * Runs a job on the runner inside this process, as serve runs its scheduled ones, with `signal`
+ * as serve's shutdown signal.
+ */
+async function runInProcess(root: string, signal: AbortSignal, makeJob: (config: PortholeConfig) => Job): Promise<JobRunRecord> {
+  // Its failure is the point: the runner's error line would only clutter the test's output.
+  const config = await loadConfig(undefined, { 'storage.rootDirectory': root, 'log.level': 'fatal' });
+  const log = createLogger(config.log, process.stderr);
+  const storage = createStorage(config, { log });
+  await storage.store.attach();
+  const runner = new JobRunner({ storage, log, auditor: disabledAuditor, tracing: disabledTracing, signal });
+  return runner.run(makeJob(config), 'schedule');
+}
+
+function statSizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
