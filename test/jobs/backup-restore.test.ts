@@ -62,6 +62,14 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   let app: Image;
   let referrerDigest: string;
   const started: PortholeProcess[] = [];
+  const scratchDirs: string[] = [];
+
+  /** A temp dir of a test's own, removed with the suite. */
+  async function scratch(name: string): Promise<string> {
+    const dir = await tempDir(name);
+    scratchDirs.push(dir);
+    return dir;
+  }
 
   /** A CLI job with a configuration of its own, auditing into work/audit.log. */
   async function job(args: string[], root: string, name: string): Promise<{ code: number | null; line: ReturnType<typeof runLine>; stderr: string }> {
@@ -100,7 +108,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   before(async () => {
     work = await tempDir('backup-restore');
     sandbox = await ContainersSandbox.create();
-    source = await serve(await tempDir('backup-source'));
+    source = await serve(await scratch('backup-source'));
     single = await buildOciLayout({ dir: join(work, 'single'), tag: 'v1', seed: 'backup-single', layers: 2, fileBytes: 64 * 1024 });
     multi = await buildOciLayout({
       dir: join(work, 'multi'),
@@ -140,7 +148,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   after(async () => {
     for (const porthole of started) await porthole.stop().catch(() => undefined);
     await sandbox?.dispose();
-    await cleanup(work, ...started.map((porthole) => porthole.root));
+    await cleanup(work, ...scratchDirs, ...started.map((porthole) => porthole.root));
   });
 
   it('backs up to a .tar and restores into a fresh root: the same files, tags and referrers, every image pulls with skopeo, audited', async () => {
@@ -166,7 +174,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
     assert.deepEqual(refNames, ['art/app:v1', 'lib/docker:v1', 'lib/multi:multi', 'lib/single:latest', 'lib/single:v1']);
     assert.ok(index.manifests.some((entry) => entry.digest === referrerDigest), 'the referrer is an entry of index.json');
 
-    const restoredRoot = await tempDir('backup-restored');
+    const restoredRoot = await scratch('backup-restored');
     const restore = await job(['restore', '--from', archive], restoredRoot, 'restore-all');
     assert.equal(restore.code, 0, restore.stderr);
     assert.equal(restore.line.outcome, 'success');
@@ -191,7 +199,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   it('skopeo copies one image out of a porthole backup (oci-archive:FILE:<repository>:<tag>)', async () => {
     const archive = join(work, 'for-skopeo.tar');
     assert.equal((await job(['backup', '--to', archive], source.root, 'backup-skopeo')).code, 0);
-    const target = await serve(await tempDir('backup-skopeo-target'));
+    const target = await serve(await scratch('backup-skopeo-target'));
     await sandbox.skopeo(['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci-archive:${archive}:lib/multi:multi`, docker(target, 'copied/multi', 'multi')]);
     await sandbox.skopeo(['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${archive}:lib/single:v1`, docker(target, 'copied/single', 'v1')]);
     assert.equal(await skopeoDigest(target, 'copied/multi', 'multi'), await skopeoDigest(source, 'lib/multi', 'multi'));
@@ -202,7 +210,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   it('restores an archive skopeo wrote (ref names that are only a tag go --into a repository)', async () => {
     const archive = join(work, 'written-by-skopeo.tar');
     await sandbox.skopeo(['copy', '--quiet', '--all', '--src-tls-verify=false', docker(source, 'lib/multi', 'multi'), `oci-archive:${archive}:multi`]);
-    const root = await tempDir('backup-from-skopeo');
+    const root = await scratch('backup-from-skopeo');
 
     const refused = await job(['restore', '--from', archive], root, 'restore-skopeo-no-into');
     assert.equal(refused.code, 1);
@@ -227,7 +235,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
       const backup = await job(['backup', '--to', archive], source.root, `backup${extension}`);
       assert.equal(backup.code, 0, backup.stderr);
       assert.ok((await readFile(archive)).subarray(0, magic.length / 2).toString('hex') === magic, `${extension} is compressed as its name says`);
-      const root = await tempDir('backup-compressed');
+      const root = await scratch('backup-compressed');
       const restore = await job(['restore', '--from', archive], root, `restore${extension}`);
       assert.equal(restore.code, 0, restore.stderr);
       assert.deepEqual(await contentFiles(root), expected, `${extension}: the same content`);
@@ -243,7 +251,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
     const index = JSON.parse((await runCommand('tar', ['-xOf', archive, 'index.json'])).stdout) as { manifests: Array<{ annotations?: Record<string, string> }> };
     assert.ok(index.manifests.every((entry) => entry.annotations?.['porthole.repository']?.startsWith('lib/')));
 
-    const root = await tempDir('backup-filtered');
+    const root = await scratch('backup-filtered');
     const restore = await job(['restore', '--from', join(work, 'all.tar'), '--repo', 'art/**', '--repo', '**/docker'], root, 'restore-filtered');
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(await readdir(join(root, 'repositories')).then((names) => names.sort()), ['art', 'lib']);
@@ -253,7 +261,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   });
 
   it('keeps existing tags unless --overwrite, and says which', async () => {
-    const target = await serve(await tempDir('backup-existing'));
+    const target = await serve(await scratch('backup-existing'));
     const other = await makeImage(target.url, 'lib/single', { tag: 'v1' });
     const kept = await job(['restore', '--from', join(work, 'all.tar'), '--repo', 'lib/single'], target.root, 'restore-keep');
     assert.equal(kept.code, 0, kept.stderr);
@@ -289,7 +297,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
       ['a flipped byte in .tar.zst', await withFlippedByte(zst, Math.floor(zstSize * 0.6), join(work, 'flipped.tar.zst')), /corrupt|zstd/],
       ['a .tar.gz cut short', await truncatedCopy(gz, Math.floor((await readFile(gz)).length * 0.7), join(work, 'cut.tar.gz')), /gzip data is corrupt or cut short/],
     ];
-    const target = await serve(await tempDir('backup-refusing'));
+    const target = await serve(await scratch('backup-refusing'));
     await makeImage(target.url, 'lib/other', { tag: 'v1' });
     const before = await snapshotTree(target.root);
     for (const [what, file, message] of bad) {
@@ -304,7 +312,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
 
   it('a restore killed with SIGKILL half-way leaves nothing visible that is not whole', { timeout: 90_000 }, async () => {
     const images = 120;
-    const many = await serve(await tempDir('backup-many'));
+    const many = await serve(await scratch('backup-many'));
     const digests = new Map<string, string>();
     for (let i = 0; i < images; i += 1) digests.set(`t${i}`, (await makeImage(many.url, 'kill/many', { tag: `t${i}`, layerSize: 2048 })).manifestDigest);
     const archive = join(work, 'many.tar');
@@ -316,7 +324,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
       ['the first manifest', async (root) => (await revisionsOnDisk(root, 'kill/many')).length > 0],
     ];
     for (const [point, reached] of killPoints) {
-      const root = await tempDir('backup-killed');
+      const root = await scratch('backup-killed');
       const config = await jobConfig(work, 'restore-killed', root, join(work, 'audit-killed.log'));
       const child = spawn(process.execPath, [PORTHOLE_CLI, 'restore', '--from', archive, '--config', config], { stdio: 'ignore' });
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -338,10 +346,10 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   });
 
   it('a blob removed during the backup fails it cleanly: no archive, no partial file', async () => {
-    const registry = await serve(await tempDir('backup-vanishing'));
+    const registry = await serve(await scratch('backup-vanishing'));
     await makeImage(registry.url, 'a/big', { tag: 'v1', layerSize: 96 * 1024 * 1024 });
     const small = await makeImage(registry.url, 'z/small', { tag: 'v1', layerSize: 4096 });
-    const outDir = await tempDir('backup-vanishing-out');
+    const outDir = await scratch('backup-vanishing-out');
     const archive = join(outDir, 'vanishing.tar');
     // The partial file appears once the plan is made; a/big's 96 MiB layer is written first.
     const hex = small.layerDigest.slice('sha256:'.length);
@@ -359,9 +367,9 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   });
 
   it('a backup and a restore told to stop (serve shutting down) stop cleanly: no archive, nothing restored', async () => {
-    const registry = await serve(await tempDir('backup-stopped'));
+    const registry = await serve(await scratch('backup-stopped'));
     await makeImage(registry.url, 'big/one', { tag: 'v1', layerSize: 64 * 1024 * 1024 });
-    const outDir = await tempDir('backup-stopped-out');
+    const outDir = await scratch('backup-stopped-out');
     const stop = new AbortController();
     // Stopped in the middle of the 64 MiB layer: once the archive holds a few MiB of it.
     const watcher = watch(outDir, (_event, name) => {
@@ -379,7 +387,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
 
     const archive = join(outDir, 'whole.tar');
     assert.equal((await job(['backup', '--to', archive], registry.root, 'backup-for-stop')).code, 0);
-    const root = await tempDir('restore-stopped');
+    const root = await scratch('restore-stopped');
     const restoreStop = new AbortController();
     const stopAtFirstSession = setInterval(() => {
       void readdir(join(root, 'uploads')).then((sessions) => sessions.length > 0 && restoreStop.abort(), () => undefined);
@@ -396,7 +404,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
   });
 
   it('refuses bad flags before anything runs (exit 2)', async () => {
-    const outDir = await tempDir('backup-flags');
+    const outDir = await scratch('backup-flags');
     const refusals: Array<[string[], RegExp]> = [
       [['backup', '--root', source.root, '--to', join(outDir, 'x.zip')], /must end in \.tar, \.tar\.gz, \.tar\.zst/],
       [['backup', '--root', source.root, '--to', join(outDir, 'missing', 'x.tar')], /does not exist/],
@@ -424,7 +432,7 @@ describe('porthole backup and restore', { skip: skipUnlessTools('skopeo', 'zstd'
     it('scheduled archives: {date} as the UTC time of the run, the newest `keep` kept', async () => {
       const { dateStamp, datedArchivePath, pruneDatedArchives } = await import('../../src/jobs/archive/dated-archives.js');
       assert.equal(dateStamp(new Date('2026-11-28T06:14:00.123Z')), '20261128T061400Z');
-      const dir = await tempDir('backup-dated');
+      const dir = await scratch('backup-dated');
       const pattern = join(dir, 'porthole-{date}.tar.zst');
       assert.equal(datedArchivePath(pattern, new Date('2026-11-28T06:14:00Z')), join(dir, 'porthole-20261128T061400Z.tar.zst'));
       const names = ['porthole-20261101T000000Z.tar.zst', 'porthole-20261128T061400Z.tar.zst', 'porthole-20261115T120000Z.tar.zst', 'porthole-20261120T000000Z.tar.zst', 'other-20200101T000000Z.tar.zst', 'porthole-latest.tar.zst'];
