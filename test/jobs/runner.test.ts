@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, startPorthole, tempDir } from '../helpers/porthole-process.js';
+import { makeImage } from '../helpers/registry-client.js';
 import { startPrometheus } from '../helpers/prometheus-process.js';
 import { Exposition } from '../helpers/prometheus-text.js';
 import { startPushgateway, type PushgatewayProcess } from '../helpers/pushgateway-process.js';
@@ -213,5 +214,32 @@ describe('batch jobs: the runner, the Pushgateway and the lock', { skip: skipUnl
     } finally {
       await receiver.close();
     }
+  });
+
+  it('pushes every job run from the CLI: gc, scrub, backup and restore, each to its own group', async () => {
+    const root = join(work, 'every-job');
+    const serving = await startPorthole({ root });
+    try {
+      await makeImage(serving.url, 'team/app', { tag: 'v1' });
+    } finally {
+      await serving.stop();
+    }
+    const archive = join(work, 'every-job.tar');
+    const runs: Array<[string, string[]]> = [
+      ['gc', ['gc', '--root', root]],
+      ['scrub', ['scrub', '--root', root]],
+      ['backup', ['backup', '--root', root, '--to', archive]],
+      ['restore', ['restore', '--root', join(work, 'every-job-restored'), '--from', archive]],
+    ];
+    for (const [action, args] of runs) {
+      const result = await runCli([...args, '--pushgateway', gateway.url]);
+      assert.equal(result.code, 0, `${action}: ${result.stderr}`);
+      assert.equal(runLine(result.stdout).pushed, true, action);
+    }
+    const pushed = await gateway.metrics();
+    for (const [action] of runs) assert.equal(pushed.value('porthole_job_success', { job: 'porthole', instance: hostname(), action }), 1, action);
+    assert.equal(pushed.value('porthole_job_items_total', { action: 'scrub', kind: 'blob', outcome: 'examined' }), 2, 'the config and the layer');
+    assert.ok((pushed.value('porthole_job_bytes_total', { action: 'backup', outcome: 'written' }) ?? 0) > 0);
+    assert.ok((pushed.value('porthole_job_repository_duration_seconds', { action: 'restore', repository: 'team/app' }) ?? -1) >= 0);
   });
 });
