@@ -47,7 +47,7 @@ function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgre
   const bar = new SingleBar(
     {
       stream,
-      format: '{phase} [{bar}] {percentage}% | {value}/{total} items | {bytesDone} of {bytesTotal} | {rate} | ETA {eta}',
+      format: '{phase} [{bar}] {percentage}% | {value}/{total} items | {bytesDone} of {bytesTotal} | {rate} | ETA {remaining}',
       barsize: 30,
       hideCursor: true,
       clearOnComplete: false,
@@ -55,7 +55,11 @@ function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgre
     },
   );
   let started = false;
-  const payload = () => ({ phase: counts.phase, bytesDone: mebibytes(counts.bytes), bytesTotal: mebibytes(counts.totalBytes), ...rateAndEta(counts, Date.now()) });
+    // The bar's own {eta} counts items; this one goes by bytes when the job knows them.
+  const payload = () => {
+    const { rate, eta } = rateAndEta(counts, Date.now());
+    return { phase: counts.phase, bytesDone: mebibytes(counts.bytes), bytesTotal: mebibytes(counts.totalBytes), rate, remaining: eta };
+  };
   const ensureStarted = (): void => {
     if (started) return;
     started = true;
