@@ -44,40 +44,43 @@ function rateAndEta(counts: Counts, now: number): { rate: string; eta: string } 
  */
 function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgress {
   const counts: Counts = { phase: action, items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() };
-  const bar = new SingleBar(
-    {
-      stream,
-      format: '{phase} [{bar}] {percentage}% | {value}/{total} items | {bytesDone} of {bytesTotal} | {rate} | ETA {remaining}',
-      barsize: 30,
-      hideCursor: true,
-      clearOnComplete: false,
-      fps: 5,
-    },
-  );
+  const bar = new SingleBar({
+    stream,
+    format: '{phase} [{bar}] {percentage}% | {itemsDone}/{itemsTotal} items | {bytesDone} of {bytesTotal} | {rate} | ETA {remaining}',
+    barsize: 30,
+    hideCursor: true,
+    clearOnComplete: false,
+    fps: 5,
+  });
   let started = false;
-    // The bar's own {eta} counts items; this one goes by bytes when the job knows them.
+  // The bar fills by bytes when the job knows their total (a phase may know only bytes, or items
+  // of very different sizes), else by items; its ETA likewise (cli-progress's own {eta} counts
+  // only what fills the bar, so it is not used).
+  const byBytes = (): boolean => counts.totalBytes > 0;
   const payload = () => {
     const { rate, eta } = rateAndEta(counts, Date.now());
-    return { phase: counts.phase, bytesDone: mebibytes(counts.bytes), bytesTotal: mebibytes(counts.totalBytes), rate, remaining: eta };
+    return { phase: counts.phase, itemsDone: counts.items, itemsTotal: counts.totalItems, bytesDone: mebibytes(counts.bytes), bytesTotal: mebibytes(counts.totalBytes), rate, remaining: eta };
   };
-  const ensureStarted = (): void => {
-    if (started) return;
-    started = true;
-    bar.start(counts.totalItems, counts.items, payload());
+  const draw = (): void => {
+    const [done, total] = byBytes() ? [counts.bytes, counts.totalBytes] : [counts.items, counts.totalItems];
+    if (!started) {
+      started = true;
+      bar.start(total, done, payload());
+      return;
+    }
+    bar.setTotal(total);
+    bar.update(done, payload());
   };
   return {
     total(items, bytes = 0) {
       counts.totalItems = items;
       counts.totalBytes = bytes;
-      ensureStarted();
-      bar.setTotal(items);
-      bar.update(counts.items, payload());
+      draw();
     },
     advance(items, bytes = 0) {
       counts.items += items;
       counts.bytes += bytes;
-      ensureStarted();
-      bar.update(counts.items, payload());
+      draw();
     },
     phase(name) {
       if (started) bar.stop();
