@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
-import { backup, gc, restore, scrub } from './job-commands.js';
-import { prune } from './prune.js';
-import { serve } from './serve.js';
-import { verify } from './verify.js';
+import type { BackupCommandOptions, GcCommandOptions, RestoreCommandOptions, ScrubCommandOptions } from './job-commands.js';
+import type { PruneCommandOptions } from './prune.js';
+import type { ServeOptions } from './serve.js';
 import { versionText } from './version.js';
 
+// Each command's module is imported when that command runs: a job command does not load the
+// server (Fastify and the rest), nor serve the jobs' archive code.
 const program = new Command()
   .name('porthole')
   .description('An OCI distribution registry and pull-through cache that operators can see into.')
@@ -25,7 +26,7 @@ program
   .option('--tracing', 'export OpenTelemetry traces (tracing.enable)')
   .option('--tracing-endpoint <url>', 'OTLP/HTTP traces endpoint (tracing.endpoint)')
   .option('--sampling-prob <p>', 'share of new traces recorded, 0 to 1 (tracing.samplingProb)')
-  .action(serve);
+  .action(async (options: ServeOptions) => (await import('./serve.js')).serve(options));
 
 /** The flags every batch job takes (docs/jobs.md). */
 function jobCommand(name: string, description: string): Command {
@@ -44,36 +45,36 @@ jobCommand('gc', 'Remove blobs (and, with --untagged, manifests) that nothing re
   .option('--untagged', 'also remove manifests no tag, index or kept referrer subject keeps (jobs.gc.untagged)')
   .option('--grace <duration>', 'never remove content younger than this, e.g. 1h (jobs.gc.grace)')
   .option('--dry-run', 'report what would be removed, remove nothing')
-  .action(gc);
+  .action(async (options: GcCommandOptions) => (await import('./job-commands.js')).gc(options));
 
 jobCommand('scrub', 'Re-hash every stored blob and manifest, once; exit 1 when any does not match its digest.')
   .option('--repair', 'remove each corrupt blob so that it can be pushed (or fetched) again (jobs.scrub.repair)')
-  .action(scrub);
+  .action(async (options: ScrubCommandOptions) => (await import('./job-commands.js')).scrub(options));
 
 jobCommand('backup', 'Write repositories as one OCI image layout in a tar (.tar, .tar.gz or .tar.zst).')
   .requiredOption('--to <file>', 'archive to write; its extension chooses the compression')
   .option('--repo <glob>', 'repositories to back up (repeatable; * within a path component, ** across); default all', collect)
-  .action(backup);
+  .action(async (options: BackupCommandOptions) => (await import('./job-commands.js')).backup(options));
 
 jobCommand('restore', 'Load an OCI image layout archive (a backup, or one skopeo wrote) into the registry, verifying every digest.')
   .requiredOption('--from <file>', 'archive to read: a tar, plain, gzip or zstd (told by its first bytes)')
   .option('--repo <glob>', 'repositories to restore (repeatable; * within a path component, ** across); default all in the archive', collect)
   .option('--into <repo>', 'repository for images whose ref name is only a tag (as skopeo writes oci-archive:FILE:TAG) or that have none')
   .option('--overwrite', 'move tags that already exist to the archive\'s manifests (default: existing tags are kept)')
-  .action(restore);
+  .action(async (options: RestoreCommandOptions) => (await import('./job-commands.js')).restore(options));
 
 jobCommand('prune', 'Remove cached images nobody pulled for a while from the pull-through cache (proxy.prune), once, and print what went.')
   .option('--older-than <duration>', 'age past which a cached image goes, e.g. 30d (proxy.prune.olderThan)')
   .option('--by <what>', 'accessed (last pull) or created (first cached) (proxy.prune.by)')
   .option('--dry-run', 'report what would be removed, remove nothing (proxy.prune.dryRun)')
-  .action(prune);
+  .action(async (options: PruneCommandOptions) => (await import('./prune.js')).prune(options));
 
 program
   .command('verify')
   .description('Check a configuration file; prints "ok" or every problem with its key (exit 2).')
   .argument('<file>', 'YAML or JSON configuration file')
   .action(async (file: string) => {
-    process.exitCode = await verify(file);
+    process.exitCode = await (await import('./verify.js')).verify(file);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
