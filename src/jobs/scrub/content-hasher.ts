@@ -21,9 +21,10 @@ export interface ContentHasher {
 
 /**
  * The fastest way to hash what `driver` stores: on the filesystem driver, files under `root` read
- * directly with large positioned reads into reused buffers (about 90% of one core's sha256 where
- * the driver's 256 KiB download stream gave about 75%; see bench/scrub-rate.ts); on any other
- * driver, its own read stream.
+ * directly with large positioned reads into reused buffers; on any other driver, its own read
+ * stream. Over large files in the page cache, two at a time, the driver's stream (256 KiB chunks
+ * sized for downloads, a new buffer each) hashed at about 75% of one core's sha256, direct reads
+ * at over 90% (bench/scrub-rate.ts measures the whole run).
  */
 export function hasherFor(driver: Driver, root: string): ContentHasher {
   return driver.name === 'filesystem' ? localFileHasher(root) : driverStreamHasher(driver);
