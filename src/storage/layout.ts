@@ -18,13 +18,17 @@ import type { Digest } from '../core/digest.js';
  * Garbage collection parks what it is about to remove under a '.collecting-' name beside it
  * (blob directories, layer links, manifest revisions), and pruning parks blob directories under a
  * '.pruning-' name, while each checks that nobody still uses them; a request that finds content
- * parked puts it back (see parking.ts). Neither name parses as a digest, so listings skip them.
+ * parked puts it back (see parking.ts). Scrub's repair moves a corrupt blob's directory to a
+ * '.scrub-' name for its second look; requests never take content back from there. None of these
+ * names parses as a digest, so listings skip them.
  */
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
 export const COMPLETED_UPLOADS = 'completed-uploads';
 export const PRUNING_PREFIX = '.pruning-';
 export const COLLECTING_PREFIX = '.collecting-';
+/** Where scrub's repair moves a corrupt blob's directory before its second look (jobs/scrub/repair.ts). */
+export const QUARANTINE_PREFIX = '.scrub-';
 
 export const layout = {
   blobData: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -39,6 +43,7 @@ export const layout = {
   /** Where pruning parks a blob's directory while it checks nobody links it (see repository-contents.ts). */
   blobPruning: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${PRUNING_PREFIX}${d.hex}`,
   /** Where garbage collection parks a blob's directory, a layer link or a manifest revision while it checks nobody uses it (see gc-sweep.ts). */
+  blobQuarantine: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${QUARANTINE_PREFIX}${d.hex}`,
   blobCollecting: (d: Digest) => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${COLLECTING_PREFIX}${d.hex}`,
   blobLinkCollecting: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_layers/${d.algorithm}/${COLLECTING_PREFIX}${d.hex}`,
   revisionCollecting: (repo: string, d: Digest) => `${REPOSITORIES}/${repo}/_manifests/revisions/${d.algorithm}/${COLLECTING_PREFIX}${d.hex}`,

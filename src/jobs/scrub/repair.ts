@@ -1,17 +1,13 @@
 import type { Digest } from '../../core/digest.js';
 import type { Driver } from '../../storage/driver.js';
-import { layout } from '../../storage/layout.js';
+import { layout, QUARANTINE_PREFIX } from '../../storage/layout.js';
 import type { ContentHasher } from './content-hasher.js';
 import { isMissingFile } from './read-errors.js';
 
-/** The name a repair gives a blob directory it has moved aside (prune's parking uses another). */
-export const QUARANTINE_PREFIX = '.scrub-';
+export { QUARANTINE_PREFIX };
 
 /** Beside the blob's own directory, under a name that no reader uses and no digest listing takes for a blob. */
-export function quarantineDir(digest: Digest): string {
-  const home = layout.blobDir(digest);
-  return `${home.slice(0, home.lastIndexOf('/'))}/${QUARANTINE_PREFIX}${digest.hex}`;
-}
+export const quarantineDir = (digest: Digest): string => layout.blobQuarantine(digest);
 
 export interface Repair {
   /**

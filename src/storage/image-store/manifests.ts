@@ -34,7 +34,9 @@ export class ManifestStore {
   private readBytes(digest: Digest): Promise<Buffer | undefined> {
     return this.driver.read(layout.blobData(digest)).then((bytes) => {
       if (!bytes) return this.parkedBytes(digest);
-      this.cache.set(digest.value, bytes);
+      // Cached only when whole (hashing a few KiB, once per manifest read from disk): bytes that
+      // went bad on disk must not outlive scrub's repair and a re-push in memory.
+      if (digestOf(bytes, digest.algorithm).value === digest.value) this.cache.set(digest.value, bytes);
       return bytes;
     });
   }
