@@ -10,9 +10,11 @@
  * Run: npm run bench [-- --quick] [-- --results FILE]. Bounded in time (settings.ts); every process
  * it starts is stopped, and every temp dir removed, however it ends (teardown.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { ContainersSandbox } from '../test/e2e/containers-sandbox.js';
 import { cleanup, tempDir } from '../test/helpers/porthole-process.js';
 import { startContenders, type Contenders } from './lib/contenders.js';
@@ -85,4 +87,15 @@ try {
   process.exitCode = 1;
 } finally {
   await teardown.run();
+}
+
+// The batch jobs have no counterpart in distribution: their benchmarks compare each job with its
+// physical limit (tar, one core's sha256) and print their own tables (bench/RESULTS.md keeps them
+// in its "Batch jobs" section). Run one after the other, each bounded, once the registries are gone.
+if (groups.has('jobs') && process.exitCode !== 1) {
+  for (const script of ['gc-scale.js', 'scrub-rate.js', 'backup-rate.js']) {
+    console.error(`bench: ${script}`);
+    const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...(settings.quick ? ['--quick'] : [])], { stdio: 'inherit', timeout: 60 * 60_000 });
+    if (run.status !== 0) process.exitCode = 1;
+  }
 }

@@ -69,8 +69,11 @@ const QUICK: BenchSettings = {
   deadlineMs: 150_000,
 };
 
-/** The groups of figures, each run or skipped whole (--only). */
-export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy'] as const;
+/**
+ * The groups of figures, each run or skipped whole (--only). `jobs` runs the batch jobs' own
+ * benchmarks (bench:gc, bench:scrub, bench:backup) after the comparison, printing their tables.
+ */
+export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy', 'jobs'] as const;
 export type FigureGroup = (typeof FIGURE_GROUPS)[number];
 
 export interface BenchArguments {
@@ -90,6 +93,8 @@ function parseGroups(list: string): Set<FigureGroup> {
   const groups = list.split(',').map((group) => group.trim());
   const unknown = groups.filter((group) => !(FIGURE_GROUPS as readonly string[]).includes(group));
   if (unknown.length > 0 || groups.length === 0) throw new Error(`unknown figure group ${unknown.join(', ')}; ${USAGE}`);
+  // The jobs run after a comparison, whose section they would otherwise overwrite with nothing.
+  if (groups.every((group) => group === 'jobs')) throw new Error('to run only the batch jobs\' benchmarks, use npm run bench:gc, bench:scrub and bench:backup');
   return new Set(groups as FigureGroup[]);
 }
 
