@@ -2,7 +2,7 @@ import type { PortholeConfig } from '../config/schema.js';
 import { ArchiveWriter } from './archive/archive-writer.js';
 import { BackupPlanner } from './archive/backup-plan.js';
 import { archiveNameProblem, compressionOfName } from './archive/compression.js';
-import { datedArchivePath, pruneDatedArchives } from './archive/dated-archives.js';
+import { datedArchivePath, pruneDatedArchives, removeLeftoverPartials } from './archive/dated-archives.js';
 import { repoGlobProblem, repoMatcher } from './archive/repo-globs.js';
 import { writeBackup } from './archive/write-backup.js';
 import type { Job, JobReport, JobWork } from './job.js';
@@ -28,7 +28,8 @@ export function backupOptionsProblem(options: BackupOptions): string | undefined
 /** How many items the leftOut summary field names before it says "and N more". */
 const LEFT_OUT_NAMED = 10;
 
-async function runBackup(to: string, repos: string[], work: JobWork): Promise<JobReport> {
+/** `pattern` is what `to` was made from (jobs.backup.to with `{date}`), for the sweep of killed runs' partial files. */
+async function runBackup(to: string, repos: string[], work: JobWork, pattern = to): Promise<JobReport> {
   const problem = backupOptionsProblem({ to, repos });
   if (problem !== undefined) throw new Error(problem);
   const { store, tally, progress, log, signal } = work;
@@ -62,6 +63,10 @@ async function runBackup(to: string, repos: string[], work: JobWork): Promise<Jo
   tally.bytes('written', archiveBytes);
   for (const repo of plan.repositories) tally.repository(repo, (plan.seconds.get(repo) ?? 0) + (written.seconds.get(repo) ?? 0));
 
+  // Only now, with this run's archive in place and the job's lock held: a killed run's partial file.
+  const removedPartials = await removeLeftoverPartials(pattern);
+  for (const path of removedPartials) log.info({ path }, `backup: removed ${path}, left by a backup that was killed`);
+
   const leftOutNames = plan.leftOut.slice(0, LEFT_OUT_NAMED).map(({ repo, reference }) => `${repo}@${reference}`);
   if (plan.leftOut.length > LEFT_OUT_NAMED) leftOutNames.push(`and ${plan.leftOut.length - LEFT_OUT_NAMED} more`);
   return {
@@ -74,6 +79,7 @@ async function runBackup(to: string, repos: string[], work: JobWork): Promise<Jo
       bytes: written.contentBytes,
       archiveBytes,
       leftOut: plan.leftOut.length,
+      removedPartials: removedPartials.length,
       ...(leftOutNames.length > 0 ? { leftOutNames: leftOutNames.join(', ') } : {}),
     },
   };
@@ -104,7 +110,7 @@ export function scheduledBackupJob(config: PortholeConfig): Job {
     action: 'backup',
     settings: { to: pattern, keep, repos: repos.join(' ') || '(all)' },
     async run(work) {
-      const report = await runBackup(datedArchivePath(pattern, new Date()), repos, work);
+      const report = await runBackup(datedArchivePath(pattern, new Date()), repos, work, pattern);
       const removed = await pruneDatedArchives(pattern, keep);
       for (const path of removed) work.log.info({ path }, `backup: removed ${path}, older than the newest ${keep}`);
       return { ...report, summary: { ...report.summary, removedArchives: removed.length } };

@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** What `{date}` in jobs.backup.to stands for. */
@@ -37,6 +37,38 @@ export async function pruneDatedArchives(pattern: string, keep: number): Promise
   const removed: string[] = [];
   for (const { file } of dated.slice(keep)) {
     const path = join(dir, file);
+    await rm(path, { force: true });
+    removed.push(path);
+  }
+  return removed;
+}
+
+/**
+ * A partial file older than this is a leftover: a backup writes its partial file continuously and
+ * renames or removes it as it ends, so only a killed one (SIGKILL, power loss) leaves it behind.
+ * The age keeps a backup of another storage into the same directory safe while it runs.
+ */
+export const LEFTOVER_PARTIAL_AGE_MS = 60 * 60_000;
+
+/**
+ * Removes the partial files that killed backups to `pattern` left beside their target (see
+ * archive-writer.ts's partialNameFor: `.<archive name>.<8 hex>.partial`), once older than
+ * LEFTOVER_PARTIAL_AGE_MS; nothing else removes them, and each holds up to a whole backup's bytes.
+ * Resolves with the paths removed.
+ */
+export async function removeLeftoverPartials(pattern: string, now = Date.now()): Promise<string[]> {
+  const name = basename(pattern);
+  const dir = dirname(pattern);
+  if (dir.includes(DATE_PLACEHOLDER)) return [];
+  const stamp = /\d{8}T\d{6}Z/.source;
+  const archive = name.split(DATE_PLACEHOLDER).map(escapeRegExp).join(stamp);
+  const matcher = new RegExp(`^\\.${archive}\\.[0-9a-f]{8}\\.partial$`);
+  const removed: string[] = [];
+  for (const file of await readdir(dir).catch(() => [] as string[])) {
+    if (!matcher.test(file)) continue;
+    const path = join(dir, file);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || now - info.mtimeMs < LEFTOVER_PARTIAL_AGE_MS) continue;
     await rm(path, { force: true });
     removed.push(path);
   }
