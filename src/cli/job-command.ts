@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
 import type { PortholeConfig } from '../config/schema.js';
 import { createStorage } from '../create-storage.js';
@@ -7,7 +8,7 @@ import { JobRunner } from '../jobs/runner.js';
 import { createAuditor, disabledAuditor } from '../observability/audit.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
-import { createMetricsRegistry } from '../observability/metrics/catalogue.js';
+import { createMetrics } from '../observability/metrics/catalogue.js';
 import { loadTracing } from '../observability/tracing/load-tracing.js';
 import { EXIT } from './exit-codes.js';
 import { tracingOverrides } from './tracing-options.js';
@@ -66,8 +67,9 @@ export async function runJobCommand(
   const log = logger.child({ module: 'jobs' });
   const auditFile = config.log.audit === null ? undefined : await LogFile.open(config.log.audit).catch((err: unknown) => refuseJob(action, `log.audit: cannot open "${config.log.audit}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`));
   const auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
-  // Only the tracing counters are read here; nothing serves these metrics.
-  const { metrics } = createMetricsRegistry({ cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
+  // Only the tracing counters are read here, and nothing serves these metrics: no runtime metrics
+  // (prom-client's defaults would start an event-loop monitor in every CLI run).
+  const metrics = createMetrics(new Registry(), { cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
   const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
   await storage.store.attach().catch((err: unknown) =>

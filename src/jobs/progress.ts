@@ -27,6 +27,11 @@ interface Counts {
   startedAt: number;
 }
 
+/** Counts of a phase that starts now. */
+function freshCounts(phase: string): Counts {
+  return { phase, items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() };
+}
+
 function rateAndEta(counts: Counts, now: number): { rate: string; eta: string } {
   const seconds = Math.max((now - counts.startedAt) / 1000, 0.001);
   const byBytes = counts.totalBytes > 0;
@@ -43,7 +48,7 @@ function rateAndEta(counts: Counts, now: number): { rate: string; eta: string } 
  * bytes done out of the total, rate and ETA.
  */
 function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgress {
-  const counts: Counts = { phase: action, items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() };
+  const counts = freshCounts(action);
   const bar = new SingleBar({
     stream,
     format: '{phase} [{bar}] {percentage}% | {itemsDone}/{itemsTotal} items | {bytesDone} of {bytesTotal} | {rate} | ETA {remaining}',
@@ -85,7 +90,7 @@ function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgre
     phase(name) {
       if (started) bar.stop();
       started = false;
-      Object.assign(counts, { phase: `${action} ${name}`, items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() });
+      Object.assign(counts, freshCounts(`${action} ${name}`));
     },
     stop() {
       if (started) bar.stop();
@@ -96,7 +101,7 @@ function terminalProgress(action: string, stream: NodeJS.WriteStream): JobProgre
 
 /** A log line every `intervalMs` while there is progress, for runs without a terminal (serve, CI, cron). */
 function loggedProgress(log: PortholeLogger, intervalMs: number): JobProgress {
-  const counts: Counts = { phase: '', items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() };
+  const counts = freshCounts('');
   let lastAt = Date.now();
   const maybeLog = (): void => {
     const now = Date.now();
@@ -119,7 +124,7 @@ function loggedProgress(log: PortholeLogger, intervalMs: number): JobProgress {
       maybeLog();
     },
     phase(name) {
-      Object.assign(counts, { phase: name, items: 0, totalItems: 0, bytes: 0, totalBytes: 0, startedAt: Date.now() });
+      Object.assign(counts, freshCounts(name));
     },
     stop: () => undefined,
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { GcSummary } from '../../src/jobs/gc.js';
 import { raw } from '../helpers/raw-http.js';
 import { descriptor, digestOf, expectStatus, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, pushManifest, type Descriptor } from '../helpers/registry-client.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
@@ -9,21 +10,12 @@ import { blobDataFiles } from '../helpers/storage-tree.js';
 export const HOUR_MS = 3_600_000;
 
 /** What `porthole gc` prints on stdout: the run, as one JSON line. */
-export interface GcLine {
+export type GcLine = GcSummary & {
   action: string;
   outcome: string;
   seconds: number;
-  dryRun: boolean;
-  untagged: boolean;
-  grace: string;
-  repositories: number;
-  manifests: number;
-  links: number;
-  blobs: number;
-  bytes: number;
-  complete: boolean;
   error?: string;
-}
+};
 
 export interface GcRun extends CliResult {
   line: GcLine;

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack, type Pack } from 'tar-stream';
 import { GZIP_LEVEL, ZSTD_LEVEL, type Compression } from './compression.js';
+import { fsyncPath } from '../../storage/filesystem/fsync-path.js';
 import { zstdCompressInto, type ZstdRun } from './zstd-process.js';
 
 /** Write size of the archive file: fewer, larger writes than fs's 16 KiB default. */
@@ -14,15 +15,6 @@ const FILE_CHUNK_BYTES = 1024 * 1024;
 /** Where an archive is written until it is complete: hidden, beside the target, so that the rename is atomic. */
 export function partialNameFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomUUID().slice(0, 8)}.partial`);
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -163,7 +155,7 @@ export class ArchiveWriter {
     const { size } = await this.handle.stat();
     await this.handle.close();
     await rename(this.partial, this.target);
-    await fsyncDirectory(dirname(this.target));
+    await fsyncPath(dirname(this.target));
     return size;
   }
 

@@ -18,6 +18,14 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A regular expression's source for the file names `name` (an archive name pattern) stands for, its date as `stamp`. */
+function namesOf(name: string, stamp: string): string {
+  return name.split(DATE_PLACEHOLDER).map(escapeRegExp).join(stamp);
+}
+
+/** A run's date as archive names carry it. */
+const STAMP = /\d{8}T\d{6}Z/.source;
+
 /**
  * Removes all but the newest `keep` archives that `pattern` names (newest by the date in the name,
  * not by mtime, which a copy or restore of the directory changes). Only a `{date}` in the file
@@ -28,8 +36,7 @@ export async function pruneDatedArchives(pattern: string, keep: number): Promise
   const name = basename(pattern);
   if (!name.includes(DATE_PLACEHOLDER) || dirname(pattern).includes(DATE_PLACEHOLDER)) return [];
   const dir = dirname(pattern);
-  const stamp = /\d{8}T\d{6}Z/.source;
-  const matcher = new RegExp(`^${name.split(DATE_PLACEHOLDER).map(escapeRegExp).join(`(${stamp})`)}$`);
+  const matcher = new RegExp(`^${namesOf(name, `(${STAMP})`)}$`);
   const dated = (await readdir(dir))
     .map((file) => ({ file, stamp: matcher.exec(file)?.[1] }))
     .filter((entry): entry is { file: string; stamp: string } => entry.stamp !== undefined)
@@ -60,9 +67,7 @@ export async function removeLeftoverPartials(pattern: string, now = Date.now()):
   const name = basename(pattern);
   const dir = dirname(pattern);
   if (dir.includes(DATE_PLACEHOLDER)) return [];
-  const stamp = /\d{8}T\d{6}Z/.source;
-  const archive = name.split(DATE_PLACEHOLDER).map(escapeRegExp).join(stamp);
-  const matcher = new RegExp(`^\\.${archive}\\.[0-9a-f]{8}\\.partial$`);
+  const matcher = new RegExp(`^\\.${namesOf(name, STAMP)}\\.[0-9a-f]{8}\\.partial$`);
   const removed: string[] = [];
   for (const file of await readdir(dir).catch(() => [] as string[])) {
     if (!matcher.test(file)) continue;

@@ -10,6 +10,7 @@ import { drainChunks } from '../../runtime/drain-chunks.js';
 import { droppedShortLived } from '../../runtime/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
 import { ensureDirectory } from './ensure-directory.js';
+import { fsyncPath } from './fsync-path.js';
 
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
@@ -21,15 +22,6 @@ const STAGING_DIR = '_tmp';
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Local-disk driver: temp file + fsync + rename + directory fsync for every durable write. */
