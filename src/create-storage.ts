@@ -42,9 +42,13 @@ export function createStorage(config: PortholeConfig, deps: StorageDeps): Storag
       storageFull.observe(operation, failure);
     });
   }
-  const onLockWait = (seconds: number): void => {
-    recorder?.lockWaited('upload', seconds);
-    tracing.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
+  const onLockWait = () => {
+    // Held as the work queues: the span goes under the request or job that waited.
+    const scope = tracing.here();
+    return (seconds: number): void => {
+      recorder?.lockWaited('upload', seconds);
+      scope.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
+    };
   };
   const store = tracing.traceStore(new ImageStore(driver, { onLockWait, spans: tracing }));
   return { store, locks: new StorageLocks(driver), driver };

@@ -100,7 +100,9 @@ export class JobRunner {
     let failure: unknown;
     let report: JobReport | undefined;
     try {
-      report = await span.run(() => job.run({ store: this.deps.storage.store, driver: this.deps.storage.driver, tally, progress, log, signal: this.signal }));
+      // The job's storage work is the span's children, however many awaits into the run.
+      const store = this.deps.tracing.bindStore(this.deps.storage.store, span.scope);
+      report = await job.run({ store, driver: this.deps.storage.driver, tally, progress, log, signal: this.signal });
     } catch (err) {
       failure = err;
     } finally {

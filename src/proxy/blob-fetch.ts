@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.js';
 import type { LocalCache, UploadProgress } from '../storage/local-cache.js';
-import type { Upstream } from './upstream.js';
+import type { Upstream, UpstreamTracing } from './upstream.js';
 import { RegistryError } from '../core/errors.js';
 import { blobClientError } from './upstream-errors.js';
 import { isUpstreamFailure, networkFailure, UpstreamFailure } from './upstream-failure.js';
@@ -39,6 +39,8 @@ export class BlobFetch implements UploadProgress {
     private readonly localRepo: string,
     private readonly remoteRepo: string,
     readonly digest: Digest,
+    /** The download's place in its trace: its upstream requests carry it on. */
+    private readonly trace: UpstreamTracing,
     /** The download's span, for the requests that join it to link to. */
     readonly link?: SpanLink,
   ) {
@@ -109,7 +111,7 @@ export class BlobFetch implements UploadProgress {
   }
 
   private async run(resolveSized: (size: number) => void): Promise<void> {
-    const blob = await this.upstream.getBlob(this.remoteRepo, this.digest.value);
+    const blob = await this.upstream.getBlob(this.remoteRepo, this.digest.value, this.trace);
     this.body = blob.body;
     let session;
     try {

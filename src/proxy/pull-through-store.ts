@@ -27,7 +27,7 @@ import { BackgroundWork } from './background-work.js';
 import type { Upstream } from './upstream.js';
 import { blobClientError, clientErrorOf } from './upstream-errors.js';
 import { isUpstreamFailure, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
-import type { SpanLink, Tracing } from '../observability/tracing/tracing.js';
+import { untraced, type SpanLink, type TraceScope, type Tracing } from '../observability/tracing/tracing.js';
 
 export interface PullThroughSettings {
   airGapped: boolean;
@@ -36,6 +36,15 @@ export interface PullThroughSettings {
 }
 
 type Proxied = ProxiedName<Upstream>;
+
+/**
+ * One request's work on the cache: its place in the trace, and the local store bound to it, so
+ * that what is done after an await (fetches, the cache's writes) is still that request's.
+ */
+interface InTrace {
+  trace: TraceScope;
+  local: LocalCache;
+}
 type TagReference = Extract<ManifestReference, { kind: 'tag' }>;
 
 /** Outcomes that are the upstream's fault: it was down, too slow, failed, or sent something broken. */
@@ -60,7 +69,7 @@ export class PullThroughStore implements RegistryStore {
     private readonly local: LocalCache,
     private readonly namespaces: Namespaces<Upstream>,
     private readonly settings: PullThroughSettings,
-    private readonly tracing: Pick<Tracing, 'startSpan' | 'span'>,
+    private readonly tracing: Pick<Tracing, 'here' | 'bindStore'>,
     private readonly log: PortholeLogger,
   ) {
     this.accesses = new AccessMarks(local, log);
@@ -71,26 +80,38 @@ export class PullThroughStore implements RegistryStore {
     return this.local.init();
   }
 
+  /** The caller's place in its trace, held for the work after its first await. */
+  private inTrace(): InTrace {
+    const trace = this.tracing.here();
+    return { trace, local: trace.recording ? this.tracing.bindStore(this.local, trace) : this.local };
+  }
+
+  /** Work that outlives its request (a background check): a trace of nobody's. */
+  private untracedWork(): InTrace {
+    return { trace: untraced, local: this.local };
+  }
+
   // ---- manifests ----------------------------------------------------------------------------
 
   async getManifest(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
     const proxied = this.namespaces.upstreamOf(repo);
     if (!proxied) return this.local.getManifest(repo, reference);
-    const found = await this.getCachedOrFetched(repo, proxied, reference);
+    const work = this.inTrace();
+    const found = await this.getCachedOrFetched(work, repo, proxied, reference);
     if (found) await this.accesses.note(repo, found.digest);
     return found;
   }
 
-  private async getCachedOrFetched(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest | undefined> {
-    const cached = await this.local.getManifest(repo, reference);
-    if (cached && (this.settings.airGapped || (await this.isFresh(repo, reference)))) return withProvenance(cached, proxied, 'cache');
+  private async getCachedOrFetched(work: InTrace, repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    const cached = await work.local.getManifest(repo, reference);
+    if (cached && (this.settings.airGapped || (await this.isFresh(work, repo, reference)))) return withProvenance(cached, proxied, 'cache');
     if (this.settings.airGapped) return undefined;
     if (cached && reference.kind === 'tag' && !this.checkedInFront(proxied, reference)) {
       this.revalidateInBackground(repo, proxied, reference, cached);
       return withProvenance(cached, proxied, 'cache');
     }
     try {
-      return cached && reference.kind === 'tag' ? await this.revalidate(repo, proxied, reference, cached) : await this.fetchManifest(repo, proxied, reference);
+      return cached && reference.kind === 'tag' ? await this.revalidate(work, repo, proxied, reference, cached) : await this.fetchManifest(work, repo, proxied, reference);
     } catch (err) {
       if (cached && isUpstreamFailure(err) && err.outcome !== 'not_found') {
         this.log.debug({ repo, reference: referenceText(reference), err: err.message }, 'upstream unavailable; serving the cached manifest');
@@ -111,11 +132,11 @@ export class PullThroughStore implements RegistryStore {
   }
 
   /** A cached tag past its TTL: a HEAD says whether it moved, without downloading anything; if it did, the new manifest is fetched. */
-  private async revalidate(repo: string, proxied: Proxied, reference: TagReference, cached: StoredManifest): Promise<StoredManifest> {
-    const current = await proxied.upstream.headManifest(proxied.remote, reference.tag);
-    if (current !== cached.digest.value) return this.fetchManifest(repo, proxied, reference);
+  private async revalidate(work: InTrace, repo: string, proxied: Proxied, reference: TagReference, cached: StoredManifest): Promise<StoredManifest> {
+    const current = await proxied.upstream.headManifest(proxied.remote, reference.tag, work.trace);
+    if (current !== cached.digest.value) return this.fetchManifest(work, repo, proxied, reference);
     // Written again, so that the tag is trusted for another tagTtl.
-    await this.local.cacheManifest(repo, reference, cached.bytes, cached.mediaType);
+    await work.local.cacheManifest(repo, reference, cached.bytes, cached.mediaType);
     return withProvenance(cached, proxied, 'cache');
   }
 
@@ -123,7 +144,7 @@ export class PullThroughStore implements RegistryStore {
   private revalidateInBackground(repo: string, proxied: Proxied, reference: TagReference, cached: StoredManifest): void {
     this.revalidations.start(`${repo}:${reference.tag}`, async () => {
       try {
-        await this.revalidate(repo, proxied, reference, cached);
+        await this.revalidate(this.untracedWork(), repo, proxied, reference, cached);
       } catch (err) {
         await this.revalidationFailed(repo, reference, err);
       }
@@ -144,26 +165,25 @@ export class PullThroughStore implements RegistryStore {
   }
 
   /** A digest never changes; a tag is trusted for tagTtl, and `latest` never with alwaysPullLatest. */
-  private async isFresh(repo: string, reference: ManifestReference): Promise<boolean> {
+  private async isFresh(work: InTrace, repo: string, reference: ManifestReference): Promise<boolean> {
     if (reference.kind === 'digest') return true;
     if (this.settings.alwaysPullLatest && reference.tag === 'latest') return false;
-    const writtenAt = await this.local.tagWrittenAt(repo, reference.tag);
+    const writtenAt = await work.local.tagWrittenAt(repo, reference.tag);
     return writtenAt !== undefined && Date.now() - writtenAt < this.settings.tagTtlMs;
   }
 
-  private fetchManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
+  private fetchManifest(work: InTrace, repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
     const key = `${repo}@${referenceText(reference)}`;
     const attributes = { 'porthole.repo': repo, 'porthole.reference': referenceText(reference), 'porthole.upstream': proxied.upstream.name };
     const running = this.manifestFetches.get(key);
     // Only the request that started a fetch pulled from upstream; those that joined it did not.
     // A joining request's span links to the fetch's: it waited on it, it is not its parent.
     if (running) {
-      const joined = this.tracing.span('proxy.awaitFetch', attributes, () => running.fetched, running.link ? [running.link] : undefined);
+      const joined = work.trace.span('proxy.awaitFetch', attributes, () => running.fetched, running.link ? [running.link] : undefined);
       return joined.then((manifest) => withProvenance(manifest, proxied, 'cache'));
     }
-    const span = this.tracing.startSpan('proxy.fetchManifest', attributes);
-    const fetched = span
-      .run(() => this.downloadManifest(repo, proxied, reference))
+    const span = work.trace.startSpan('proxy.fetchManifest', attributes);
+    const fetched = this.downloadManifest(this.fetchWork(span.scope), repo, proxied, reference)
       .then(
         (manifest) => {
           span.setAttributes({ 'porthole.digest': manifest.digest.value });
@@ -180,9 +200,14 @@ export class PullThroughStore implements RegistryStore {
     return fetched;
   }
 
-  private async downloadManifest(repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
+  /** A fetch's own work: under its span, which requests that join it link to. */
+  private fetchWork(trace: TraceScope): InTrace {
+    return { trace, local: trace.recording ? this.tracing.bindStore(this.local, trace) : this.local };
+  }
+
+  private async downloadManifest(work: InTrace, repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
     const text = referenceText(reference);
-    const fetched = await proxied.upstream.getManifest(proxied.remote, text);
+    const fetched = await proxied.upstream.getManifest(proxied.remote, text, work.trace);
     const algorithm: DigestAlgorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';
     const digest = digestOf(fetched.bytes, algorithm);
     const claimed = fetched.digest === undefined ? undefined : tryParseDigest(fetched.digest);
@@ -190,8 +215,8 @@ export class PullThroughStore implements RegistryStore {
     if (expected && expected.hex !== digest.hex) {
       throw new UpstreamFailure(`${proxied.upstream.name} sent manifest ${proxied.remote}:${text} with digest ${digest.value}, not ${expected.value}`, 'broken');
     }
-    const stored = await this.local.cacheManifest(repo, reference, fetched.bytes, fetched.mediaType);
-    const cached = await this.local.getManifest(repo, { kind: 'digest', digest: stored.digest });
+    const stored = await work.local.cacheManifest(repo, reference, fetched.bytes, fetched.mediaType);
+    const cached = await work.local.getManifest(repo, { kind: 'digest', digest: stored.digest });
     if (!cached) throw new Error(`manifest ${stored.digest.value} vanished from ${repo} right after it was cached`);
     return withProvenance(cached, proxied, 'upstream');
   }
@@ -199,26 +224,28 @@ export class PullThroughStore implements RegistryStore {
   // ---- blobs --------------------------------------------------------------------------------
 
   async statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const local = await this.local.statBlob(repo, digest);
+    const work = this.inTrace();
+    const local = await work.local.statBlob(repo, digest);
     const proxied = this.namespaces.upstreamOf(repo);
     if (local || !proxied || this.settings.airGapped) return local;
-    const { fetch, joined } = this.blobFetch(repo, proxied, digest);
-    return { digest, size: await this.sizeWhenKnown(fetch, joined, repo, proxied) };
+    const { fetch, joined } = this.blobFetch(work, repo, proxied, digest);
+    return { digest, size: await this.sizeWhenKnown(work, fetch, joined, repo, proxied) };
   }
 
   async openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
     const proxied = this.namespaces.upstreamOf(repo);
     if (!proxied) return this.local.openBlob(repo, digest, chooseRange);
+    const work = this.inTrace();
     const namespace = proxied.upstream.name;
     let fetch = this.blobFetches.get(fetchKey(repo, digest));
     let joined = fetch !== undefined;
     if (!fetch) {
-      const cached = await this.local.openBlob(repo, digest, chooseRange);
+      const cached = await work.local.openBlob(repo, digest, chooseRange);
       if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
       if (this.settings.airGapped) return undefined;
-      ({ fetch, joined } = this.blobFetch(repo, proxied, digest));
+      ({ fetch, joined } = this.blobFetch(work, repo, proxied, digest));
     }
-    const size = await this.sizeWhenKnown(fetch, joined, repo, proxied);
+    const size = await this.sizeWhenKnown(work, fetch, joined, repo, proxied);
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
     const stream = fetch.read(range.start, range.end);
     // The first download served from a fetch is the pull that went upstream (a HEAD may have
@@ -230,21 +257,22 @@ export class PullThroughStore implements RegistryStore {
    * The blob's size once its download knows it. A request that joined a download another started
    * waits for it in a span of its own, linked to the download's: it is not the download's parent.
    */
-  private sizeWhenKnown(fetch: BlobFetch, joined: boolean, repo: string, proxied: Proxied): Promise<number> {
+  private sizeWhenKnown(work: InTrace, fetch: BlobFetch, joined: boolean, repo: string, proxied: Proxied): Promise<number> {
     if (!joined) return sizeOf(fetch, proxied);
     const attributes = { 'porthole.repo': repo, 'porthole.digest': fetch.digest.value, 'porthole.upstream': proxied.upstream.name };
-    return this.tracing.span('proxy.awaitFetch', attributes, () => sizeOf(fetch, proxied), fetch.link ? [fetch.link] : undefined);
+    return work.trace.span('proxy.awaitFetch', attributes, () => sizeOf(fetch, proxied), fetch.link ? [fetch.link] : undefined);
   }
 
   /** The running download of a blob (joined), or a new one; it leaves the table when it ends, either way. */
-  private blobFetch(repo: string, proxied: Proxied, digest: Digest): { fetch: BlobFetch; joined: boolean } {
+  private blobFetch(work: InTrace, repo: string, proxied: Proxied, digest: Digest): { fetch: BlobFetch; joined: boolean } {
     const key = fetchKey(repo, digest);
     const running = this.blobFetches.get(key);
     if (running && running.failure() === undefined) return { fetch: running, joined: true };
     // The download is a span of its own, started by this request (its parent) but shared by every
     // request that joins it (they link to it), and it may outlive them all.
-    const span = this.tracing.startSpan('proxy.fetchBlob', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name });
-    const fetch = span.run(() => new BlobFetch(this.local, proxied.upstream, repo, proxied.remote, digest, span.link));
+    const span = work.trace.startSpan('proxy.fetchBlob', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name });
+    const { trace, local } = this.fetchWork(span.scope);
+    const fetch = new BlobFetch(local, proxied.upstream, repo, proxied.remote, digest, trace, span.link);
     this.blobFetches.set(key, fetch);
     fetch.done.then(
       () => {

@@ -18,7 +18,7 @@ export interface PullThrough {
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
 export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger): PullThrough {
-  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, tracing, log));
+  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
   const namespaces = new Namespaces(upstreams, config.defaultNamespace);
   const store = new PullThroughStore(
     local,

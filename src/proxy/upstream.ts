@@ -13,7 +13,7 @@ import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
 import { UpstreamCircuit, type CircuitChange, type CircuitState, type CircuitTicket } from './upstream-circuit.js';
 import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
-import type { Tracing } from '../observability/tracing/tracing.js';
+import type { TraceScope } from '../observability/tracing/tracing.js';
 
 const MAX_REDIRECTS = 5;
 const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
@@ -42,8 +42,11 @@ export interface UpstreamBlob {
   finished(err?: unknown): void;
 }
 
-/** What an upstream needs of tracing: a span for the token dance, trace headers for every request. */
-export type UpstreamTracing = Pick<Tracing, 'span' | 'outgoingHeaders'>;
+/**
+ * Where an upstream request belongs in its trace: a span for the token dance, trace headers for
+ * every request. Each request is given its caller's place (TraceScope), held across its awaits.
+ */
+export type UpstreamTracing = Pick<TraceScope, 'span' | 'outgoingHeaders'>;
 
 /**
  * One upstream registry: its connection pool, timeouts, credentials and tokens, and its circuit
@@ -76,7 +79,6 @@ export class Upstream {
     config: UpstreamConfig,
     configKey: string,
     private readonly observer: UpstreamObserver,
-    private readonly tracing: UpstreamTracing,
     private readonly log: PortholeLogger,
   ) {
     this.name = config.name;
@@ -92,10 +94,10 @@ export class Upstream {
   }
 
   /** A manifest by tag or digest, its bytes read whole (they are small, and bounded). */
-  async getManifest(repo: string, reference: string): Promise<UpstreamManifest> {
+  async getManifest(repo: string, reference: string, trace: UpstreamTracing): Promise<UpstreamManifest> {
     const what = `${this.name} manifest ${repo}:${reference}`;
     return this.measured(what, async () => {
-      const { response, from } = await this.send('GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
+      const { response, from } = await this.send(trace, 'GET', `/v2/${repo}/manifests/${reference}`, repo, { accept: MANIFEST_ACCEPT });
       await this.expectSuccess(response, what, from);
       const bytes = await readBounded(response.body, MAX_MANIFEST_BYTES, what);
       this.observer.received(this.name, 'manifest', bytes.length);
@@ -104,10 +106,10 @@ export class Upstream {
   }
 
   /** The digest a tag points at now (HEAD, so nothing is downloaded when it has not moved). */
-  async headManifest(repo: string, tag: string): Promise<string | undefined> {
+  async headManifest(repo: string, tag: string, trace: UpstreamTracing): Promise<string | undefined> {
     const what = `${this.name} manifest ${repo}:${tag}`;
     return this.measured(what, async () => {
-      const { response, from } = await this.send('HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
+      const { response, from } = await this.send(trace, 'HEAD', `/v2/${repo}/manifests/${tag}`, repo, { accept: MANIFEST_ACCEPT });
       await this.expectSuccess(response, what, from);
       await response.body.dump();
       return headerText(response.headers['docker-content-digest']);
@@ -119,13 +121,13 @@ export class Upstream {
    * read whole and verified count as `ok`, so a transfer cut off half way, or content that does
    * not match its digest, counts as `broken`.
    */
-  async getBlob(repo: string, digest: string): Promise<UpstreamBlob> {
+  async getBlob(repo: string, digest: string, trace: UpstreamTracing): Promise<UpstreamBlob> {
     const what = `${this.name} blob ${digest} of ${repo}`;
     const ticket = this.admit(what);
     const started = performance.now();
     let response: Dispatcher.ResponseData;
     try {
-      const answer = await this.send('GET', `/v2/${repo}/blobs/${digest}`, repo, {});
+      const answer = await this.send(trace, 'GET', `/v2/${repo}/blobs/${digest}`, repo, {});
       response = answer.response;
       await this.expectSuccess(response, what, answer.from);
     } catch (err) {
@@ -234,10 +236,12 @@ export class Upstream {
   }
 
   /** One registry request, answering an auth challenge once if the upstream sends one; with the URL that gave the answer. */
-  private async send(method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<{ response: Dispatcher.ResponseData; from: URL }> {
+  private async send(trace: UpstreamTracing, method: 'GET' | 'HEAD', path: string, repo: string, headers: Record<string, string>): Promise<{ response: Dispatcher.ResponseData; from: URL }> {
     const scope = `repository:${repo}:pull`;
     const url = new URL(path, this.base);
-    const first = await this.follow(method, url, headers, this.knownAuthorization(scope));
+    // The trace goes on into the upstream registry (and wherever it sends porthole).
+    const traced = { ...trace.outgoingHeaders(), ...headers };
+    const first = await this.follow(method, url, traced, this.knownAuthorization(scope));
     const { response, from } = first;
     if (response.statusCode !== 401) return first;
     await response.body.dump();
@@ -246,8 +250,8 @@ export class Upstream {
       throw new UpstreamFailure(`${this.name} redirected ${url.pathname} to ${from.origin}, which asks for credentials; porthole sends them only to ${this.base.origin}`, 'denied');
     }
     const challenge = parseAuthChallenge(response.headers['www-authenticate']);
-    const authorization = await this.answer(challenge, scope);
-    const retried = await this.follow(method, url, headers, authorization);
+    const authorization = await this.answer(trace, challenge, scope);
+    const retried = await this.follow(method, url, traced, authorization);
     if (retried.response.statusCode === 401) this.tokens.forget(challenge?.params.scope ?? scope);
     return retried;
   }
@@ -255,9 +259,7 @@ export class Upstream {
   /** One HTTP exchange; a failure at another origin than the upstream's (a CDN, a token realm) says where. */
   private async exchange(target: URL, options: { method: 'GET' | 'HEAD'; headers: Record<string, string> }): Promise<Dispatcher.ResponseData> {
     try {
-      // The trace goes on into the upstream registry (and wherever it sends porthole).
-      const headers = { ...this.tracing.outgoingHeaders(), ...options.headers };
-      return await request(target, { ...options, headers, dispatcher: this.dispatcherFor(target) });
+      return await request(target, { ...options, dispatcher: this.dispatcherFor(target) });
     } catch (err) {
       if (target.origin === this.base.origin) throw err;
       throw networkFailure(err, `${this.name} sent porthole to ${redactedUrl(target.origin)}`, target.origin);
@@ -282,12 +284,12 @@ export class Upstream {
     return undefined;
   }
 
-  private async answer(challenge: AuthChallenge | undefined, scope: string): Promise<string> {
+  private async answer(trace: UpstreamTracing, challenge: AuthChallenge | undefined, scope: string): Promise<string> {
     if (challenge?.scheme === 'bearer' && challenge.params.realm !== undefined) {
       this.scheme = 'bearer';
       const tokenScope = challenge.params.scope ?? scope;
       const token = await this.tokens.obtain(tokenScope, () =>
-        this.tracing.span('proxy.token', { 'porthole.upstream': this.name, 'porthole.scope': tokenScope }, () => this.issueToken(challenge, tokenScope)),
+        trace.span('proxy.token', { 'porthole.upstream': this.name, 'porthole.scope': tokenScope }, (span) => this.issueToken(span.scope, challenge, tokenScope)),
       );
       return `Bearer ${token}`;
     }
@@ -299,7 +301,7 @@ export class Upstream {
   }
 
   /** The token dance: GET realm?service=...&scope=..., with the basic credentials when there are some. */
-  private async issueToken(challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
+  private async issueToken(trace: UpstreamTracing, challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
     const realm = challenge.params.realm ?? '';
     const url = URL.canParse(realm) ? new URL(realm) : undefined;
     // Credentials never travel in clear text to a realm when the upstream itself is https.
@@ -309,7 +311,8 @@ export class Upstream {
     }
     if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', scope);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    // The token request is in the trace too, under proxy.token.
+    const headers: Record<string, string> = { ...trace.outgoingHeaders(), accept: 'application/json' };
     if (this.basic !== undefined) headers.authorization = this.basic;
     const response = await this.exchange(url, { method: 'GET', headers });
     await this.expectSuccess(response, `${this.name} token endpoint ${redactedUrl(`${url.origin}${url.pathname}`)}`, url);

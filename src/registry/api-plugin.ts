@@ -73,7 +73,10 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
     // malformed path), so that the error reaches the error writer from here.
     const route = request.apiRoute ?? matchRoute(pathOf(request.url));
     if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
-    await ctx.tracing.inRequest(request, () => dispatch(ctx, route, request, reply));
+    // A traced request's handler gets the store bound to its span: what storage and the
+    // pull-through cache do for it, before and after any await, is that span's children.
+    const scope = ctx.tracing.requestScope(request);
+    await dispatch(scope ? { ...ctx, store: ctx.tracing.bindStore(ctx.store, scope) } : ctx, route, request, reply);
   };
   app.all('/v2', handle);
   app.all('/v2/*', handle);

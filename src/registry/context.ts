@@ -10,8 +10,8 @@ import type { MatchedRoute } from '../http/routes.js';
 export interface RegistryContext {
   store: RegistryStore;
   deleteEnabled: boolean;
-  /** Runs each handler inside its request's span (the disabled twin when tracing is off). */
-  tracing: Pick<Tracing, 'inRequest'>;
+  /** Binds the store to each traced request's span (the disabled twin when tracing is off). */
+  tracing: Pick<Tracing, 'requestScope' | 'bindStore'>;
   /** The pull-through cache's mapping of a request's name onto storage; absent without one. */
   storageName?: (name: string, request: FastifyRequest, use: NameUse) => Promise<string>;
 }

@@ -1,20 +1,28 @@
 /**
+ * Called as work queues for a key, synchronously in its caller (so that the caller's trace can
+ * be held); what it returns hears how long that work waited (seconds), for metrics and spans.
+ */
+export type WaitListener = () => (seconds: number) => void;
+
+const unheard = (): void => undefined;
+
+/**
  * Serialises async work per key within this process (one upload session's chunks, one tag's
  * writes). Work for different keys runs concurrently. Entries are dropped when idle.
  */
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  /** `onWait` hears how long each piece of work waited for the key (seconds), for metrics. */
-  constructor(private readonly onWait: (seconds: number) => void = () => {}) {}
+  constructor(private readonly onWait: WaitListener = () => unheard) {}
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const queuedAt = performance.now();
+    const heard = this.onWait();
     const current = previous
       .catch(() => undefined)
       .then(() => {
-        this.onWait((performance.now() - queuedAt) / 1000);
+        heard((performance.now() - queuedAt) / 1000);
         return work();
       });
     const tail = current.catch(() => undefined);

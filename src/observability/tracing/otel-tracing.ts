@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { context, defaultTextMapSetter, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { context, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -12,10 +11,13 @@ import { durationMs } from '../../config/durations.js';
 import type { TracingConfig } from '../../config/tracing-schema.js';
 import type { PortholeLogger } from '../logger.js';
 import { redactedUrl } from '../redact.js';
+import { bindStore } from './bound-store.js';
 import { serverSpans } from './server-spans.js';
+import { SyncContextManager } from './sync-context.js';
+import { isSampled, OtelScope, runInSpan, startSpanAt, type ScopeParts } from './otel-scope.js';
 import { BoundedSpanQueue, CountingExporter, type SpanCounts } from './span-export.js';
 import { tracedStore } from './traced-store.js';
-import type { SpanAttributes, SpanLink, StartedSpan, TraceIds, Tracing } from './tracing.js';
+import { notRecorded, type TraceIds, type TraceScope, type Tracing } from './tracing.js';
 
 export interface OtelTracingDeps {
   log: PortholeLogger;
@@ -26,20 +28,6 @@ export interface OtelTracingDeps {
 
 /** How long the start-up check of the collector waits for a connection. */
 const PROBE_TIMEOUT_MS = 2_000;
-
-function definedOnly(attributes: SpanAttributes): Record<string, string | number | boolean> {
-  const defined: Record<string, string | number | boolean> = {};
-  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) defined[key] = value;
-  return defined;
-}
-
-function isSampled(span: Span): boolean {
-  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
-}
-
-function failureMessage(failure: unknown): string {
-  return failure instanceof Error ? failure.message : String(failure);
-}
 
 /** The attribute every batch job's root span carries (jobs/runner.ts). */
 const JOB_ATTRIBUTE = 'porthole.job';
@@ -58,28 +46,6 @@ function requestsSampledJobsAlways(samplingProb: number): Sampler {
     toString: () => `JobsAlwaysOn{${requests.toString()}}`,
   };
 }
-
-/** One started span, ended once. */
-function startedSpan(span: Span, parent: Context): StartedSpan {
-  let ended = false;
-  const spanContext = span.spanContext();
-  return {
-    run: (work) => context.with(trace.setSpan(parent, span), work),
-    setAttributes: (attributes) => span.setAttributes(definedOnly(attributes)),
-    end(failure?: unknown) {
-      if (ended) return;
-      ended = true;
-      if (failure !== undefined) {
-        span.recordException(failure instanceof Error ? failure : new Error(failureMessage(failure)));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(failure) });
-      }
-      span.end();
-    },
-    link: isSampled(span) ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : undefined,
-  };
-}
-
-const notRecorded: StartedSpan = { run: (work) => work(), setAttributes: () => undefined, end: () => undefined, link: undefined };
 
 /**
  * Says once, at start-up, when nothing listens at the collector's address: tracing stays on (the
@@ -103,10 +69,9 @@ function probeCollector(endpoint: URL, exporter: CountingExporter): void {
  */
 export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps): Tracing {
   // One context manager per process, whatever the number of apps in it: a second registration is
-  // refused by the API and the first one serves all (AsyncLocalStorage carries each request's span).
-  // On Node 20 AsyncLocalStorage slows every promise once it is first entered, so it is entered
-  // only for recorded (sampled) work: at samplingProb 0 it never is (see inRequest and startSpan).
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // refused by the API and the first one serves all. It carries the current span through
+  // synchronous calls only; work after an await holds its TraceScope (tracing.ts).
+  context.setGlobalContextManager(new SyncContextManager());
   const propagator = new W3CTraceContextPropagator();
   const log = deps.log;
   const exportTimeoutMs = durationMs(config.exportTimeout);
@@ -137,18 +102,20 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
   probeCollector(new URL(config.endpoint), exporter);
   log.info({ endpoint: redactedUrl(config.endpoint), samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
 
+  const parts: ScopeParts = { tracer, propagator };
+  const here = (): TraceScope => new OtelScope(context.active(), parts);
+
   const tracing: Tracing = {
     enabled: true,
     instrumentServer(app, untracedPaths) {
       serverSpans(app, tracer, propagator, requestSpans, untracedPaths, config.samplingProb);
     },
-    inRequest(request, work) {
+    requestScope(request) {
       const span = requestSpans.get(request);
       // A sampled request's span is carried through its work, for its children; so is a caller's
-      // trace that is not sampled here, so that it goes on, unsampled, to the upstreams. Without
-      // either there is nothing to carry, and AsyncLocalStorage is left alone.
-      const carried = span !== undefined && (span.isRecording() || request.headers.traceparent !== undefined);
-      return carried ? context.with(trace.setSpan(ROOT_CONTEXT, span), work) : work();
+      // trace that is not sampled here, so that it goes on, unsampled, to the upstreams.
+      if (span === undefined || (!span.isRecording() && request.headers.traceparent === undefined)) return undefined;
+      return new OtelScope(trace.setSpan(ROOT_CONTEXT, span), parts);
     },
     idsOf(request): TraceIds | undefined {
       const span = requestSpans.get(request);
@@ -156,41 +123,24 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       const { traceId, spanId } = span.spanContext();
       return { traceId, spanId };
     },
-    recording: () => trace.getSpan(context.active())?.isRecording() === true,
+    get recording() {
+      return trace.getSpan(context.active())?.isRecording() === true;
+    },
+    here,
+    run: (work) => work(),
     startSpan(name, attributes = {}, options = {}) {
-      const parent = options.root ? ROOT_CONTEXT : context.active();
-      // Storage and pull-through work outside any traced request or job is not traced on its own;
-      // inside an unsampled one its children would not be either, so none is even made (the
-      // current context, the parent's, still goes out in traceparent with its sampled flag off).
-      if (!options.root && !trace.getSpan(parent)?.isRecording()) return notRecorded;
-      const links = (options.links ?? []).map((link: SpanLink) => ({ context: { ...link, traceFlags: TraceFlags.SAMPLED } }));
-      return startedSpan(tracer.startSpan(name, { attributes: definedOnly(attributes), links }, parent), parent);
+      if (options.root) return startSpanAt(ROOT_CONTEXT, parts, name, attributes, options.links);
+      return tracing.recording ? startSpanAt(context.active(), parts, name, attributes, options.links) : here().startSpan(name, attributes, options);
     },
+    // The traced store's path, once per storage operation, so no scope is made for it (nothing
+    // inside storage goes upstream, so an unrecorded one has no context to hand on).
     span(name, attributes, work, links) {
-      const span = tracing.startSpan(name, attributes, links ? { links } : {});
-      // Nothing recorded (no sampled request around): the work as it is, without a wrapper.
-      if (span === notRecorded) return work();
-      return span.run(work).then(
-        (result) => {
-          span.end();
-          return result;
-        },
-        (err: unknown) => {
-          span.end(err);
-          throw err;
-        },
-      );
+      if (!tracing.recording) return work(notRecorded);
+      return runInSpan(startSpanAt(context.active(), parts, name, attributes, links), work);
     },
-    pastSpan(name, attributes, seconds) {
-      const parent = context.active();
-      if (!trace.getSpan(parent)?.isRecording()) return;
-      tracer.startSpan(name, { attributes: definedOnly(attributes), startTime: Date.now() - seconds * 1000 }, parent).end();
-    },
-    outgoingHeaders() {
-      const headers: Record<string, string> = {};
-      propagator.inject(context.active(), headers, defaultTextMapSetter);
-      return headers;
-    },
+    pastSpan: (name, attributes, seconds) => here().pastSpan(name, attributes, seconds),
+    outgoingHeaders: () => here().outgoingHeaders(),
+    bindStore,
     traceStore: (store) => tracedStore(store, tracing),
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;

@@ -21,9 +21,9 @@ import { requestTarget } from '../request-target.js';
 const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
 const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
 
-/** What a request's span says from its start. */
-function startAttributes(request: FastifyRequest): Record<string, string> {
-  const attributes: Record<string, string> = {
+/** What a request says of itself: set with the rest when it is done (one call into the span, not two). */
+function requestAttributes(request: FastifyRequest): Record<string, string | number | boolean> {
+  const attributes: Record<string, string | number | boolean> = {
     [ATTR_HTTP_REQUEST_METHOD]: request.method,
     [ATTR_URL_PATH]: pathOf(request.url),
     [ATTR_URL_SCHEME]: request.protocol,
@@ -37,13 +37,11 @@ function startAttributes(request: FastifyRequest): Record<string, string> {
 
 /** Everything a finished request's span says, from what porthole learnt while handling it. */
 function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Record<string, string | number | boolean> {
-  const route = routeLabel(request);
-  const attributes: Record<string, string | number | boolean> = {
-    [ATTR_HTTP_ROUTE]: route,
-    [ATTR_HTTP_RESPONSE_STATUS_CODE]: reply.statusCode,
-    [ATTR_HTTP_REQUEST_BODY_SIZE]: requestBytes(request),
-    [ATTR_HTTP_RESPONSE_BODY_SIZE]: responseBytes(request, reply),
-  };
+  const attributes: Record<string, string | number | boolean> = requestAttributes(request);
+  attributes[ATTR_HTTP_ROUTE] = routeLabel(request);
+  attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = reply.statusCode;
+  attributes[ATTR_HTTP_REQUEST_BODY_SIZE] = requestBytes(request);
+  attributes[ATTR_HTTP_RESPONSE_BODY_SIZE] = responseBytes(request, reply);
   if (request.apiRoute) attributes['porthole.action'] = requestAction(request.method, request.apiRoute.kind);
   const target = requestTarget(request, reply);
   if (target.repo !== undefined) attributes['porthole.repo'] = target.repo;
@@ -78,8 +76,6 @@ export function serverSpans(
     const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
     const span = tracer.startSpan(request.method, startTime === undefined ? { kind: SpanKind.SERVER } : { kind: SpanKind.SERVER, startTime }, parent);
     spans.set(request, span);
-    // Attributes only for a span that is recorded: an unsampled request costs a sampling decision.
-    if (span.isRecording()) span.setAttributes(startAttributes(request));
     return span;
   };
   const refusedSpan = (request: FastifyRequest, reply: FastifyReply): Span | undefined => start(request, Date.now() - reply.elapsedTime);

@@ -77,7 +77,7 @@ export function tracedStore(store: LocalCache, tracing: Tracing): LocalCache {
       const method =
         name === undefined
           ? operation.bind(target)
-          : (...args: unknown[]) => (tracing.recording() ? tracing.span(name, attributesOf(property, args), () => operation.apply(target, args)) : operation.apply(target, args));
+          : (...args: unknown[]) => (tracing.recording ? tracing.span(name, attributesOf(property, args), () => operation.apply(target, args)) : operation.apply(target, args));
       methods.set(property, method);
       return method;
     },

@@ -3,6 +3,7 @@ import type { Digest, DigestAlgorithm } from '../../core/digest.js';
 import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
 import type { LocalCache, UploadProgress } from '../local-cache.js';
+import type { WaitListener } from '../keyed-lock.js';
 import type { WorkSpans } from '../work-spans.js';
 import { layout } from '../layout.js';
 import type {
@@ -32,8 +33,8 @@ export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface ImageStoreOptions {
   manifestCacheBytes?: number;
-  /** Hears how long upload work waited for its session's lock (seconds). */
-  onLockWait?: (seconds: number) => void;
+  /** Hears how long upload work waited for its session's lock (keyed-lock.ts). */
+  onLockWait?: WaitListener;
   /** Named steps shown as spans when tracing is on (manifest validation). */
   spans?: WorkSpans;
 }

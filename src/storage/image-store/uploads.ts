@@ -5,7 +5,7 @@ import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '.
 import { RegistryError } from '../../core/errors.js';
 import { uploadRangeHeader } from '../../core/ranges.js';
 import type { Driver } from '../driver.js';
-import { KeyedLock } from '../keyed-lock.js';
+import { KeyedLock, type WaitListener } from '../keyed-lock.js';
 import { layout, UPLOADS } from '../layout.js';
 import { isStorageFull } from '../storage-full.js';
 import type { ChunkOptions, UploadOptions, UploadStatus } from '../types.js';
@@ -49,7 +49,7 @@ export class UploadSessions {
     private readonly driver: Driver,
     /** Links a committed blob; false when its data vanished meanwhile (garbage collection), and it must be committed again. */
     private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<boolean>,
-    onLockWait?: (seconds: number) => void,
+    onLockWait?: WaitListener,
   ) {
     this.lock = new KeyedLock(onLockWait);
     this.completed = new CompletedUploads(driver);
