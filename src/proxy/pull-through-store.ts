@@ -80,9 +80,8 @@ export class PullThroughStore implements RegistryStore {
     return this.local.init();
   }
 
-  /** The caller's place in its trace, held for the work after its first await. */
-  private inTrace(): InTrace {
-    const trace = this.tracing.here();
+  /** Work at a place in a trace: by default the caller's, held for the work after its first await; or a fetch's own span. */
+  private inTrace(trace: TraceScope = this.tracing.here()): InTrace {
     return { trace, local: trace.recording ? this.tracing.bindStore(this.local, trace) : this.local };
   }
 
@@ -183,7 +182,7 @@ export class PullThroughStore implements RegistryStore {
       return joined.then((manifest) => withProvenance(manifest, proxied, 'cache'));
     }
     const span = work.trace.startSpan('proxy.fetchManifest', attributes);
-    const fetched = this.downloadManifest(this.fetchWork(span.scope), repo, proxied, reference)
+    const fetched = this.downloadManifest(this.inTrace(span.scope), repo, proxied, reference)
       .then(
         (manifest) => {
           span.setAttributes({ 'porthole.digest': manifest.digest.value });
@@ -198,11 +197,6 @@ export class PullThroughStore implements RegistryStore {
       .finally(() => this.manifestFetches.delete(key));
     this.manifestFetches.set(key, { fetched, link: span.link });
     return fetched;
-  }
-
-  /** A fetch's own work: under its span, which requests that join it link to. */
-  private fetchWork(trace: TraceScope): InTrace {
-    return { trace, local: trace.recording ? this.tracing.bindStore(this.local, trace) : this.local };
   }
 
   private async downloadManifest(work: InTrace, repo: string, proxied: Proxied, reference: ManifestReference): Promise<StoredManifest> {
@@ -271,7 +265,7 @@ export class PullThroughStore implements RegistryStore {
     // The download is a span of its own, started by this request (its parent) but shared by every
     // request that joins it (they link to it), and it may outlive them all.
     const span = work.trace.startSpan('proxy.fetchBlob', { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name });
-    const { trace, local } = this.fetchWork(span.scope);
+    const { trace, local } = this.inTrace(span.scope);
     const fetch = new BlobFetch(local, proxied.upstream, repo, proxied.remote, digest, trace, span.link);
     this.blobFetches.set(key, fetch);
     fetch.done.then(
