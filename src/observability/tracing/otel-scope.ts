@@ -7,16 +7,6 @@ export interface ScopeParts {
   propagator: TextMapPropagator;
 }
 
-/** The attributes that have a value (the SDK would warn about the others). */
-export function definedOnly(attributes: SpanAttributes): Record<string, string | number | boolean> {
-  const defined: Record<string, string | number | boolean> = {};
-  for (const key in attributes) {
-    const value = attributes[key];
-    if (value !== undefined) defined[key] = value;
-  }
-  return defined;
-}
-
 export function isSampled(span: Span): boolean {
   return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
@@ -64,7 +54,7 @@ export class OtelScope implements TraceScope {
 
   pastSpan(name: string, attributes: SpanAttributes, seconds: number): void {
     if (!this.recording) return;
-    this.parts.tracer.startSpan(name, { attributes: definedOnly(attributes), startTime: Date.now() - seconds * 1000 }, this.at).end();
+    this.parts.tracer.startSpan(name, { attributes, startTime: Date.now() - seconds * 1000 }, this.at).end();
   }
 
   outgoingHeaders(): Record<string, string> {
@@ -103,7 +93,8 @@ class OtelStartedSpan implements StartedSpan {
   }
 
   setAttributes(attributes: SpanAttributes): void {
-    this.span.setAttributes(definedOnly(attributes));
+    // The SDK leaves out undefined values itself.
+    this.span.setAttributes(attributes);
   }
 
   end(failure?: unknown): void {
@@ -119,7 +110,7 @@ class OtelStartedSpan implements StartedSpan {
 
 /** A recorded child of `parent` (or, with ROOT_CONTEXT, a trace of its own). */
 export function startSpanAt(parent: Context, parts: ScopeParts, name: string, attributes: SpanAttributes, links?: SpanLink[]): StartedSpan {
-  const options = links === undefined ? { attributes: definedOnly(attributes) } : { attributes: definedOnly(attributes), links: sdkLinks(links) };
+  const options = links === undefined ? { attributes } : { attributes, links: sdkLinks(links) };
   return new OtelStartedSpan(parts.tracer.startSpan(name, options, parent), parent, parts);
 }
 
