@@ -36,16 +36,19 @@ export class CountingExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    // Only the count outlives the call: the spans themselves are let go once serialized, not
+    // held (and copied by every young-generation collection) until the collector answers.
+    const count = spans.length;
     this.inner.export(spans, (result) => {
-      this.exporting -= spans.length;
+      this.exporting -= count;
       if (result.code === ExportResultCode.SUCCESS) {
-        this.counts.exported(spans.length);
+        this.counts.exported(count);
         if (this.down) {
           this.down = false;
           this.log.info({ endpoint: this.endpoint }, 'tracing collector takes spans again');
         }
       } else {
-        this.counts.dropped(spans.length);
+        this.counts.dropped(count);
         this.markDown(result.error?.message ?? 'export failed');
       }
       resultCallback(result);
