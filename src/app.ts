@@ -19,6 +19,7 @@ import { queryOf } from './http/request-url.js';
 import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { createStorage } from './create-storage.js';
+import { createAccessGate } from './auth/access-gate.js';
 import { JobRunner } from './jobs/runner.js';
 import { pushgatewayPusher } from './jobs/pushgateway.js';
 import { scheduleJobs } from './jobs/schedule.js';
@@ -101,6 +102,12 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   httpMetrics(server, telemetry.recorder, tracing);
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
+  const access = createAccessGate(config.auth, config.accessControl, {
+    log: deps.logger.child({ module: 'auth' }),
+    auditor,
+    attempted: (method, outcome) => telemetry.metrics.authAttempts.inc({ method, outcome }),
+  });
+  if (access) registryContext.access = access;
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
   await server.register(async (scope) => registryApi(scope, registryContext));
   const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
@@ -143,6 +150,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     stopJobs();
     jobsStopping.abort();
     stopPurge();
+    access?.close();
     stopScans();
     metricsEndpoint.stop();
     await pullThrough?.close();

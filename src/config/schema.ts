@@ -3,6 +3,7 @@ import { duration } from './duration-field.js';
 import { proxySchema } from './proxy-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 import { jobsSchema } from './jobs-schema.js';
+import { accessControlSchema, authSchema } from './auth-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -118,6 +119,8 @@ const extensionsSchema = z
 export const configSchema = z
   .object({
     http: httpSchema,
+    auth: authSchema,
+    accessControl: accessControlSchema,
     storage: storageSchema,
     log: logSchema,
     extensions: extensionsSchema,

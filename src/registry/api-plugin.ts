@@ -73,6 +73,7 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
     // malformed path), so that the error reaches the error writer from here.
     const route = request.apiRoute ?? matchRoute(pathOf(request.url));
     if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
+    if (ctx.access) await ctx.access.admit(request, route);
     // A traced request's handler gets the store bound to its span: what storage and the
     // pull-through cache do for it, before and after any await, is that span's children.
     const scope = ctx.tracing.requestScope(request);

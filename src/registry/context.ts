@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import { assertValidName } from '../core/names.js';
 import type { NameUse } from '../http/request-action.js';
+import type { AccessGate } from '../auth/access-gate.js';
 import type { Tracing } from '../observability/tracing/tracing.js';
 import type { RegistryStore } from '../storage/types.js';
 import type { MatchedRoute } from '../http/routes.js';
@@ -12,6 +13,8 @@ export interface RegistryContext {
   deleteEnabled: boolean;
   /** Binds the store to each traced request's span (the disabled twin when tracing is off). */
   tracing: Pick<Tracing, 'requestScope' | 'bindStore'>;
+  /** Authentication and access control, decided before any handler runs; absent when neither is configured. */
+  access?: Pick<AccessGate, 'admit'>;
   /** The pull-through cache's mapping of a request's name onto storage; absent without one. */
   storageName?: (name: string, request: FastifyRequest, use: NameUse) => Promise<string>;
 }

@@ -38,6 +38,9 @@ export const referrersResource: Resource = {
 
 /** GET /v2/_catalog. */
 export async function catalog(ctx: RegistryContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const page = paginate(await ctx.store.listRepositories(), request, '/v2/_catalog', DEFAULT_CATALOG_PAGE);
+  const all = await ctx.store.listRepositories();
+  // With access control, only what the caller may pull (filtered before paging, so pages stay full).
+  const mayPull = request.mayPull;
+  const page = paginate(mayPull ? all.filter((repository) => mayPull(repository)) : all, request, '/v2/_catalog', DEFAULT_CATALOG_PAGE);
   await sendPage(reply, page, { repositories: page.items });
 }

@@ -64,8 +64,9 @@ export const uploadsResource: Resource = {
     const from = query.get('from');
     if (mount !== null) {
       const digest = tryParseDigest(mount);
-      // Spec: a mount that cannot be done (bad arguments, blob not in `from`) falls back to an upload.
-      if (digest && from !== null && isValidName(from)) {
+      // Spec: a mount that cannot be done (bad arguments, blob not in `from`, or `from` not
+      // pullable by the caller: access control said so) falls back to an upload.
+      if (digest && from !== null && isValidName(from) && request.mountRefused !== true) {
         const mounted = await ctx.store.mountBlob(route.name, digest, from);
         if (mounted) return answerCreated(reply, route.name, mounted);
       }

@@ -232,6 +232,12 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['action', 'outcome'] as const,
       registers,
     }),
+    authAttempts: new KeyedCounter({
+      name: 'porthole_auth_attempts_total',
+      help: 'Requests that presented credentials, by method (basic) and outcome (success, failure).',
+      labelNames: ['method', 'outcome'] as const,
+      registers,
+    }),
     info: new Gauge({
       name: 'porthole_info',
       help: 'Always 1; the labels say which porthole this is and how its metrics are served.',

@@ -1,0 +1,98 @@
+import type { FastifyRequest } from 'fastify';
+import type { AccessControlConfig, AuthConfig } from '../config/auth-schema.js';
+import { durationMs } from '../config/durations.js';
+import { RegistryError } from '../core/errors.js';
+import { requestAction } from '../http/request-action.js';
+import '../http/request-context.js';
+import { queryOf } from '../http/request-url.js';
+import type { MatchedRoute } from '../http/routes.js';
+import type { Auditor } from '../observability/audit.js';
+import type { PortholeLogger } from '../observability/logger.js';
+import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
+import { HtpasswdUsers } from './htpasswd.js';
+
+/** How a login attempt ended (porthole_auth_attempts_total's outcome label). */
+export type AuthOutcome = 'success' | 'failure';
+
+export interface AccessGateDeps {
+  log: PortholeLogger;
+  auditor: Auditor;
+  /** Counts each request that presented credentials (porthole_auth_attempts_total). */
+  attempted(method: 'basic', outcome: AuthOutcome): void;
+}
+
+/**
+ * Who a request is and what it may do, before any handler runs (docs/auth.md): credentials are
+ * checked (HTTP Basic against the htpasswd file), then the action on the repository against the
+ * policies. A request that may not do something is refused the same way whether or not the
+ * repository exists: nothing of storage is read before the decision.
+ */
+export class AccessGate {
+  private readonly challenge: Record<string, string>;
+
+  constructor(
+    private readonly users: HtpasswdUsers | undefined,
+    private readonly policy: AccessPolicy,
+    realm: string,
+    private readonly deps: AccessGateDeps,
+  ) {
+    this.challenge = { 'www-authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
+  }
+
+  /** Authenticates `request` and checks what it asks on `route`; a refusal throws 401 UNAUTHORIZED or 403 DENIED. */
+  async admit(request: FastifyRequest, route: MatchedRoute): Promise<void> {
+    const user = await this.authenticate(request);
+    if (user !== undefined) request.user = user;
+    const action = requestAction(request.method, route.kind);
+    if (action === 'ping' || action === 'catalog') {
+      if (user === undefined && !this.policy.anonymousAnywhere) throw this.refusal(undefined, 'authentication required');
+      // The catalog names only what the caller may pull.
+      if (action === 'catalog') request.mayPull = (repository) => this.policy.allows(user, repository, 'pull');
+      return;
+    }
+    const repository = route.name ?? '';
+    if (!this.policy.allows(user, repository, action)) throw this.refusal(user, `${action} of ${repository.slice(0, 200)} is not allowed for ${user ?? 'anonymous requests'}`);
+    // A mount needs pull on its source; without it the client gets an upload session instead, as for a blob not there.
+    const from = route.kind === 'uploads' ? queryOf(request).get('from') : null;
+    if (from !== null && !this.policy.allows(user, from, 'pull')) request.mountRefused = true;
+  }
+
+  /** The user whose Basic credentials the request carries; undefined without credentials; a 401 with wrong ones. */
+  private async authenticate(request: FastifyRequest): Promise<string | undefined> {
+    const header = request.headers.authorization;
+    // Without users to check them against, credentials are ignored: every request is anonymous.
+    if (header === undefined || this.users === undefined) return undefined;
+    const [scheme, encoded] = header.split(' ', 2);
+    if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(undefined, 'only HTTP Basic credentials are accepted');
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    const verified = await this.users.verify(user, password);
+    this.deps.attempted('basic', verified ? 'success' : 'failure');
+    if (verified) return user;
+    this.deps.auditor.record({ action: 'auth.login', outcome: 'failure', subject: user.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: 'wrong user name or password' });
+    // The same answer for an unknown user and a wrong password.
+    throw this.refusal(undefined, 'wrong user name or password');
+  }
+
+  /** 401 with the challenge when credentials could help, 403 for a known user, or where no one can log in. */
+  private refusal(user: string | undefined, message: string): RegistryError {
+    if (user !== undefined || this.users === undefined) return new RegistryError('DENIED', message);
+    return new RegistryError('UNAUTHORIZED', message, undefined, { headers: this.challenge });
+  }
+
+  close(): void {
+    this.users?.close();
+  }
+}
+
+/** The gate the config asks for; undefined when it asks for none (every request anonymous and allowed). */
+export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps): AccessGate | undefined {
+  if (auth?.htpasswd === undefined && accessControl === undefined) return undefined;
+  const users = auth?.htpasswd ? HtpasswdUsers.open(auth.htpasswd.path, 'auth.htpasswd.path', durationMs(auth.htpasswd.cacheTtl), deps.log) : undefined;
+  const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
+  return new AccessGate(users, policy, auth?.realm ?? 'porthole', deps);
+}
+
+

@@ -1,0 +1,113 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import bcrypt from 'bcryptjs';
+import { ConfigError } from '../config/load.js';
+import type { PortholeLogger } from '../observability/logger.js';
+
+/** A bcrypt hash as `htpasswd -B` writes it ($2y$), or as other tools do ($2a$, $2b$). */
+const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+/** Remembered verifications at most: past it the memory starts again (each costs one bcrypt). */
+const MAX_REMEMBERED = 10_000;
+
+/** How often the file is looked at for changes. */
+const WATCH_INTERVAL_MS = 1_000;
+
+interface Table {
+  users: Map<string, string>;
+  /** Compared against for unknown users, at the file's highest cost, so that timing does not tell who exists. */
+  decoy: string;
+}
+
+/** The users of an htpasswd file; a line that is not a bcrypt entry is refused, naming the file and line. */
+export function parseHtpasswd(text: string, path: string): Map<string, string> {
+  const users = new Map<string, string>();
+  const problems: string[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    const user = colon > 0 ? line.slice(0, colon) : '';
+    const hash = line.slice(colon + 1);
+    if (user === '') problems.push(`${path}:${index + 1}: not a "user:hash" line`);
+    else if (!BCRYPT.test(hash)) problems.push(`${path}:${index + 1}: the password of "${user}" is not a bcrypt hash (porthole takes only bcrypt entries, as htpasswd -B writes them)`);
+    else users.set(user, hash);
+  });
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return users;
+}
+
+function tableOf(users: Map<string, string>): Table {
+  const cost = Math.max(4, ...[...users.values()].map((hash) => Number(BCRYPT.exec(hash)?.[1] ?? 4)));
+  return { users, decoy: bcrypt.hashSync(randomBytes(16).toString('hex'), cost) };
+}
+
+function loadTable(path: string): Table {
+  return tableOf(parseHtpasswd(readFileSync(path, 'utf8'), path));
+}
+
+/**
+ * Users and bcrypt hashes from an htpasswd file, re-read when it changes (a user added with
+ * `htpasswd -B` works without a restart; a file that no longer parses keeps the last good
+ * table, and says so). A verified user and password is remembered for `cacheTtlMs`, keyed by
+ * a hash of both, never the password itself; any change of the file forgets them all.
+ */
+export class HtpasswdUsers {
+  private table: Table;
+  private readonly verified = new Map<string, number>();
+  private readonly onChange = (current: Stats, previous: Stats): void => {
+    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
+    this.reload();
+  };
+
+  private constructor(
+    private readonly path: string,
+    private readonly cacheTtlMs: number,
+    private readonly log: PortholeLogger,
+  ) {
+    this.table = loadTable(path);
+    watchFile(path, { interval: WATCH_INTERVAL_MS, persistent: false }, this.onChange);
+  }
+
+  /** The file as configured at `key`; a missing or unusable file is a config error naming the key. */
+  static open(path: string, key: string, cacheTtlMs: number, log: PortholeLogger): HtpasswdUsers {
+    try {
+      return new HtpasswdUsers(path, cacheTtlMs, log);
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist` : (err as Error).message;
+      throw new ConfigError([`${key}: ${reason}`]);
+    }
+  }
+
+  get size(): number {
+    return this.table.users.size;
+  }
+
+  /** Whether `password` is `user`'s. Unknown users cost a bcrypt comparison too. */
+  async verify(user: string, password: string): Promise<boolean> {
+    const key = createHash('sha256').update(user).update('\0').update(password).digest('base64');
+    const until = this.verified.get(key);
+    if (until !== undefined && until > Date.now()) return true;
+    const { users, decoy } = this.table;
+    const hash = users.get(user);
+    const matched = await bcrypt.compare(password, hash ?? decoy);
+    if (!matched || hash === undefined || this.table.users !== users) return false;
+    if (this.verified.size >= MAX_REMEMBERED) this.verified.clear();
+    this.verified.set(key, Date.now() + this.cacheTtlMs);
+    return true;
+  }
+
+  private reload(): void {
+    try {
+      this.table = loadTable(this.path);
+      this.verified.clear();
+      this.log.info({ path: this.path, users: this.table.users.size }, 'htpasswd file re-read');
+    } catch (err) {
+      this.log.error({ path: this.path, err: (err as Error).message }, 'htpasswd file changed but could not be read; the users read before stay in force');
+    }
+  }
+
+  close(): void {
+    unwatchFile(this.path, this.onChange);
+  }
+}
