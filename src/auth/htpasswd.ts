@@ -46,6 +46,20 @@ function loadTable(path: string): Table {
   return tableOf(parseHtpasswd(readFileSync(path, 'utf8'), path));
 }
 
+function asConfigError<T>(key: string, path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist` : (err as Error).message;
+    throw new ConfigError([`${key}: ${reason}`]);
+  }
+}
+
+/** What `porthole verify` checks of the file: that it exists and holds only bcrypt entries. */
+export function checkHtpasswdFile(path: string, key: string): void {
+  asConfigError(key, path, () => parseHtpasswd(readFileSync(path, 'utf8'), path));
+}
+
 /**
  * Users and bcrypt hashes from an htpasswd file, re-read when it changes (a user added with
  * `htpasswd -B` works without a restart; a file that no longer parses keeps the last good
@@ -71,12 +85,7 @@ export class HtpasswdUsers {
 
   /** The file as configured at `key`; a missing or unusable file is a config error naming the key. */
   static open(path: string, key: string, cacheTtlMs: number, log: PortholeLogger): HtpasswdUsers {
-    try {
-      return new HtpasswdUsers(path, cacheTtlMs, log);
-    } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist` : (err as Error).message;
-      throw new ConfigError([`${key}: ${reason}`]);
-    }
+    return asConfigError(key, path, () => new HtpasswdUsers(path, cacheTtlMs, log));
   }
 
   get size(): number {

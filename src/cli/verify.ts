@@ -1,10 +1,13 @@
+import { checkHtpasswdFile } from '../auth/htpasswd.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { EXIT } from './exit-codes.js';
 
 /** `porthole verify FILE`: every problem with the key that has it (exit 2), or "ok". */
 export async function verify(file: string): Promise<number> {
   try {
-    await loadConfig(file);
+    const config = await loadConfig(file);
+    // Files the config names are read at start-up; verify reads them too.
+    if (config.auth?.htpasswd) checkHtpasswdFile(config.auth.htpasswd.path, 'auth.htpasswd.path');
     process.stdout.write('ok\n');
     return EXIT.ok;
   } catch (err) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import type { PortholeConfigInput } from '../../src/config/schema.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { makeImage, snapshotTree, type Image } from '../helpers/registry-client.js';
+import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 
 /**
@@ -234,6 +236,11 @@ describe('htpasswd without accessControl: authenticated users may do everything,
       const md5 = join(dir, 'md5');
       await run('htpasswd', ['-cbm', md5, 'dave', 'dave-pw']);
       await assert.rejects(buildApp(validateConfig({ storage: { rootDirectory: join(dir, 'b') }, auth: { htpasswd: { path: md5 } } }), { logger: memoryLogger('warn').logger }), /auth\.htpasswd\.path: .*md5:1: the password of "dave" is not a bcrypt hash/);
+      const file = join(dir, 'porthole.yaml');
+      await writeFile(file, `auth:\n  htpasswd:\n    path: ${md5}\n`);
+      const verified = await runCli(['verify', file]);
+      assert.equal(verified.code, 2, 'porthole verify reads the htpasswd file too');
+      assert.match(verified.stderr, /auth\.htpasswd\.path: .*md5:1: the password of "dave" is not a bcrypt hash/);
       assert.throws(() => validateConfig({ accessControl: { repositories: { '**': { policies: [{ groups: ['nobody'], actions: ['pull'] }] } } } }), /accessControl\.repositories\.\*\*\.policies\.0\.groups\.0.*"nobody"/s);
       assert.throws(() => validateConfig({ accessControl: { repositories: { '**': { anonymousPolicy: ['read' as 'pull'] } } } }), /accessControl\.repositories\.\*\*\.anonymousPolicy\.0/);
     } finally {
