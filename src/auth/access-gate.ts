@@ -57,9 +57,15 @@ export class AccessGate {
     if (from !== null && !this.policy.allows(user, from, 'pull')) request.mountRefused = true;
   }
 
-  /** The user whose Basic credentials the request carries; undefined without credentials; a 401 with wrong ones. */
+  /**
+   * The user the request is: named by its Basic credentials (checked), else by its verified TLS
+   * client certificate; undefined without either; a 401 with wrong credentials or a refused
+   * certificate.
+   */
   private async authenticate(request: FastifyRequest): Promise<string | undefined> {
+    if (request.certificateRefused !== undefined) throw this.refusal(undefined, `client certificate refused: ${request.certificateRefused}`, true);
     const header = request.headers.authorization;
+    if (header === undefined && request.certificateUser !== undefined) return request.certificateUser;
     // Without users to check them against, credentials are ignored: every request is anonymous.
     if (header === undefined || this.users === undefined) return undefined;
     const [scheme, encoded] = header.split(' ', 2);
@@ -77,8 +83,8 @@ export class AccessGate {
   }
 
   /** 401 with the challenge when credentials could help, 403 for a known user, or where no one can log in. */
-  private refusal(user: string | undefined, message: string): RegistryError {
-    if (user !== undefined || this.users === undefined) return new RegistryError('DENIED', message);
+  private refusal(user: string | undefined, message: string, unauthenticated = false): RegistryError {
+    if (!unauthenticated && (user !== undefined || this.users === undefined)) return new RegistryError('DENIED', message);
     return new RegistryError('UNAUTHORIZED', message, undefined, { headers: this.challenge });
   }
 
@@ -87,9 +93,13 @@ export class AccessGate {
   }
 }
 
-/** The gate the config asks for; undefined when it asks for none (every request anonymous and allowed). */
-export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps): AccessGate | undefined {
-  if (auth?.htpasswd === undefined && accessControl === undefined) return undefined;
+/**
+ * The gate the config asks for; undefined when it asks for none (every request anonymous and
+ * allowed). `clientCertificates`: TLS client certificates are verified (http.tls.clientCA), so
+ * requests may be users without any other auth configured.
+ */
+export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps, clientCertificates = false): AccessGate | undefined {
+  if (auth?.htpasswd === undefined && accessControl === undefined && !clientCertificates) return undefined;
   const users = auth?.htpasswd ? HtpasswdUsers.open(auth.htpasswd.path, 'auth.htpasswd.path', durationMs(auth.htpasswd.cacheTtl), deps.log) : undefined;
   const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
   return new AccessGate(users, policy, auth?.realm ?? 'porthole', deps);

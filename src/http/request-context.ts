@@ -19,6 +19,10 @@ declare module 'fastify' {
     pullProvenance?: PullProvenance;
     /** The authenticated user; absent for anonymous requests. */
     user?: string;
+    /** The user a verified TLS client certificate names (mutual TLS); absent without one. */
+    certificateUser?: string;
+    /** Why a client certificate that was presented is not accepted (expired, not signed by the client CA). */
+    certificateRefused?: string;
     /** Set by access control for the catalog: whether the caller may pull a repository (only those are listed). */
     mayPull?: (repository: string) => boolean;
     /** Set by access control when a mount's source may not be pulled by the caller: an upload session is started instead. */
