@@ -9,10 +9,11 @@ import type { MatchedRoute } from '../http/routes.js';
 import type { Auditor } from '../observability/audit.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
+import { FailedLogins } from './failed-logins.js';
 import { HtpasswdUsers } from './htpasswd.js';
 
-/** How a login attempt ended (porthole_auth_attempts_total's outcome label). */
-export type AuthOutcome = 'success' | 'failure';
+/** How a login attempt ended (porthole_auth_attempts_total's outcome label): `locked` was refused unchecked (too many failures). */
+export type AuthOutcome = 'success' | 'failure' | 'locked';
 
 export interface AccessGateDeps {
   log: PortholeLogger;
@@ -33,6 +34,7 @@ export class AccessGate {
   constructor(
     private readonly users: HtpasswdUsers | undefined,
     private readonly policy: AccessPolicy,
+    private readonly failedLogins: FailedLogins,
     realm: string,
     private readonly deps: AccessGateDeps,
   ) {
@@ -44,6 +46,10 @@ export class AccessGate {
     const user = await this.authenticate(request);
     if (user !== undefined) request.user = user;
     const action = requestAction(request.method, route.kind);
+    // The version check always challenges an anonymous client when it could log in: clients
+    // (containers/image: skopeo, podman) learn the scheme only there, and without a challenge
+    // never send their credentials anywhere (zot #3538). An anonymous client goes on anonymously.
+    if (action === 'ping' && user === undefined && this.users !== undefined) throw this.refusal(undefined, 'authentication required');
     if (action === 'ping' || action === 'catalog') {
       if (user === undefined && !this.policy.anonymousAnywhere) throw this.refusal(undefined, 'authentication required');
       // The catalog names only what the caller may pull.
@@ -74,12 +80,27 @@ export class AccessGate {
     const colon = decoded.indexOf(':');
     const user = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    // What an anonymous client sends once challenged (skopeo: `Basic Og==`, ":"): anonymous.
+    if (user === '' && password === '') return undefined;
+    // A locked address or user is refused before the password is even looked at: a right
+    // guess during the lock tells nothing.
+    const retryAfter = this.failedLogins.retryAfter(request.ip, user);
+    if (retryAfter > 0) {
+      this.deps.attempted('basic', 'locked');
+      this.auditFailure(request, user, 'too many failed logins');
+      throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; try again in ${retryAfter} s`, undefined, { headers: { 'retry-after': String(retryAfter) } });
+    }
     const verified = await this.users.verify(user, password);
     this.deps.attempted('basic', verified ? 'success' : 'failure');
     if (verified) return user;
-    this.deps.auditor.record({ action: 'auth.login', outcome: 'failure', subject: user.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: 'wrong user name or password' });
+    this.failedLogins.failed(request.ip, user);
+    this.auditFailure(request, user, 'wrong user name or password');
     // The same answer for an unknown user and a wrong password.
     throw this.refusal(undefined, 'wrong user name or password');
+  }
+
+  private auditFailure(request: FastifyRequest, user: string, reason: string): void {
+    this.deps.auditor.record({ action: 'auth.login', outcome: 'failure', subject: user.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: reason });
   }
 
   /** 401 with the challenge when credentials could help, 403 for a known user, or where no one can log in. */
@@ -102,7 +123,10 @@ export function createAccessGate(auth: AuthConfig, accessControl: AccessControlC
   if (auth?.htpasswd === undefined && accessControl === undefined && !clientCertificates) return undefined;
   const users = auth?.htpasswd ? HtpasswdUsers.open(auth.htpasswd.path, 'auth.htpasswd.path', durationMs(auth.htpasswd.cacheTtl), deps.log) : undefined;
   const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
-  return new AccessGate(users, policy, auth?.realm ?? 'porthole', deps);
+  // Without auth there are no logins to limit (credentials are ignored); the limits are unused.
+  const limits = auth?.failedLogins ?? { limit: 1, userLimit: 1, window: '0s' };
+  const failedLogins = new FailedLogins({ limit: limits.limit, userLimit: limits.userLimit, windowMs: durationMs(limits.window) });
+  return new AccessGate(users, policy, failedLogins, auth?.realm ?? 'porthole', deps);
 }
 
 

@@ -39,6 +39,15 @@ export const authSchema = z
       .optional()
       .describe('HTTP Basic authentication against an htpasswd file.'),
     realm: z.string().min(1).default('porthole').describe('The realm named in the Basic challenge (WWW-Authenticate).'),
+    failedLogins: z
+      .object({
+        limit: z.number().int().min(1).default(10).describe('Failed logins from one client address within the window that lock it out of logging in (429) until the window ends.'),
+        userLimit: z.number().int().min(1).default(50).describe('Failed logins for one user, from any address, within the window that lock that user out.'),
+        window: duration('1m', 'The window failed logins are counted in.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Limits on guessing passwords.'),
   })
   .strict()
   .optional()

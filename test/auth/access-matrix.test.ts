@@ -194,7 +194,12 @@ describe('access control: who may do what, on which repository', { skip: skipUnl
     const right = await send('alice', { method: 'GET', path: '/v2/' });
     assert.equal(right.status, 200);
     const anonymous = await send('anonymous', { method: 'GET', path: '/v2/' });
-    assert.equal(anonymous.status, 200, 'public/** can be pulled anonymously, so the version check answers anonymous clients');
+    assert.equal(anonymous.status, 401, 'the version check challenges anonymous clients, even with public repositories: that is where clients learn to log in');
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic realm="porthole"/);
+    // What skopeo sends, once challenged, when it has no credentials: anonymous, and may pull public/**.
+    const empty = { authorization: `Basic ${Buffer.from(':').toString('base64')}` };
+    assert.equal((await fetch(`${base}/v2/public/base/manifests/1`, { headers: { ...empty, accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 200);
+    assert.equal((await fetch(`${base}/v2/team/app/manifests/1`, { headers: empty })).status, 401);
   });
 
   test('a caller who may not pull a repository cannot tell whether it exists', async () => {

@@ -234,7 +234,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     }),
     authAttempts: new KeyedCounter({
       name: 'porthole_auth_attempts_total',
-      help: 'Requests that presented credentials, by method (basic) and outcome (success, failure).',
+      help: 'Requests that presented credentials, by method (basic) and outcome (success, failure, locked: refused unchecked after too many failures).',
       labelNames: ['method', 'outcome'] as const,
       registers,
     }),
