@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
 import type { BackupCommandOptions, GcCommandOptions, RestoreCommandOptions, ScrubCommandOptions } from './job-commands.js';
+import type { PasswdOptions } from './passwd.js';
 import type { PruneCommandOptions } from './prune.js';
 import type { ServeOptions } from './serve.js';
 import { versionText } from './version.js';
@@ -75,6 +76,16 @@ program
   .argument('<file>', 'YAML or JSON configuration file')
   .action(async (file: string) => {
     process.exitCode = await (await import('./verify.js')).verify(file);
+  });
+
+program
+  .command('passwd')
+  .description('Add a user to an htpasswd file (auth.htpasswd.path), or change their password: bcrypt, as htpasswd -B writes it.')
+  .argument('<file>', 'the htpasswd file; created (mode 0600) when missing')
+  .argument('<user>', 'the user name')
+  .option('--cost <n>', "bcrypt's cost, 4 to 17", '10')
+  .action(async (file: string, user: string, options: PasswdOptions) => {
+    process.exitCode = await (await import('./passwd.js')).passwd(file, user, options);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -11,16 +11,19 @@ export interface CliOptions {
   cwd?: string;
   /** Another built CLI of the project (such as porthole-exporter's); porthole's when omitted. */
   cli?: string;
+  /** Written to the command's standard input (closed after it); no standard input when omitted. */
+  input?: string;
 }
 
 /** Runs the porthole CLI (or `options.cli`) to completion (bounded: 20 s) and captures its output. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.cli ?? PORTHOLE_CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.cli ?? PORTHOLE_CLI, ...args], { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${options.cli ?? PORTHOLE_CLI} ${args.join(' ')} did not finish within 20 s`));
