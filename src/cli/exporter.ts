@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load.js';
-import { loadExporterConfig } from '../exporter/config.js';
+import { loadExporterConfig, type CredentialFlags } from '../exporter/config.js';
 import { buildExporterApp } from '../exporter/exporter-app.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
@@ -9,10 +9,10 @@ import { EXIT } from './exit-codes.js';
 import { keyToBlame } from './listen-failure.js';
 import { versionText } from './version.js';
 
-async function runExporter(file: string): Promise<void> {
+async function runExporter(file: string, flags: CredentialFlags): Promise<void> {
   let config;
   try {
-    config = await loadExporterConfig(file);
+    config = await loadExporterConfig(file, flags);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`porthole-exporter: ${err.message}\n`);
@@ -56,7 +56,15 @@ program
   .command('config')
   .description('Run with the settings of a JSON or YAML file ({"Server": {...}, "Exporter": {...}}).')
   .argument('<file>', 'configuration file')
-  .action(runExporter);
+  // Credentials for porthole's extensions.metrics.auth. Files, not values: a password on the
+  // command line or in the environment would show in `ps` and /proc. Given, they replace the
+  // file's credentials (Server.username, password, passwordFromEnv, passwordFile, bearerTokenFile).
+  .addOption(new Option('--porthole-username <user>', 'user to send porthole with HTTP Basic (Server.username)').env('PORTHOLE_EXPORTER_USERNAME'))
+  .addOption(new Option('--porthole-password-file <path>', "file holding that user's password (Server.passwordFile)").env('PORTHOLE_EXPORTER_PASSWORD_FILE'))
+  .addOption(new Option('--porthole-bearer-token-file <path>', 'file holding a token to send porthole as Authorization: Bearer (Server.bearerTokenFile)').env('PORTHOLE_EXPORTER_BEARER_TOKEN_FILE'))
+  .action((file: string, options: { portholeUsername?: string; portholePasswordFile?: string; portholeBearerTokenFile?: string }) =>
+    runExporter(file, { username: options.portholeUsername, passwordFile: options.portholePasswordFile, bearerTokenFile: options.portholeBearerTokenFile }),
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`porthole-exporter: ${(err as Error).stack ?? String(err)}\n`);

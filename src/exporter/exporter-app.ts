@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { ExporterConfig } from './config.js';
-import { SnapshotClient, SnapshotError, type Snapshot } from './snapshot-client.js';
+import { SnapshotClient, SnapshotError, type Snapshot, type SnapshotFailure } from './snapshot-client.js';
 
 /** The exporter's own metrics; porthole's come from the snapshot, under their full-mode names. */
 function exporterMetrics(registry: Registry) {
@@ -42,7 +42,9 @@ export function buildExporterApp(config: ExporterConfig, log: PortholeLogger): {
   const client = new SnapshotClient(config.Server);
   const own = new Registry();
   const metrics = exporterMetrics(own);
-  let wasUp: boolean | undefined;
+  // 'up', or why porthole could not be read: logged when it changes (once, not on every scrape;
+  // zot #3263), so that a change of reason (unreachable, then refused) is told too.
+  let state: 'up' | SnapshotFailure | undefined;
   const app = Fastify({ logger: false });
 
   app.get(config.Exporter.metrics.path, async (_request, reply) => {
@@ -52,15 +54,16 @@ export function buildExporterApp(config: ExporterConfig, log: PortholeLogger): {
       const snapshot = await client.fetch();
       metrics.up.set(1);
       registries = [replay(snapshot), own];
-      if (wasUp !== true) log.info({ target: client.target }, 'porthole is readable');
-      wasUp = true;
+      if (state !== 'up') log.info({ target: client.target }, 'porthole is readable');
+      state = 'up';
     } catch (err) {
       const reason = err instanceof SnapshotError ? err.reason : 'invalid';
       metrics.up.set(0);
       metrics.scrapeErrors.inc({ reason });
-      if (wasUp !== false) log.warn({ target: client.target, reason, err }, 'porthole cannot be read; answering porthole_up 0');
+      // The message says why (never with a secret: the exporter's own credentials are not in it).
+      if (state !== reason) log.warn({ target: client.target, reason, err }, 'porthole cannot be read; answering porthole_up 0');
       else log.debug({ target: client.target, reason }, 'porthole still cannot be read');
-      wasUp = false;
+      state = reason;
     }
     metrics.scrapeDuration.set((performance.now() - started) / 1000);
     const merged = Registry.merge(registries);

@@ -24,8 +24,10 @@ export interface ExporterProcess extends ServiceProcess {
 
 export interface ExporterStart {
   config: ExporterConfigInput;
-  /** More environment, for Server.passwordFromEnv. */
+  /** More environment, for Server.passwordFromEnv and the PORTHOLE_EXPORTER_* variables. */
   env?: NodeJS.ProcessEnv;
+  /** More flags after `config FILE` (--porthole-username...). */
+  args?: string[];
 }
 
 /**
@@ -39,7 +41,7 @@ export async function startExporter(options: ExporterStart): Promise<ExporterPro
   const exporter = options.config.Exporter ?? {};
   const config = { ...options.config, Exporter: { address: '127.0.0.1', port: 0, ...exporter, log: { output: 'stdout', ...exporter.log } } };
   await writeFile(file, JSON.stringify(config));
-  const service = spawnService(process.execPath, [EXPORTER_CLI, 'config', file], options.env);
+  const service = spawnService(process.execPath, [EXPORTER_CLI, 'config', file, ...(options.args ?? [])], options.env);
   const dispose = async (): Promise<void> => {
     await service.stop();
     await cleanup(dir);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
-import { loadExporterConfig } from '../../src/exporter/config.js';
+import { loadExporterConfig, type CredentialFlags } from '../../src/exporter/config.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 
 describe('porthole-exporter configuration', () => {
@@ -13,15 +13,15 @@ describe('porthole-exporter configuration', () => {
   });
   after(() => cleanup(dir));
 
-  async function load(name: string, text: string) {
+  async function load(name: string, text: string, flags?: CredentialFlags) {
     const file = join(dir, name);
     await writeFile(file, text);
-    return loadExporterConfig(file);
+    return loadExporterConfig(file, flags);
   }
 
-  async function problems(name: string, text: string): Promise<string[]> {
+  async function problems(name: string, text: string, flags?: CredentialFlags): Promise<string[]> {
     try {
-      await load(name, text);
+      await load(name, text, flags);
     } catch (err) {
       if (err instanceof ConfigError) return err.problems;
       throw err;
@@ -67,5 +67,41 @@ describe('porthole-exporter configuration', () => {
     assert.deepEqual(await problems('env.yaml', 'Server:\n  username: u\n  passwordFromEnv: PORTHOLE_TEST_NEVER_SET\n'), [
       'Server.passwordFromEnv: environment variable PORTHOLE_TEST_NEVER_SET is not set',
     ]);
+  });
+
+  it('takes a password file or a bearer token file, each checked at start-up', async () => {
+    const passwordFile = join(dir, 'password');
+    const tokenFile = join(dir, 'token');
+    await writeFile(passwordFile, 'pw\n');
+    await writeFile(tokenFile, 'tok\n');
+    const basic = await load('password-file.yaml', `Server:\n  username: u\n  passwordFile: ${passwordFile}\n`);
+    assert.equal(basic.Server.passwordFile, passwordFile);
+    const bearer = await load('token-file.yaml', `Server:\n  bearerTokenFile: ${tokenFile}\n`);
+    assert.equal(bearer.Server.bearerTokenFile, tokenFile);
+
+    const empty = join(dir, 'empty');
+    await writeFile(empty, ' \n');
+    assert.deepEqual(await problems('missing.yaml', `Server:\n  username: u\n  passwordFile: ${join(dir, 'nope')}\n`), [`Server.passwordFile: cannot read ${join(dir, 'nope')} (ENOENT)`]);
+    assert.deepEqual(await problems('empty.yaml', `Server:\n  bearerTokenFile: ${empty}\n`), [`Server.bearerTokenFile: ${empty} is empty`]);
+  });
+
+  it('refuses credentials that contradict each other', async () => {
+    assert.deepEqual(await problems('two-passwords.yaml', 'Server:\n  username: u\n  password: p\n  passwordFile: /x\n'), [
+      'Server.passwordFile: give one of password, passwordFromEnv and passwordFile, not password and passwordFile',
+    ]);
+    assert.deepEqual(await problems('no-user.yaml', 'Server:\n  password: p\n'), ['Server.password: needs Server.username']);
+    assert.deepEqual(await problems('both.yaml', 'Server:\n  username: u\n  bearerTokenFile: /x\n'), [
+      'Server.bearerTokenFile: give Basic credentials (Server.username) or a bearer token, not both',
+    ]);
+  });
+
+  it('credentials from flags replace the file\'s as a whole', async () => {
+    const tokenFile = join(dir, 'flag-token');
+    await writeFile(tokenFile, 'tok');
+    const fileText = 'Server:\n  host: registry.local\n  username: u\n  password: p\n';
+    const replaced = await load('flags.yaml', fileText, { bearerTokenFile: tokenFile });
+    assert.deepEqual([replaced.Server.host, replaced.Server.username, replaced.Server.password, replaced.Server.bearerTokenFile], ['registry.local', undefined, undefined, tokenFile]);
+    const kept = await load('no-flags.yaml', fileText, { username: undefined });
+    assert.deepEqual([kept.Server.username, kept.Server.password], ['u', 'p']);
   });
 });
