@@ -20,6 +20,9 @@ import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { createStorage } from './create-storage.js';
 import { createAccessGate } from './auth/access-gate.js';
+import { clientCertificates } from './http/client-certificates.js';
+import { ServerCertificate } from './http/server-certificate.js';
+import { notAfterSeconds } from './http/tls.js';
 import { JobRunner } from './jobs/runner.js';
 import { pushgatewayPusher } from './jobs/pushgateway.js';
 import { scheduleJobs } from './jobs/schedule.js';
@@ -43,6 +46,8 @@ export interface PortholeApp {
   jobs: JobRunner;
   /** The separate metrics listener (extensions.metrics.port), for the caller to listen on and close. */
   metricsListener?: FastifyInstance;
+  /** The TLS certificate (http.tls), for the caller to reload on SIGHUP. */
+  certificate?: ServerCertificate;
 }
 
 /** Kept back from the span flush at shutdown (see the onClose hook). */
@@ -70,7 +75,14 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false };
+  // Read before the server exists: a certificate that cannot be served stops start-up, naming its key.
+  const tls = config.http.tls;
+  const certificate = tls
+    ? ServerCertificate.load(tls, deps.logger.child({ module: 'tls' }), ({ leaf }) => telemetry.metrics.tlsCertificateExpiry.set({ file: tls.certificate }, notAfterSeconds(leaf)))
+    : undefined;
   const server = Fastify({
+    // HTTPS when http.tls is set, on the same listener; null is plain HTTP. Either way HTTP/1.1.
+    https: certificate?.serverOptions ?? null,
     // Fastify types its logger as the base pino logger; ours only adds the `panic` level.
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // One access line per request is written by accessLog, instead of Fastify's two.
@@ -92,6 +104,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     // resident memory), are replaced by ones that refuse to be used.
     schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
   });
+  certificate?.serve(server.server);
 
   // Installed on the root instance itself (not registered as plugins, which Fastify would
   // encapsulate), so that their hooks see every request, unrouted ones included.
@@ -100,13 +113,15 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   accessLog(server, metricsConfig.prometheus.path, tracing);
   auditHook(server, auditor, tracing);
   httpMetrics(server, telemetry.recorder, tracing);
+  // Who a client certificate names, for the access gate, before any route runs.
+  if (config.http.tls?.clientCA !== undefined) clientCertificates(server, (seconds) => telemetry.metrics.tlsClientCertificateExpiration.observe(seconds));
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
   const access = createAccessGate(config.auth, config.accessControl, {
     log: deps.logger.child({ module: 'auth' }),
     auditor,
     attempted: (method, outcome) => telemetry.metrics.authAttempts.inc({ method, outcome }),
-  });
+  }, config.http.tls?.clientCA !== undefined);
   if (access) registryContext.access = access;
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
   await server.register(async (scope) => registryApi(scope, registryContext));
@@ -151,6 +166,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     jobsStopping.abort();
     stopPurge();
     access?.close();
+    certificate?.close();
     stopScans();
     metricsEndpoint.stop();
     await pullThrough?.close();
@@ -164,5 +180,6 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   health.started = true;
   const app: PortholeApp = { server, store, health, telemetry, jobs, auditor };
   if (metricsEndpoint.listener) app.metricsListener = metricsEndpoint.listener;
+  if (certificate) app.certificate = certificate;
   return app;
 }

@@ -138,7 +138,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
   }
   // The app's auditor: the same log, with every event counted (porthole_audit_events_total).
-  const { server, health, metricsListener, auditor } = app;
+  const { server, health, metricsListener, auditor, certificate } = app;
   const { address: host, port: wanted } = config.http;
   const port = await step('http.address', `binding ${host}:${wanted}`, listenOrRefuse(server, { address: 'http.address', port: 'http.port' }, host, wanted));
   // Every listener is bound before "porthole listening" is logged: whoever waits for that line
@@ -150,19 +150,23 @@ export async function serve(options: ServeOptions): Promise<void> {
     const metricsPort = await step(keys.address, `binding ${address}:${metrics.port ?? 0}`, listenOrRefuse(metricsListener, keys, address, metrics.port ?? 0));
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
-  const addonProblem = config.storage.sendfile ? kernelIo().problem : undefined;
-  if (addonProblem) log.warn({ reason: addonProblem }, 'blob downloads are copied through user space');
-  const blobDownloads = config.storage.sendfile && !addonProblem ? 'sendfile' : 'copy';
-  log.info({ address: config.http.address, port, root: config.storage.rootDirectory, blobDownloads }, 'porthole listening');
+  // TLS encrypts in user space, where sendfile(2) cannot reach: its downloads are always copied.
+  const copyReason = !config.storage.sendfile ? undefined : config.http.tls ? 'http.tls is set: TLS encrypts in user space, which sendfile cannot' : kernelIo().problem;
+  if (copyReason) log.warn({ reason: copyReason }, 'blob downloads are copied through user space');
+  const blobDownloads = config.storage.sendfile && !copyReason ? 'sendfile' : 'copy';
+  const scheme = config.http.tls ? 'https' : 'http';
+  log.info({ address: config.http.address, port, scheme, root: config.storage.rootDirectory, blobDownloads }, 'porthole listening');
   startupDone();
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
 
-  // logrotate moves the files away, then sends SIGHUP: reopen them by path.
+  // logrotate moves the files away, then sends SIGHUP: reopen them by path. A renewed TLS
+  // certificate is announced the same way (certbot's and cert-manager's deploy hooks).
   process.on('SIGHUP', () => {
     logFile.reopen();
     auditFile?.reopen();
     log.info({ signal: 'SIGHUP' }, 'log files reopened');
     auditor.record({ action: 'log.reopen', outcome: 'success', subject: SERVER_SUBJECT, detail: 'SIGHUP' });
+    certificate?.reload('SIGHUP');
   });
 
   let stopping = false;

@@ -1,5 +1,6 @@
 import { checkHtpasswdFile } from '../auth/htpasswd.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { readTlsMaterial } from '../http/tls.js';
 import { EXIT } from './exit-codes.js';
 
 /** `porthole verify FILE`: every problem with the key that has it (exit 2), or "ok". */
@@ -8,6 +9,7 @@ export async function verify(file: string): Promise<number> {
     const config = await loadConfig(file);
     // Files the config names are read at start-up; verify reads them too.
     if (config.auth?.htpasswd) checkHtpasswdFile(config.auth.htpasswd.path, 'auth.htpasswd.path');
+    if (config.http.tls) readTlsMaterial(config.http.tls);
     process.stdout.write('ok\n');
     return EXIT.ok;
   } catch (err) {

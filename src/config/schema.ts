@@ -13,11 +13,44 @@ import { accessControlSchema, authSchema } from './auth-schema.js';
 
 export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+/** HTTPS on the main listener, and mutual TLS (docs/tls.md). */
+const tlsSchema = z
+  .object({
+    certificate: z
+      .string()
+      .min(1)
+      .describe('PEM file of the server certificate, followed by its intermediate CA certificates if any; re-read on SIGHUP and when it changes.'),
+    key: z.string().min(1).describe('PEM file of the unencrypted private key of the certificate; re-read with it.'),
+    clientCA: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM file of the CA certificates that sign client certificates: clients are asked for one (mutual TLS), and a verified one authenticates as its subject CN (else its first DNS or email SAN). Absent: no client certificates.',
+      ),
+    clientAuth: z
+      .enum(['optional', 'required'])
+      .optional()
+      .describe('Only with clientCA. optional (the default): a connection without a client certificate goes on anonymously; required: the TLS handshake refuses it.'),
+    minVersion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('The oldest TLS version accepted: TLSv1.2 or TLSv1.3.'),
+  })
+  .strict()
+  .superRefine((tls, context) => {
+    if (tls.clientAuth !== undefined && tls.clientCA === undefined) {
+      context.addIssue({ code: 'custom', path: ['clientAuth'], message: 'needs http.tls.clientCA, the CA that client certificates are verified against' });
+    }
+  });
+
+export type TlsConfig = z.output<typeof tlsSchema>;
+
 const httpSchema = z
   .object({
     address: z.string().min(1).default('127.0.0.1').describe('Address to listen on; 0.0.0.0 for every interface.'),
     port: z.number().int().min(0).max(65535).default(5000).describe('TCP port to listen on; 0 picks a free one.'),
     shutdownTimeout: duration('30s', 'How long a graceful shutdown waits for requests in flight before closing them.'),
+    tls: tlsSchema.optional().describe('Serve HTTPS instead of plain HTTP, on the same address and port (see docs/tls.md). Absent: plain HTTP.'),
   })
   .strict()
   .prefault({})

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheSize, CacheStats } from '../../storage/types.js';
 import { declareJobMetrics } from './job-metrics.js';
 import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
@@ -14,6 +14,12 @@ import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** 100 B to 1 GiB, by powers of about 4. */
 export const SIZE_BUCKETS = [100, 1_000, 10_000, 100_000, 1_000_000, 4_000_000, 16_000_000, 64_000_000, 256_000_000, 1_073_741_824];
+
+/**
+ * Remaining lifetime of client certificates: from expired (0) through half an hour, hours and days
+ * to about a year, as Kubernetes' apiserver_client_certificate_expiration_seconds.
+ */
+export const CLIENT_CERTIFICATE_BUCKETS = [0, 1800, 3600, 7200, 21600, 43200, 86400, 172800, 345600, 604800, 2592000, 7776000, 15552000, 31104000];
 
 /** Live values that gauges read at scrape time (cheap, so no reporting interval is needed). */
 export interface MetricSources {
@@ -224,6 +230,18 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       name: 'porthole_pushgateway_push_errors_total',
       help: 'Pushes of job metrics the Pushgateway did not take (down, refused, timed out), by action.',
       labelNames: ['action'] as const,
+      registers,
+    }),
+    tlsCertificateExpiry: new Gauge({
+      name: 'porthole_tls_certificate_expiry_timestamp_seconds',
+      help: 'Unix time at which the server\'s TLS certificate (http.tls.certificate) expires, by file; set at start-up and on each reload; absent without TLS.',
+      labelNames: ['file'] as const,
+      registers,
+    }),
+    tlsClientCertificateExpiration: new Histogram({
+      name: 'porthole_tls_client_certificate_expiration_seconds',
+      help: 'Remaining lifetime of the client certificates presented (mutual TLS), once per TLS connection; an expired one counts as 0 (apiserver_client_certificate_expiration_seconds).',
+      buckets: CLIENT_CERTIFICATE_BUCKETS,
       registers,
     }),
     auditEvents: new KeyedCounter({
