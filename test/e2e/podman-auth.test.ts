@@ -121,20 +121,8 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
     }
   }
 
-  /**
-   * podman with input on stdin (for --password-stdin), in the store's isolation: PodmanStore.podman
-   * gives podman an empty stdin, so this runs podman with the same global flags and environment,
-   * read from the store. Every podman command, login included, sets up the store it is pointed
-   * at: without them it would touch the machine's own (/var/lib/containers as root).
-   */
-  function podmanWithInput(store: PodmanStore, args: string[], input: string): Promise<CommandResult> {
-    const { globalFlags, env } = store as unknown as { globalFlags?: unknown; env?: NodeJS.ProcessEnv };
-    if (!Array.isArray(globalFlags) || env === undefined) throw new Error('PodmanStore no longer keeps globalFlags and env: update podmanWithInput');
-    return runCommand('podman', [...(globalFlags as string[]), ...args], { env, input, timeoutMs: COMMAND_TIMEOUT });
-  }
-
   function login(store: PodmanStore, authfile: string, user: string, password: string): Promise<CommandResult> {
-    return podmanWithInput(store, ['login', '--username', user, '--password-stdin', '--tls-verify=false', '--authfile', authfile, porthole.host], `${password}\n`);
+    return store.podman(['login', '--username', user, '--password-stdin', '--tls-verify=false', '--authfile', authfile, porthole.host], COMMAND_TIMEOUT, `${password}\n`);
   }
 
   let devLogin: Promise<string> | undefined;

@@ -46,8 +46,9 @@ export class PodmanStore {
     return new PodmanStore(dir, globalFlags, { ...sandbox.env, CONTAINERS_STORAGE_CONF: storageConf });
   }
 
-  podman(args: string[], timeoutMs = 90_000): Promise<CommandResult> {
-    return runCommand('podman', [...this.globalFlags, ...args], { env: this.env, timeoutMs });
+  /** podman in this store; `input` goes to its standard input (`login --password-stdin`), which is empty otherwise. */
+  podman(args: string[], timeoutMs = 90_000, input?: string): Promise<CommandResult> {
+    return runCommand('podman', [...this.globalFlags, ...args], { env: this.env, timeoutMs, ...(input === undefined ? {} : { input }) });
   }
 
   /** Unmounts whatever podman left mounted under the store, then removes it all. */
