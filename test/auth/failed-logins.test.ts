@@ -81,6 +81,7 @@ describe('failed logins', () => {
       assert.match(metrics, /^porthole_auth_attempts_total\{method="basic",outcome="failure"\} 10$/m);
       assert.match(metrics, /^porthole_auth_attempts_total\{method="basic",outcome="locked"\} 41$/m);
       assert.match(metrics, /^porthole_auth_attempts_total\{method="basic",outcome="success"\} 1$/m);
+      assert.match(metrics, /^porthole_http_requests_by_user_total\{user="alice"\} 1$/m, 'the one request alice was let in for');
     });
   });
 });

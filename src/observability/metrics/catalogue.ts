@@ -250,6 +250,12 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
       labelNames: ['action', 'outcome'] as const,
       registers,
     }),
+    requestsByUser: new KeyedCounter({
+      name: 'porthole_http_requests_by_user_total',
+      help: 'Requests of authenticated users, by user (authenticated_user_requests); users past maxRepoLabels count under user="_other".',
+      labelNames: ['user'] as const,
+      registers,
+    }),
     authAttempts: new KeyedCounter({
       name: 'porthole_auth_attempts_total',
       help: 'Requests that presented credentials, by method (basic) and outcome (success, failure, locked: refused unchecked after too many failures).',

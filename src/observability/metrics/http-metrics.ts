@@ -37,6 +37,7 @@ export function httpMetrics(app: FastifyInstance, recorder: MetricsRecorder, tra
       bytesIn: requestBytes(request),
       bytesOut,
       ...(request.errorCode === undefined ? {} : { errorCode: request.errorCode }),
+      ...(request.user === undefined ? {} : { user: request.user }),
       ...(exemplar === undefined ? {} : { exemplar }),
     };
     recorder.requestFinished(request.countedInFlight, observation);

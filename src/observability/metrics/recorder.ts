@@ -18,6 +18,8 @@ export interface RequestObservation {
   bytesIn: number;
   bytesOut: number;
   errorCode?: string;
+  /** The authenticated user; absent for anonymous requests. */
+  user?: string;
   /**
    * The trace of a sampled request: it becomes the exemplar of the request-duration bucket the
    * request falls in (OpenMetrics scrapes show it). Absent for requests not traced or not sampled.
@@ -41,6 +43,7 @@ export class MetricsRecorder {
     readonly metrics: Metrics,
     private readonly repos: RepoLabels,
     collecting: boolean,
+    private readonly users: RepoLabels,
   ) {
     this.enabled = collecting;
     metrics.collectionEnabled.set(collecting ? 1 : 0);
@@ -71,7 +74,7 @@ export class MetricsRecorder {
   requestFinished(counted: RequestKind | undefined, observation: RequestObservation): void {
     if (counted !== undefined) this.inFlight[counted] -= 1;
     if (!this.enabled) return;
-    const { method, route, status, seconds, bytesIn, bytesOut, errorCode, exemplar } = observation;
+    const { method, route, status, seconds, bytesIn, bytesOut, errorCode, user, exemplar } = observation;
     const byRoute = `${method} ${route}`;
     const routeLabels = { method, route };
     this.metrics.httpRequests.add(`${byRoute} ${status}`, { method, route, code: String(status) });
@@ -79,6 +82,10 @@ export class MetricsRecorder {
     this.metrics.httpRequestSize.observeKey(byRoute, routeLabels, bytesIn);
     this.metrics.httpResponseSize.observeKey(byRoute, routeLabels, bytesOut);
     if (errorCode !== undefined) this.metrics.apiErrors.add(errorCode, { code: errorCode });
+    if (user !== undefined) {
+      const label = this.users.label(user);
+      this.metrics.requestsByUser.add(label, { user: label });
+    }
   }
 
   pulled(type: 'manifest' | 'blob', bytes: number, repo: string): void {

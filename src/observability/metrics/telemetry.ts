@@ -27,7 +27,8 @@ export function createTelemetry(settings: MetricsConfig, cacheStats: () => Cache
   let recorder: MetricsRecorder | undefined;
   const { registry, metrics } = createMetricsRegistry({ cacheStats, requestsInFlight: () => recorder?.requestsInFlight ?? { read: 0, write: 0 } });
   const repoLabels = new RepoLabels(settings.maxRepoLabels);
-  recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full');
+  // Users are bounded like repositories (a label per user up to the same maximum, then _other).
+  recorder = new MetricsRecorder(metrics, repoLabels, mode === 'full', new RepoLabels(settings.maxRepoLabels));
   const info = buildInfo();
   metrics.info.set({ version: info.version, commit: info.commit, node_version: info.nodeVersion, mode }, 1);
   return { mode, registry, metrics, recorder, repoLabels };
