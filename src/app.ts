@@ -20,6 +20,7 @@ import { writeClientError, writeError } from './registry/error-writer.js';
 import { healthRoutes, type HealthState } from './registry/health.js';
 import { createStorage } from './create-storage.js';
 import { createAccessGate } from './auth/access-gate.js';
+import { createMetricsAuth } from './auth/metrics-auth.js';
 import { clientCertificates } from './http/client-certificates.js';
 import { ServerCertificate } from './http/server-certificate.js';
 import { notAfterSeconds } from './http/tls.js';
@@ -125,7 +126,15 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   if (access) registryContext.access = access;
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
   await server.register(async (scope) => registryApi(scope, registryContext));
-  const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }));
+  // Scrapes log in through the gate itself: one HtpasswdUsers (its bcrypt cache, its reloads),
+  // the same limits on failed logins and the same audit as the registry API's.
+  const metricsAuth = createMetricsAuth(metricsConfig.auth, {
+    login: access ? (request, encoded) => access.login(request, encoded) : undefined,
+    realm: config.auth?.realm ?? 'porthole',
+    auditor,
+    log: deps.logger.child({ module: 'auth' }),
+  });
+  const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }), metricsAuth?.onRequest);
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
   // graceful shutdown open after their last request finished.
@@ -166,6 +175,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     jobsStopping.abort();
     stopPurge();
     access?.close();
+    metricsAuth?.close();
     certificate?.close();
     stopScans();
     metricsEndpoint.stop();

@@ -9,6 +9,7 @@ import type { MatchedRoute } from '../http/routes.js';
 import type { Auditor } from '../observability/audit.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
+import { challenge } from './challenge.js';
 import { FailedLogins } from './failed-logins.js';
 import { HtpasswdUsers } from './htpasswd.js';
 
@@ -38,7 +39,7 @@ export class AccessGate {
     realm: string,
     private readonly deps: AccessGateDeps,
   ) {
-    this.challenge = { 'www-authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
+    this.challenge = { 'www-authenticate': challenge('Basic', realm) };
   }
 
   /** Authenticates `request` and checks what it asks on `route`; a refusal throws 401 UNAUTHORIZED or 403 DENIED. */
@@ -76,6 +77,18 @@ export class AccessGate {
     if (header === undefined || this.users === undefined) return undefined;
     const [scheme, encoded] = header.split(' ', 2);
     if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(undefined, 'only HTTP Basic credentials are accepted');
+    return this.login(request, encoded);
+  }
+
+  /**
+   * The user that HTTP Basic credentials (`encoded`: the base64 after "Basic ") name, checked
+   * against the htpasswd file under the limits on failed logins, each attempt counted and each
+   * failure audited; undefined for anonymous ones (or when there are no users). A wrong pair
+   * throws 401, a locked address or user 429. Public for the metrics endpoint (metrics-auth.ts),
+   * so that /metrics is no way around the limits and shares the cache of verified pairs.
+   */
+  async login(request: FastifyRequest, encoded: string): Promise<string | undefined> {
+    if (this.users === undefined) return undefined;
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = colon < 0 ? decoded : decoded.slice(0, colon);

@@ -1,17 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { ConfigError } from '../config/load.js';
 import type { PortholeLogger } from '../observability/logger.js';
+import { watchFileChanges } from '../runtime/file-changes.js';
 
 /** A bcrypt hash as `htpasswd -B` writes it ($2y$), or as other tools do ($2a$, $2b$). */
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
 /** Remembered verifications at most: past it the memory starts again (each costs one bcrypt). */
 const MAX_REMEMBERED = 10_000;
-
-/** How often the file is looked at for changes. */
-const WATCH_INTERVAL_MS = 1_000;
 
 interface Table {
   users: Map<string, string>;
@@ -69,10 +67,7 @@ export function checkHtpasswdFile(path: string, key: string): void {
 export class HtpasswdUsers {
   private table: Table;
   private readonly verified = new Map<string, number>();
-  private readonly onChange = (current: Stats, previous: Stats): void => {
-    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
-    this.reload();
-  };
+  private readonly unwatch: () => void;
 
   private constructor(
     private readonly path: string,
@@ -80,7 +75,7 @@ export class HtpasswdUsers {
     private readonly log: PortholeLogger,
   ) {
     this.table = loadTable(path);
-    watchFile(path, { interval: WATCH_INTERVAL_MS, persistent: false }, this.onChange);
+    this.unwatch = watchFileChanges(path, () => this.reload());
   }
 
   /** The file as configured at `key`; a missing or unusable file is a config error naming the key. */
@@ -117,6 +112,6 @@ export class HtpasswdUsers {
   }
 
   close(): void {
-    unwatchFile(this.path, this.onChange);
+    this.unwatch();
   }
 }

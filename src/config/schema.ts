@@ -4,6 +4,7 @@ import { proxySchema } from './proxy-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 import { jobsSchema } from './jobs-schema.js';
 import { accessControlSchema, authSchema } from './auth-schema.js';
+import { metricsAuthSchema } from './metrics-auth-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -121,6 +122,9 @@ export const metricsSchema = z
       .default(null)
       .describe('Serve full-mode metrics on their own listener on this port; null serves them on the main listener.'),
     address: z.string().min(1).nullable().default(null).describe('Address of the separate metrics listener; null uses http.address.'),
+    auth: metricsAuthSchema
+      .optional()
+      .describe('Who may read the metrics, in either mode and on either listener (see docs/metrics.md); health endpoints stay open. Absent: anyone who reaches the endpoint.'),
     reportingInterval: duration('15s', 'How often the gauges that need a walk of storage (sizes, counts) are recomputed.'),
     maxRepoLabels: z
       .number()
@@ -161,7 +165,13 @@ export const configSchema = z
     tracing: tracingSchema,
     jobs: jobsSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    // Across sections: the metrics' users are checked against the registry's htpasswd file.
+    if (config.extensions.metrics?.auth?.users !== undefined && config.auth?.htpasswd === undefined) {
+      context.addIssue({ code: 'custom', path: ['extensions', 'metrics', 'auth', 'users'], message: 'needs auth.htpasswd, the file these users are checked against' });
+    }
+  });
 
 export type PortholeConfig = z.output<typeof configSchema>;
 export type MetricsConfig = z.output<typeof metricsSchema>;

@@ -15,6 +15,10 @@ export interface ScrapeTarget {
   metricsPath?: string;
   /** Keep the target's own labels on conflict, as a Pushgateway job must. */
   honorLabels?: boolean;
+  /** HTTP Basic on every scrape (`basic_auth` with `password_file`). */
+  basicAuth?: { username: string; passwordFile: string };
+  /** A bearer token on every scrape (`authorization: {type: Bearer, credentials_file}`). */
+  bearerTokenFile?: string;
 }
 
 export interface PrometheusOptions {
@@ -83,6 +87,8 @@ function configuration(options: PrometheusOptions): string {
       job_name: target.job,
       metrics_path: target.metricsPath ?? '/metrics',
       honor_labels: target.honorLabels ?? false,
+      ...(target.basicAuth ? { basic_auth: { username: target.basicAuth.username, password_file: target.basicAuth.passwordFile } } : {}),
+      ...(target.bearerTokenFile ? { authorization: { type: 'Bearer', credentials_file: target.bearerTokenFile } } : {}),
       static_configs: [{ targets: [target.target] }],
     })),
   });

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteShorthandOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { durationMs } from '../../config/durations.js';
 import type { MetricsConfig } from '../../config/schema.js';
@@ -12,6 +12,13 @@ export interface MetricsEndpoint {
   /** Stops the minimal-mode idle check. */
   stop(): void;
 }
+
+/**
+ * Who may read the metrics (extensions.metrics.auth), as an onRequest hook that answers a refusal
+ * itself; absent: anyone may. Given by the composition root, so that this module knows nothing of
+ * auth.
+ */
+export type MetricsGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** OpenMetrics (with exemplars) when the scrape asks for it first, else Prometheus text 0.0.4. */
 async function answerScrape(registry: Registry, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -33,20 +40,24 @@ export function installMetricsEndpoint(
   registry: Registry,
   recorder: MetricsRecorder,
   log: PortholeLogger,
+  guard?: MetricsGuard,
 ): MetricsEndpoint {
   const path = settings.prometheus.path;
+  // The same guard in every mode and on either listener (the HEAD route Fastify adds shares it).
+  const options: RouteShorthandOptions = guard ? { onRequest: guard } : {};
   if (settings.enable) {
     if (settings.port === null) {
-      app.get(path, async (request, reply) => answerScrape(registry, request, reply));
+      app.get(path, options, async (request, reply) => answerScrape(registry, request, reply));
       return { stop() {} };
     }
     const listener = Fastify({ logger: false });
-    listener.get(path, async (request, reply) => answerScrape(registry, request, reply));
+    listener.get(path, options, async (request, reply) => answerScrape(registry, request, reply));
     return { listener, stop() {} };
   }
 
   let lastScrape = 0;
-  app.get(path, async (_request, reply) => {
+  app.get(path, options, async (_request, reply) => {
+    // Only a scrape that was let in counts: a refused one neither switches collection on nor keeps it on.
     lastScrape = Date.now();
     if (!recorder.collecting) {
       recorder.setCollecting(true);
