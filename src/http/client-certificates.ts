@@ -24,7 +24,7 @@ function firstNameOf(subjectAltName: string | undefined): string | undefined {
 }
 
 /** The user a certificate names: its subject CN, else its first DNS or email SAN. */
-export function certificateUser(certificate: PeerCertificate): string | undefined {
+function certificateUser(certificate: PeerCertificate): string | undefined {
   return firstOf(certificate.subject?.CN) ?? firstNameOf(certificate.subjectaltname);
 }
 
@@ -52,11 +52,8 @@ export function clientCertificates(app: FastifyInstance, observe: ObserveClientC
   const identities = new WeakMap<TLSSocket, ClientIdentity>();
   app.addHook('onRequest', (request, _reply, done) => {
     const socket = request.raw.socket as TLSSocket;
-    let identity = identities.get(socket);
-    if (identity === undefined && !identities.has(socket)) {
-      identity = identify(socket, observe);
-      identities.set(socket, identity);
-    }
+    if (!identities.has(socket)) identities.set(socket, identify(socket, observe));
+    const identity = identities.get(socket);
     if (identity && 'user' in identity) request.certificateUser = identity.user;
     else if (identity) request.certificateRefused = identity.refused;
     done();

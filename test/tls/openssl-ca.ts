@@ -9,11 +9,11 @@ export interface KeyPair {
 }
 
 export interface IssueOptions {
-  /** The subject's CN. */
-  cn: string;
+  /** The subject's CN; none when omitted (the subject is then only an O). */
+  cn?: string;
   /** serverAuth (with subjectAltName) or clientAuth. */
   usage: 'server' | 'client';
-  /** subjectAltName entries, e.g. `IP:127.0.0.1`. */
+  /** subjectAltName entries, e.g. `IP:127.0.0.1`, `DNS:robot.example`. */
   san?: string[];
   days?: number;
   /** Sign a new certificate for this existing key instead of a new one (a renewal that keeps its key). */
@@ -98,13 +98,15 @@ export class OpensslCa implements KeyPair {
     const request = join(this.dir, `${name}.csr`);
     const key = options.key ?? join(this.dir, `${name}.key`);
     const keyArgs = options.key === undefined ? [...NEW_KEY, '-keyout', key] : ['-key', key];
-    await openssl(['req', '-new', ...keyArgs, '-out', request, '-subj', `/CN=${options.cn}`]);
+    const subject = options.cn === undefined ? '/O=porthole tests' : `/CN=${options.cn}`;
+    await openssl(['req', '-new', ...keyArgs, '-out', request, '-subj', subject]);
     return { request, key };
   }
 
   private extensions(options: IssueOptions): string[] {
-    if (options.usage === 'client') return ['basicConstraints = CA:FALSE', 'extendedKeyUsage = clientAuth'];
-    return ['basicConstraints = CA:FALSE', 'extendedKeyUsage = serverAuth', `subjectAltName = ${(options.san ?? []).join(', ')}`];
+    const usage = options.usage === 'client' ? 'clientAuth' : 'serverAuth';
+    const names = options.san === undefined ? [] : [`subjectAltName = ${options.san.join(', ')}`];
+    return ['basicConstraints = CA:FALSE', `extendedKeyUsage = ${usage}`, ...names];
   }
 }
 

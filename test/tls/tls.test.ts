@@ -41,6 +41,8 @@ interface Certificates {
   alice: KeyPair;
   expired: KeyPair;
   foreign: KeyPair;
+  /** A client certificate without a CN, named by its DNS subjectAltName. */
+  robot: KeyPair;
   /** Renewals of the server certificate: the same key, then a new key. */
   renewedSameKey: KeyPair;
   renewedNewKey: KeyPair;
@@ -53,15 +55,16 @@ before(async () => {
   const dir = await tempDir('tls-certificates');
   const [ca, foreignCa] = await Promise.all([OpensslCa.create(join(dir, 'ca'), 'porthole-test-ca'), OpensslCa.create(join(dir, 'foreign'), 'foreign-ca')]);
   const server = await ca.issue('server', { cn: '127.0.0.1', usage: 'server', san: ['IP:127.0.0.1', 'DNS:localhost'], days: 90 });
-  const [alice, expired, foreign, renewedSameKey, renewedNewKey, built] = await Promise.all([
+  const [alice, expired, foreign, robot, renewedSameKey, renewedNewKey, built] = await Promise.all([
     ca.issue('alice', { cn: 'alice', usage: 'client', days: 30 }),
     ca.issueExpired('expired', 'alice'),
     foreignCa.issue('mallory', { cn: 'alice', usage: 'client' }),
+    ca.issue('robot', { usage: 'client', san: ['DNS:robot.example', 'email:robot@example.com'] }),
     ca.issue('server-renewed', { cn: '127.0.0.1', usage: 'server', san: ['IP:127.0.0.1'], days: 180, key: server.key }),
     ca.issue('server-rekeyed', { cn: '127.0.0.1', usage: 'server', san: ['IP:127.0.0.1'], days: 365 }),
     buildOciLayout({ dir: join(dir, 'image'), tag: 'v1', seed: 'tls', layers: 1, filesPerLayer: 2, fileBytes: 16 * 1024 }),
   ]);
-  certificates = { dir, ca, server, alice, expired, foreign, renewedSameKey, renewedNewKey };
+  certificates = { dir, ca, server, alice, expired, foreign, robot, renewedSameKey, renewedNewKey };
   image = built;
 });
 
@@ -228,6 +231,15 @@ describe('HTTPS with optional client certificates and access control', { skip: s
     // alice's own certificate works with curl too.
     const withAlice = await curl(url('/v2/team/app/manifests/v1'), ['--cacert', ca.certificate, '--cert', certificates.alice.certificate, '--key', certificates.alice.key]);
     assert.equal(withAlice.status, 200, withAlice.body);
+  });
+
+  test('a verified certificate without a CN is the user its first DNS subjectAltName names', { timeout: TEST_TIMEOUT }, async () => {
+    // Not alice: authenticated (so 403, not 401), and refused by name.
+    const refused = await httpsGet(porthole.port, '/v2/team/app/manifests/v1', trust(certificates.robot));
+    assert.equal(refused.status, 403, refused.body);
+    assert.equal(refused.json().errors[0].code, 'DENIED');
+    assert.match(refused.json().errors[0].message, /not allowed for robot\.example$/);
+    assert.equal((await httpsGet(porthole.port, '/v2/public/app/manifests/v1', trust(certificates.robot))).status, 200);
   });
 
   test('/metrics: the server certificate\'s expiry, and the remaining lifetime of client certificates', { timeout: TEST_TIMEOUT }, async () => {
