@@ -36,6 +36,8 @@ export class AccessGate {
     private readonly users: HtpasswdUsers | undefined,
     private readonly policy: AccessPolicy,
     private readonly failedLogins: FailedLogins,
+    /** Whether verified TLS client certificates can name users (http.tls.clientCA). */
+    private readonly clientCertificates: boolean,
     realm: string,
     private readonly deps: AccessGateDeps,
   ) {
@@ -72,9 +74,9 @@ export class AccessGate {
   private async authenticate(request: FastifyRequest): Promise<string | undefined> {
     if (request.certificateRefused !== undefined) throw this.refusal(undefined, `client certificate refused: ${request.certificateRefused}`, true);
     const header = request.headers.authorization;
-    if (header === undefined && request.certificateUser !== undefined) return request.certificateUser;
-    // Without users to check them against, credentials are ignored: every request is anonymous.
-    if (header === undefined || this.users === undefined) return undefined;
+    // Without users to check them against, credentials are ignored: the request is its
+    // certificate's user, or anonymous.
+    if (header === undefined || this.users === undefined) return request.certificateUser;
     const [scheme, encoded] = header.split(' ', 2);
     if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(undefined, 'only HTTP Basic credentials are accepted');
     return this.login(request, encoded);
@@ -116,10 +118,15 @@ export class AccessGate {
     this.deps.auditor.record({ action: 'auth.login', outcome: 'failure', subject: user.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: reason });
   }
 
-  /** 401 with the challenge when credentials could help, 403 for a known user, or where no one can log in. */
+  /**
+   * 401 when logging in could help (with the Basic challenge when there are users to log in as;
+   * with client certificates only, a certificate is the way in), 403 for a known user, or where
+   * no one can log in.
+   */
   private refusal(user: string | undefined, message: string, unauthenticated = false): RegistryError {
-    if (!unauthenticated && (user !== undefined || this.users === undefined)) return new RegistryError('DENIED', message);
-    return new RegistryError('UNAUTHORIZED', message, undefined, { headers: this.challenge });
+    const canLogIn = this.users !== undefined || this.clientCertificates;
+    if (!unauthenticated && (user !== undefined || !canLogIn)) return new RegistryError('DENIED', message);
+    return new RegistryError('UNAUTHORIZED', message, undefined, this.users === undefined ? {} : { headers: this.challenge });
   }
 
   close(): void {
@@ -139,7 +146,7 @@ export function createAccessGate(auth: AuthConfig, accessControl: AccessControlC
   // Without auth there are no logins to limit (credentials are ignored); the limits are unused.
   const limits = auth?.failedLogins ?? { limit: 1, userLimit: 1, window: '0s' };
   const failedLogins = new FailedLogins({ limit: limits.limit, userLimit: limits.userLimit, windowMs: durationMs(limits.window) });
-  return new AccessGate(users, policy, failedLogins, auth?.realm ?? 'porthole', deps);
+  return new AccessGate(users, policy, failedLogins, clientCertificates, auth?.realm ?? 'porthole', deps);
 }
 
 

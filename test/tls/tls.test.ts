@@ -207,10 +207,9 @@ describe('HTTPS with optional client certificates and access control', { skip: s
     }
   });
 
-  // todo: src/auth/access-gate.ts answers an anonymous request 403 DENIED whenever there are no
-  // htpasswd users, although a client certificate could authenticate it here (its refusal() does
-  // not know of http.tls.clientCA); 401 is what a client that could present one must get.
-  test('without a client certificate a request is anonymous: public/** pulls, team/** is 401 UNAUTHORIZED', { timeout: TEST_TIMEOUT, todo: 'the access gate answers 403 DENIED with mTLS alone' }, async () => {
+  // With client certificates the only way to log in, an anonymous request that needs one gets
+  // 401 (a client that could present a certificate must learn that it should), not 403.
+  test('without a client certificate a request is anonymous: public/** pulls, team/** is 401 UNAUTHORIZED', { timeout: TEST_TIMEOUT }, async () => {
     assert.equal((await httpsGet(porthole.port, '/v2/public/app/manifests/v1', trust())).status, 200);
     const refused = await httpsGet(porthole.port, '/v2/team/app/manifests/v1', trust());
     assert.equal(refused.status, 401, refused.body);
