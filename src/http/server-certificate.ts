@@ -1,12 +1,10 @@
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Server, ServerOptions } from 'node:https';
 import { ConfigError } from '../config/load.js';
 import type { TlsConfig } from '../config/schema.js';
 import type { PortholeLogger } from '../observability/logger.js';
+import { watchFileChanges } from '../runtime/file-changes.js';
 import { httpsServerOptions, readTlsMaterial, secureContextOptions, type TlsMaterial } from './tls.js';
 
-/** How often the files are looked at for changes (as the htpasswd file is). */
-const WATCH_INTERVAL_MS = 1_000;
 
 /** Told of every certificate put in force, the first included (the expiry gauge). */
 export type CertificateLoaded = (material: TlsMaterial) => void;
@@ -26,10 +24,8 @@ function described(material: TlsMaterial): Record<string, string> {
 export class ServerCertificate {
   private server: Server | undefined;
   private readonly paths: string[];
-  private readonly onChange = (current: Stats, previous: Stats): void => {
-    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
-    this.reload('file changed');
-  };
+  /** Stop watching each file. */
+  private readonly unwatch: Array<() => void> = [];
 
   private constructor(
     private readonly tls: TlsConfig,
@@ -60,8 +56,7 @@ export class ServerCertificate {
   /** From now on, changes of the files (and reloads) go to `server`'s new connections. */
   serve(server: Server): void {
     this.server = server;
-    // Not persistent: the polls never keep the process alive on their own.
-    for (const path of this.paths) watchFile(path, { interval: WATCH_INTERVAL_MS, persistent: false }, this.onChange);
+    for (const path of this.paths) this.unwatch.push(watchFileChanges(path, () => this.reload('file changed')));
   }
 
   /** Reads the files again and serves what they hold from the next connection on; false when they do not load. */
@@ -87,6 +82,6 @@ export class ServerCertificate {
   }
 
   close(): void {
-    for (const path of this.paths) unwatchFile(path, this.onChange);
+    for (const stop of this.unwatch.splice(0)) stop();
   }
 }
