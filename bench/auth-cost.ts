@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startDistribution, type DistributionProcess } from '../test/helpers/distribution-process.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../test/helpers/porthole-process.js';
 import { makeImage, type Image } from '../test/helpers/registry-client.js';
+import { basicAuthorization } from '../test/helpers/basic-auth.js';
 import { median } from './lib/stats.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -23,7 +24,7 @@ const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 2 : 6;
 const USER = 'bench';
 const PASSWORD = 'bench-password';
-const AUTHORIZATION = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+const AUTHORIZATION = basicAuthorization(USER, PASSWORD);
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 
 interface Contender {

@@ -12,6 +12,7 @@ import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { makeImage, snapshotTree, type Image } from '../helpers/registry-client.js';
 import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
+import { basicHeaders } from '../helpers/basic-auth.js';
 
 /**
  * Access control, decided for every caller and action before a handler runs (docs/auth.md). The
@@ -56,7 +57,7 @@ const images = new Map<Repository, Image>();
 
 function credentials(caller: Caller, password?: string): Record<string, string> {
   if (caller === 'anonymous') return {};
-  return { authorization: `Basic ${Buffer.from(`${caller}:${password ?? PASSWORDS[caller]}`).toString('base64')}` };
+  return basicHeaders(caller, password ?? PASSWORDS[caller]);
 }
 
 async function listen(config: PortholeConfigInput): Promise<{ app: PortholeApp; url: string }> {
@@ -188,7 +189,7 @@ describe('access control: who may do what, on which repository', { skip: skipUnl
     assert.equal(wrong.status, 401);
     assert.match(wrong.headers.get('www-authenticate') ?? '', /^Basic realm="porthole"/);
     const wrongBody = await wrong.json();
-    const unknown = await fetch(`${base}/v2/`, { headers: { authorization: `Basic ${Buffer.from('mallory:whatever').toString('base64')}` } });
+    const unknown = await fetch(`${base}/v2/`, { headers: basicHeaders('mallory', 'whatever') });
     assert.equal(unknown.status, 401);
     assert.deepEqual(await unknown.json(), wrongBody);
     const right = await send('alice', { method: 'GET', path: '/v2/' });

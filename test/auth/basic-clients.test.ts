@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -17,6 +17,8 @@ import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
 import type { AccessLine, AuditLine } from '../logging/json-lines.js';
 import { readJsonLines } from '../logging/json-lines.js';
+import { basicAuthorization } from '../helpers/basic-auth.js';
+import { pathExists } from '../helpers/path-exists.js';
 
 /**
  * HTTP Basic authentication from an htpasswd file, against REAL clients, no mocks: skopeo from
@@ -52,16 +54,6 @@ async function htpasswd(file: string, user: string, password: string, create = f
   await run('htpasswd', [create ? '-cbB' : '-bB', file, user, password], { timeout: 10_000 });
 }
 
-function basic(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('skopeo', 'htpasswd'), timeout: 120_000 }, () => {
   let work: string;
@@ -116,15 +108,15 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     const ping = await raw(porthole.url, { path: '/v2/' });
     assert.equal(header(ping, 'www-authenticate'), CHALLENGE, `GET /v2/ answered ${ping.status} ${JSON.stringify(ping.headers)}`);
     // With credentials the version check answers 200; with wrong ones 401.
-    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basic('ci', USERS.ci) } }), 200);
-    assertError(await raw(porthole.url, { path: '/v2/', headers: { authorization: basic('ci', WRONG_PASSWORD) } }), 401, 'UNAUTHORIZED');
+    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basicAuthorization('ci', USERS.ci) } }), 200);
+    assertError(await raw(porthole.url, { path: '/v2/', headers: { authorization: basicAuthorization('ci', WRONG_PASSWORD) } }), 401, 'UNAUTHORIZED');
   });
 
   test('skopeo copy with --dest-creds pushes into team/**, and inspect with --creds shows the digest', { timeout: TEST_TIMEOUT }, async () => {
     await sandbox.skopeo(['copy', '--quiet', '--dest-creds', `ci:${USERS.ci}`, '--dest-tls-verify=false', source(), ref('team/app')]);
     const inspected = await sandbox.skopeo(['inspect', '--creds', `ci:${USERS.ci}`, '--tls-verify=false', ref('team/app')]);
     assert.equal(parseSkopeoJson<SkopeoInspect>(inspected.stdout).Digest, image.root.digest);
-    assert.ok(await exists(join(repositoryDir('team/app'), '_manifests', 'tags', '1')), 'the tag is stored');
+    assert.ok(await pathExists(join(repositoryDir('team/app'), '_manifests', 'tags', '1')), 'the tag is stored');
 
     // The access log names the user of the push.
     await waitFor('the access line of the manifest PUT', () => accessLines().some(isManifestPut('team/app')), 5_000);
@@ -148,7 +140,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
       CommandError,
       'skopeo login with a wrong password must fail',
     );
-    assert.equal(await exists(refusedAuthfile), false, 'a refused login saves nothing');
+    assert.equal(await pathExists(refusedAuthfile), false, 'a refused login saves nothing');
 
     const authfile = join(work, 'alice-auth.json');
     // runCommand, not sandbox.skopeo, to give skopeo the password on stdin; the sandbox's env keeps the machine's config out.
@@ -161,7 +153,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     assert.equal(saved.auths[porthole.host]?.auth, Buffer.from(`alice:${USERS.alice}`).toString('base64'), 'skopeo saved alice in the temp authfile');
 
     await sandbox.skopeo(['copy', '--quiet', '--dest-authfile', authfile, '--dest-tls-verify=false', source(), ref('team/lib')]);
-    const manifest = await raw(porthole.url, { path: '/v2/team/lib/manifests/1', headers: { authorization: basic('alice', USERS.alice), accept: image.root.mediaType } });
+    const manifest = await raw(porthole.url, { path: '/v2/team/lib/manifests/1', headers: { authorization: basicAuthorization('alice', USERS.alice), accept: image.root.mediaType } });
     assertStatus(manifest, 200);
     assert.equal(header(manifest, 'docker-content-digest'), image.root.digest);
   });
@@ -175,7 +167,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     assert.ok(failure instanceof CommandError, `skopeo copy with a wrong password must fail: ${String(failure)}`);
     assert.notEqual(failure.code, 0);
     assert.match(failure.result.stderr, /unauthorized|authentication required|401/i);
-    assert.equal(await exists(repositoryDir('team/bad')), false, 'no repository directory for team/bad');
+    assert.equal(await pathExists(repositoryDir('team/bad')), false, 'no repository directory for team/bad');
     assert.deepEqual(diffTrees(before, await snapshotTree(porthole.root)), { added: [], removed: [], changed: [] }, 'storage is unchanged');
     // It failed because porthole checked ci's password, not because skopeo sent none.
     await waitFor('the auth.login failure of ci', async () => (await readAudit()).some((line) => line.action === 'auth.login' && line.outcome === 'failure' && line.subject === 'ci'), 5_000);
@@ -187,7 +179,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
       (err: unknown) => err,
     );
     assert.ok(failure instanceof CommandError, `an anonymous skopeo copy must fail: ${String(failure)}`);
-    assert.equal(await exists(repositoryDir('team/anon')), false, 'no repository directory for team/anon');
+    assert.equal(await pathExists(repositoryDir('team/anon')), false, 'no repository directory for team/anon');
 
     const response = await raw(porthole.url, { method: 'POST', path: '/v2/team/anon/blobs/uploads/', headers: { 'content-length': 0 } });
     assertError(response, 401, 'UNAUTHORIZED');
@@ -196,17 +188,17 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
   });
 
   test('alice (group dev) may push into team/**; ci gets 403 DENIED pushing to public/x', { timeout: TEST_TIMEOUT }, async () => {
-    const started = await raw(porthole.url, { method: 'POST', path: '/v2/team/by-alice/blobs/uploads/', headers: { 'content-length': 0, authorization: basic('alice', USERS.alice) } });
+    const started = await raw(porthole.url, { method: 'POST', path: '/v2/team/by-alice/blobs/uploads/', headers: { 'content-length': 0, authorization: basicAuthorization('alice', USERS.alice) } });
     assertStatus(started, 202);
     const location = header(started, 'location') ?? '';
-    assertStatus(await raw(porthole.url, { method: 'DELETE', path: new URL(location, porthole.url).pathname, headers: { authorization: basic('alice', USERS.alice) } }), 204);
+    assertStatus(await raw(porthole.url, { method: 'DELETE', path: new URL(location, porthole.url).pathname, headers: { authorization: basicAuthorization('alice', USERS.alice) } }), 204);
 
-    const denied = await raw(porthole.url, { method: 'POST', path: '/v2/public/x/blobs/uploads/', headers: { 'content-length': 0, authorization: basic('ci', USERS.ci) } });
+    const denied = await raw(porthole.url, { method: 'POST', path: '/v2/public/x/blobs/uploads/', headers: { 'content-length': 0, authorization: basicAuthorization('ci', USERS.ci) } });
     assertError(denied, 403, 'DENIED');
     assert.equal(header(denied, 'www-authenticate'), undefined, 'a 403 carries no challenge: logging in again would not help');
     // ci may not push there with skopeo either.
     await assert.rejects(sandbox.skopeo(['copy', '--quiet', '--dest-creds', `ci:${USERS.ci}`, '--dest-tls-verify=false', source(), ref('public/x')]), CommandError);
-    assert.equal(await exists(repositoryDir('public/x')), false, 'no repository directory for public/x');
+    assert.equal(await pathExists(repositoryDir('public/x')), false, 'no repository directory for public/x');
   });
 
   test('an admin pushes to public/base; skopeo inspects it there without credentials', { timeout: TEST_TIMEOUT }, async () => {
@@ -223,7 +215,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
   });
 
   test('a user added to the htpasswd file while porthole runs can log in within seconds', { timeout: TEST_TIMEOUT }, async () => {
-    const asDora = { authorization: basic('dora', USERS.dora) };
+    const asDora = { authorization: basicAuthorization('dora', USERS.dora) };
     assertError(await raw(porthole.url, { path: '/v2/', headers: asDora }), 401, 'UNAUTHORIZED');
 
     const added = Date.now();
@@ -247,12 +239,12 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     const inspected = await sandbox.skopeo(['inspect', '--creds', `dora:${USERS.dora}`, '--tls-verify=false', ref('team/dora')]);
     assert.equal(parseSkopeoJson<SkopeoInspect>(inspected.stdout).Digest, image.root.digest);
     // The users from before the reload still work.
-    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basic('ci', USERS.ci) } }), 200);
+    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basicAuthorization('ci', USERS.ci) } }), 200);
   });
 
   test('no password, plain or base64, reaches the audit log or the output', { timeout: TEST_TIMEOUT }, async () => {
     // One more wrong password by hand, so that this test has a failure to look at when run alone.
-    assertError(await raw(porthole.url, { path: '/v2/team/app/tags/list', headers: { authorization: basic('alice', WRONG_PASSWORD) } }), 401, 'UNAUTHORIZED');
+    assertError(await raw(porthole.url, { path: '/v2/team/app/tags/list', headers: { authorization: basicAuthorization('alice', WRONG_PASSWORD) } }), 401, 'UNAUTHORIZED');
     await waitFor("the audit line of alice's wrong password", async () => loginFailures(await readAudit()).some((line) => line.subject === 'alice'), 5_000);
     await waitFor('the access line of that request', () => accessLines().some((line) => line.status === 401 && line.path === '/v2/team/app/tags/list'), 5_000);
 

@@ -10,6 +10,7 @@ import type { AuditEvent } from '../../src/observability/audit.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
+import { basicHeaders } from '../helpers/basic-auth.js';
 
 /**
  * Limits on guessing passwords (auth.failedLogins): per client address, and per user from any
@@ -18,10 +19,6 @@ import { skipUnlessTools } from '../helpers/tools.js';
  */
 
 const run = promisify(execFile);
-
-function basic(user: string, password: string): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
-}
 
 describe('failed logins', () => {
   test('windows: the limit locks the key until its window ends; another key is not affected', () => {
@@ -59,14 +56,14 @@ describe('failed logins', () => {
 
     test('50 bad logins from one address: 401 for the first 10, then 429 with Retry-After even for the right password; the same user from another address still logs in', async () => {
       const statuses: number[] = [];
-      for (let i = 0; i < 50; i += 1) statuses.push((await ping(basic('alice', `guess-${i}`), '192.0.2.7')).statusCode);
+      for (let i = 0; i < 50; i += 1) statuses.push((await ping(basicHeaders('alice', `guess-${i}`), '192.0.2.7')).statusCode);
       assert.deepEqual(statuses, [...Array<number>(10).fill(401), ...Array<number>(40).fill(429)]);
-      const locked = await ping(basic('alice', 'right-password'), '192.0.2.7');
+      const locked = await ping(basicHeaders('alice', 'right-password'), '192.0.2.7');
       assert.equal(locked.statusCode, 429, 'a right guess during the lock tells nothing');
       assert.equal(locked.json<{ errors: Array<{ code: string }> }>().errors[0]?.code, 'TOOMANYREQUESTS');
       const retryAfter = Number(locked.headers['retry-after']);
       assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-      assert.equal((await ping(basic('alice', 'right-password'), '198.51.100.3')).statusCode, 200, 'alice from another address');
+      assert.equal((await ping(basicHeaders('alice', 'right-password'), '198.51.100.3')).statusCode, 200, 'alice from another address');
       assert.equal((await ping({}, '192.0.2.7')).statusCode, 401, 'anonymous requests from the locked address are not 429: they present no login');
     });
 

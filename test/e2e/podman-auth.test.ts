@@ -16,7 +16,7 @@
  * that podman must upload every blob rather than mount it from an earlier push.
  */
 import assert from 'node:assert/strict';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { seededBytes } from '../fixtures/seeded-bytes.js';
@@ -32,6 +32,8 @@ import { accessLines, accessLogUntil, type AccessLine } from './access-log.js';
 import { ContainersSandbox } from './containers-sandbox.js';
 import { PodmanStore } from './podman-store.js';
 import { CommandError, runCommand, type CommandResult } from './run-command.js';
+import { basicAuthorization } from '../helpers/basic-auth.js';
+import { pathExists } from '../helpers/path-exists.js';
 
 const TEST_TIMEOUT = 40_000;
 /** The bound on each podman command: well inside a test's timeout. */
@@ -50,16 +52,6 @@ interface PodmanImage {
   RootFS: { Type: string; Layers: string[] };
 }
 
-function basic(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Resolves with the CommandError of a command that must fail; fails the test when it succeeds. */
 async function failure(command: Promise<CommandResult>, what: string): Promise<CommandError> {
@@ -181,7 +173,7 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
       const refusedAuthfile = join(work, 'refused-auth.json');
       const refused = await failure(login(store, refusedAuthfile, 'dev', WRONG_PASSWORD), 'podman login with a wrong password');
       assert.match(refused.result.stderr, /invalid username\/password|unauthorized|401/i);
-      if (await exists(refusedAuthfile)) {
+      if (await pathExists(refusedAuthfile)) {
         const saved = JSON.parse(await readFile(refusedAuthfile, 'utf8')) as { auths?: Record<string, unknown> };
         assert.equal(saved.auths?.[porthole.host], undefined, 'a refused login saves no credentials');
       }
@@ -205,7 +197,7 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
     assert.equal(put.user, 'dev', 'by dev');
     const uploads = (puts as UserAccessLine[]).filter((l) => l.repo === 'team/app' && l.method === 'PUT' && l.route === '/v2/:name/blobs/uploads/:id' && l.status === 201);
     assert.equal(uploads.length, 2, 'the layer and the config were uploaded');
-    assert.ok(await exists(join(repositoryDir('team/app'), '_manifests', 'tags', '1')), 'the tag is stored');
+    assert.ok(await pathExists(join(repositoryDir('team/app'), '_manifests', 'tags', '1')), 'the tag is stored');
 
     await assertPulls(reference('team/app'), pushed, ['--authfile', await devAuthfile()]);
     const pulls = logged().filter((l) => l.repo === 'team/app' && l.method === 'GET' && l.route === MANIFEST_ROUTE && l.status === 200);
@@ -219,7 +211,7 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
       const refused = await failure(store.podman(['push', '--quiet', '--tls-verify=false', reference('team/anon')], COMMAND_TIMEOUT), 'an anonymous podman push to team/anon');
       assert.match(refused.result.stderr, /unauthorized|authentication required|401/i);
     });
-    assert.equal(await exists(repositoryDir('team/anon')), false, 'no repository directory for team/anon');
+    assert.equal(await pathExists(repositoryDir('team/anon')), false, 'no repository directory for team/anon');
     // podman stops at its first refusal (the HEAD of a blob, whether it needs uploading).
     const anonymous = logged().filter((l) => l.repo === 'team/anon');
     assert.ok(anonymous.length > 0, 'podman asked porthole about team/anon');
@@ -264,12 +256,12 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
     const writes = logged().filter((l) => l.repo === 'public/x' && (l.method === 'PUT' || l.method === 'PATCH') && l.status < 400);
     assert.deepEqual(writes, [], 'no write to public/x succeeded');
 
-    assert.equal(await exists(repositoryDir('public/x')), false, 'no repositories/public/x');
+    assert.equal(await pathExists(repositoryDir('public/x')), false, 'no repositories/public/x');
     assert.deepEqual(diffTrees(before, await snapshotTree(porthole.root)), { added: [], removed: [], changed: [] }, 'storage is unchanged');
     // The same refusal, as a raw request shows it: 403 DENIED, without a challenge.
-    const denied = await raw(porthole.url, { method: 'POST', path: '/v2/public/x/blobs/uploads/', headers: { 'content-length': 0, authorization: basic('dev', USERS.dev) } });
+    const denied = await raw(porthole.url, { method: 'POST', path: '/v2/public/x/blobs/uploads/', headers: { 'content-length': 0, authorization: basicAuthorization('dev', USERS.dev) } });
     assertError(denied, 403, 'DENIED');
     assert.equal(header(denied, 'www-authenticate'), undefined);
-    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basic('dev', USERS.dev) } }), 200);
+    assertStatus(await raw(porthole.url, { path: '/v2/', headers: { authorization: basicAuthorization('dev', USERS.dev) } }), 200);
   });
 });

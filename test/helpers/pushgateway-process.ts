@@ -5,6 +5,7 @@ import { freePort } from './free-port.js';
 import { cleanup, tempDir } from './porthole-process.js';
 import { Exposition } from './prometheus-text.js';
 import { spawnService, waitForService, type ServiceProcess } from './service-process.js';
+import { basicHeaders } from './basic-auth.js';
 
 export interface PushgatewayOptions {
   /** Require HTTP basic auth with this user and password (a web config with a bcrypt hash made by htpasswd). */
@@ -43,7 +44,7 @@ export async function startPushgateway(options: PushgatewayOptions = {}): Promis
     await writeFile(webConfig, `basic_auth_users:\n  ${auth.username}: '${hash}'\n`);
     args.push(`--web.config.file=${webConfig}`);
   }
-  const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+  const headers: Record<string, string> = auth ? basicHeaders(auth.username, auth.password) : {};
   let service: ServiceProcess | undefined;
   const ready = async (): Promise<true | undefined> => {
     try {

@@ -3,6 +3,7 @@ import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypt
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { basicAuthorization } from './basic-auth.js';
 
 /**
  * A token endpoint that answers the way Docker Hub's (auth.docker.io/token) does: GET
@@ -46,7 +47,7 @@ export async function startTokenServer(dir: string, credentials?: { username: st
   const service = 'porthole-test-registry';
   const issuer = 'porthole-test-token-issuer';
   const issued = new Map<string, number>();
-  const expectedAuthorization = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : undefined;
+  const expectedAuthorization = credentials ? basicAuthorization(credentials.username, credentials.password) : undefined;
 
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://token.local');

@@ -14,6 +14,7 @@ import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { basicHeaders } from '../helpers/basic-auth.js';
 
 /**
  * extensions.metrics.auth at the handler level (buildApp + inject): who may read the metrics in
@@ -30,9 +31,6 @@ const TOKEN = 'metrics-token-0b9f3e51d7';
 const BASIC_CHALLENGE = `Basic realm="${REALM}", charset="UTF-8"`;
 const BEARER_CHALLENGE = `Bearer realm="${REALM}"`;
 
-function basic(user: string, password: string): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
-}
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
@@ -102,14 +100,14 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
     });
 
     test('a user of `users` reads the metrics; a wrong password is 401; a valid user not in `users` is 403', async () => {
-      const allowed = await get(app, basic('prometheus', PASSWORDS.prometheus));
+      const allowed = await get(app, basicHeaders('prometheus', PASSWORDS.prometheus));
       assert.equal(allowed.statusCode, 200);
       assert.match(allowed.body, /^porthole_info\{/m);
-      const wrong = await get(app, basic('prometheus', 'not-the-password'));
+      const wrong = await get(app, basicHeaders('prometheus', 'not-the-password'));
       assert.equal(wrong.statusCode, 401);
       assert.equal(wrong.headers['www-authenticate'], BASIC_CHALLENGE);
-      assert.equal((await get(app, basic('nobody', 'x'))).statusCode, 401, 'an unknown user as a wrong password');
-      const denied = await get(app, basic('alice', PASSWORDS.alice));
+      assert.equal((await get(app, basicHeaders('nobody', 'x'))).statusCode, 401, 'an unknown user as a wrong password');
+      const denied = await get(app, basicHeaders('alice', PASSWORDS.alice));
       assert.equal(denied.statusCode, 403);
       assert.equal(denied.headers['www-authenticate'], undefined);
       assert.equal(denied.body, 'alice may not read the metrics (extensions.metrics.auth.users)\n');
@@ -126,12 +124,12 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
 
     test('the health endpoints stay open, and /v2 keeps its own rules', async () => {
       for (const url of ['/livez', '/readyz', '/startupz']) assert.equal((await get(app, {}, url)).statusCode, 200, url);
-      assert.equal((await get(app, basic('alice', PASSWORDS.alice), '/v2/')).statusCode, 200, 'alice, denied the metrics, is a user of the registry');
+      assert.equal((await get(app, basicHeaders('alice', PASSWORDS.alice), '/v2/')).statusCode, 200, 'alice, denied the metrics, is a user of the registry');
       assert.equal((await get(app, bearer(TOKEN), '/v2/')).statusCode, 401, 'the metrics token is no credential of the registry');
     });
 
     test('Basic attempts are counted and failures audited as the registry\'s; a wrong token is audited; no secret in the log or the audit', async () => {
-      const metrics = (await get(app, basic('prometheus', PASSWORDS.prometheus))).body;
+      const metrics = (await get(app, basicHeaders('prometheus', PASSWORDS.prometheus))).body;
       assert.match(metrics, /^porthole_auth_attempts_total\{method="basic",outcome="failure"\} [1-9]/m);
       const failures = audit.filter((event) => event.action === 'auth.login' && event.outcome === 'failure');
       assert.ok(failures.some((event) => event.subject === 'prometheus' && event.detail === 'wrong user name or password'));
@@ -150,7 +148,7 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
     const refused = await get(app);
     assert.equal(refused.statusCode, 401);
     assert.equal(refused.headers['www-authenticate'], BEARER_CHALLENGE);
-    assert.equal((await get(app, basic('prometheus', PASSWORDS.prometheus))).statusCode, 401);
+    assert.equal((await get(app, basicHeaders('prometheus', PASSWORDS.prometheus))).statusCode, 401);
     assert.equal((await get(app, bearer(TOKEN))).statusCode, 200);
   });
 
@@ -159,8 +157,8 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
     const listener = app.metricsListener;
     assert.ok(listener, 'a separate listener');
     assert.equal((await listener.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
-    assert.equal((await listener.inject({ method: 'GET', url: '/metrics', headers: basic('alice', PASSWORDS.alice) })).statusCode, 403);
-    assert.equal((await listener.inject({ method: 'GET', url: '/metrics', headers: basic('prometheus', PASSWORDS.prometheus) })).statusCode, 200);
+    assert.equal((await listener.inject({ method: 'GET', url: '/metrics', headers: basicHeaders('alice', PASSWORDS.alice) })).statusCode, 403);
+    assert.equal((await listener.inject({ method: 'GET', url: '/metrics', headers: basicHeaders('prometheus', PASSWORDS.prometheus) })).statusCode, 200);
   });
 
   test('minimal mode: the snapshot is guarded, and a refused fetch does not switch collection on', async () => {
@@ -168,9 +166,9 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
     const { recorder } = app.telemetry;
     assert.equal(recorder.collecting, false);
     assert.equal((await get(app)).statusCode, 401);
-    assert.equal((await get(app, basic('alice', PASSWORDS.alice))).statusCode, 403);
+    assert.equal((await get(app, basicHeaders('alice', PASSWORDS.alice))).statusCode, 403);
     assert.equal(recorder.collecting, false, 'refused fetches switched collection on');
-    const snapshot = await get(app, basic('prometheus', PASSWORDS.prometheus));
+    const snapshot = await get(app, basicHeaders('prometheus', PASSWORDS.prometheus));
     assert.equal(snapshot.statusCode, 200);
     assert.ok(Array.isArray(snapshot.json<{ metrics: unknown[] }>().metrics));
     assert.equal(recorder.collecting, true);
