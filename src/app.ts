@@ -21,6 +21,7 @@ import { healthRoutes, type HealthState } from './registry/health.js';
 import { createStorage } from './create-storage.js';
 import { createAccessGate } from './auth/access-gate.js';
 import { createMetricsAuth } from './auth/metrics-auth.js';
+import { tokenEndpoint } from './auth/token-endpoint.js';
 import { clientCertificates } from './http/client-certificates.js';
 import { ServerCertificate } from './http/server-certificate.js';
 import { notAfterSeconds } from './http/tls.js';
@@ -124,6 +125,8 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     attempted: (method, outcome) => telemetry.metrics.authAttempts.inc({ method, outcome }),
   }, config.http.tls?.clientCA !== undefined);
   if (access) registryContext.access = access;
+  // porthole's own token realm, outside the /v2 API (none of its rules apply to it).
+  if (access?.tokens?.issuer) await tokenEndpoint(server, access, access.tokens.issuer, access.tokens.service);
   if (pullThrough) registryContext.storageName = (name, request, use) => pullThrough.storageName(name, queryOf(request).get('ns'), use);
   await server.register(async (scope) => registryApi(scope, registryContext));
   // Scrapes log in through the gate itself: one HtpasswdUsers (its bcrypt cache, its reloads),

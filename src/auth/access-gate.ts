@@ -2,16 +2,19 @@ import type { FastifyRequest } from 'fastify';
 import type { AccessControlConfig, AuthConfig } from '../config/auth-schema.js';
 import { durationMs } from '../config/durations.js';
 import { RegistryError } from '../core/errors.js';
-import { requestAction } from '../http/request-action.js';
+import { requestAction, type RequestAction } from '../http/request-action.js';
 import '../http/request-context.js';
 import { queryOf } from '../http/request-url.js';
 import type { MatchedRoute } from '../http/routes.js';
 import type { Auditor } from '../observability/audit.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
-import { challenge } from './challenge.js';
+import { bearerChallenge, challenge } from './challenge.js';
 import { FailedLogins } from './failed-logins.js';
 import { HtpasswdUsers } from './htpasswd.js';
+import { CATALOG_SCOPE, formatScope } from './token-scope.js';
+import { createTokenAuth, type TokenAuth, type VerifiedToken } from './tokens.js';
+import { TOKEN_PATH } from './token-endpoint.js';
 
 /** How a login attempt ended (porthole_auth_attempts_total's outcome label): `locked` was refused unchecked (too many failures). */
 export type AuthOutcome = 'success' | 'failure' | 'locked';
@@ -20,50 +23,91 @@ export interface AccessGateDeps {
   log: PortholeLogger;
   auditor: Auditor;
   /** Counts each request that presented credentials (porthole_auth_attempts_total). */
-  attempted(method: 'basic', outcome: AuthOutcome): void;
+  attempted(method: 'basic' | 'bearer', outcome: AuthOutcome): void;
 }
 
 /**
  * Who a request is and what it may do, before any handler runs (docs/auth.md): credentials are
  * checked (HTTP Basic against the htpasswd file), then the action on the repository against the
- * policies. A request that may not do something is refused the same way whether or not the
- * repository exists: nothing of storage is read before the decision.
+ * policies; or, with auth.token, a bearer token is verified and its `access` claim decides. A
+ * request that may not do something is refused the same way whether or not the repository
+ * exists: nothing of storage is read before the decision.
  */
 export class AccessGate {
   private readonly challenge: Record<string, string>;
 
   constructor(
     private readonly users: HtpasswdUsers | undefined,
-    private readonly policy: AccessPolicy,
+    /** Public for porthole's token endpoint, which grants what the policies allow. */
+    readonly policy: AccessPolicy,
     private readonly failedLogins: FailedLogins,
     /** Whether verified TLS client certificates can name users (http.tls.clientCA). */
     private readonly clientCertificates: boolean,
     realm: string,
     private readonly deps: AccessGateDeps,
+    /** auth.token: bearer tokens are accepted, and refusals challenge for them. */
+    readonly tokens?: TokenAuth,
   ) {
     this.challenge = { 'www-authenticate': challenge('Basic', realm) };
   }
 
   /** Authenticates `request` and checks what it asks on `route`; a refusal throws 401 UNAUTHORIZED or 403 DENIED. */
   async admit(request: FastifyRequest, route: MatchedRoute): Promise<void> {
-    const user = await this.authenticate(request);
-    if (user !== undefined) request.user = user;
     const action = requestAction(request.method, route.kind);
+    const token = this.tokens === undefined ? undefined : bearerTokenOf(request.headers.authorization);
+    if (token !== undefined) return this.admitToken(request, route, action, token);
+    const user = await this.authenticate(request, route, action);
+    if (user !== undefined) request.user = user;
     // The version check always challenges an anonymous client when it could log in: clients
     // (containers/image: skopeo, podman) learn the scheme only there, and without a challenge
     // never send their credentials anywhere (zot #3538). An anonymous client goes on anonymously.
-    if (action === 'ping' && user === undefined && this.users !== undefined) throw this.refusal(undefined, 'authentication required');
+    if (action === 'ping' && user === undefined && (this.users !== undefined || this.tokens !== undefined)) throw this.refusal(request, route, action, undefined, 'authentication required');
     if (action === 'ping' || action === 'catalog') {
-      if (user === undefined && !this.policy.anonymousAnywhere) throw this.refusal(undefined, 'authentication required');
+      if (user === undefined && !this.policy.anonymousAnywhere) throw this.refusal(request, route, action, undefined, 'authentication required');
       // The catalog names only what the caller may pull.
       if (action === 'catalog') request.mayPull = (repository) => this.policy.allows(user, repository, 'pull');
       return;
     }
     const repository = route.name ?? '';
-    if (!this.policy.allows(user, repository, action)) throw this.refusal(user, `${action} of ${repository.slice(0, 200)} is not allowed for ${user ?? 'anonymous requests'}`);
+    if (!this.policy.allows(user, repository, action)) throw this.refusal(request, route, action, user, `${action} of ${repository.slice(0, 200)} is not allowed for ${user ?? 'anonymous requests'}`);
     // A mount needs pull on its source; without it the client gets an upload session instead, as for a blob not there.
     const from = route.kind === 'uploads' ? queryOf(request).get('from') : null;
     if (from !== null && !this.policy.allows(user, from, 'pull')) request.mountRefused = true;
+  }
+
+  /**
+   * A request with a bearer token: the token is verified, then its `access` claim is the
+   * authority (for porthole's own tokens the policies were applied when it was issued; for an
+   * external issuer's, the issuer decided, as with distribution). A bad or expired token, and a
+   * good one without the action, get 401 with a challenge naming the scope needed, as
+   * distribution answers, so that clients fetch a new token rather than give up.
+   */
+  private async admitToken(request: FastifyRequest, route: MatchedRoute, action: RequestAction, token: string): Promise<void> {
+    const tokens = this.tokens as TokenAuth;
+    let verified: VerifiedToken;
+    try {
+      verified = await tokens.verifier.verify(token);
+    } catch (err) {
+      const reason = `invalid bearer token: ${(err as Error).message}`.slice(0, 300);
+      this.deps.attempted('bearer', 'failure');
+      this.auditFailure(request, unverifiedSubject(token), reason);
+      throw this.tokenRefusal(request, route, action, reason, 'invalid_token');
+    }
+    this.deps.attempted('bearer', 'success');
+    if (verified.subject !== undefined) request.user = verified.subject;
+    if (action === 'ping') return;
+    if (action === 'catalog') {
+      if (!verified.grants.catalog) throw this.tokenRefusal(request, route, action, 'the token does not grant the catalog', 'insufficient_scope');
+      // Porthole's own catalog grant is the policies' for the token's subject, applied to each
+      // repository now (the list changes after the token was issued); an external issuer's grant
+      // is the whole catalog, as distribution lists it.
+      if (tokens.issuer !== undefined) request.mayPull = (repository) => this.policy.allows(verified.subject, repository, 'pull');
+      return;
+    }
+    const repository = route.name ?? '';
+    if (!verified.grants.allows(repository, action)) throw this.tokenRefusal(request, route, action, `the token does not grant ${action} of ${repository.slice(0, 200)}`, 'insufficient_scope');
+    const from = route.kind === 'uploads' ? queryOf(request).get('from') : null;
+    if (from !== null && !verified.grants.allows(from, 'pull')) request.mountRefused = true;
   }
 
   /**
@@ -71,14 +115,14 @@ export class AccessGate {
    * client certificate; undefined without either; a 401 with wrong credentials or a refused
    * certificate.
    */
-  private async authenticate(request: FastifyRequest): Promise<string | undefined> {
-    if (request.certificateRefused !== undefined) throw this.refusal(undefined, `client certificate refused: ${request.certificateRefused}`, true);
+  private async authenticate(request: FastifyRequest, route: MatchedRoute, action: RequestAction): Promise<string | undefined> {
+    if (request.certificateRefused !== undefined) throw this.refusal(request, route, action, undefined, `client certificate refused: ${request.certificateRefused}`, true);
     const header = request.headers.authorization;
     // Without users to check them against, credentials are ignored: the request is its
     // certificate's user, or anonymous.
     if (header === undefined || this.users === undefined) return request.certificateUser;
     const [scheme, encoded] = header.split(' ', 2);
-    if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(undefined, 'only HTTP Basic credentials are accepted');
+    if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(request, route, action, undefined, this.tokens ? 'only HTTP Basic credentials and bearer tokens are accepted' : 'only HTTP Basic credentials are accepted');
     return this.login(request, encoded);
   }
 
@@ -110,8 +154,9 @@ export class AccessGate {
     if (verified) return user;
     this.failedLogins.failed(request.ip, user);
     this.auditFailure(request, user, 'wrong user name or password');
-    // The same answer for an unknown user and a wrong password.
-    throw this.refusal(undefined, 'wrong user name or password');
+    // The same answer for an unknown user and a wrong password; the challenge is Basic's even with
+    // tokens: it was a Basic login that failed (on /v2, at /auth/token or at /metrics).
+    throw new RegistryError('UNAUTHORIZED', 'wrong user name or password', undefined, { headers: this.challenge });
   }
 
   private auditFailure(request: FastifyRequest, user: string, reason: string): void {
@@ -119,18 +164,60 @@ export class AccessGate {
   }
 
   /**
-   * 401 when logging in could help (with the Basic challenge when there are users to log in as;
-   * with client certificates only, a certificate is the way in), 403 for a known user, or where
-   * no one can log in.
+   * 401 when logging in could help (with the Bearer challenge for the action's scope under
+   * auth.token, else the Basic challenge when there are users to log in as; with client
+   * certificates only, a certificate is the way in), 403 for a known user, or where no one can
+   * log in.
    */
-  private refusal(user: string | undefined, message: string, unauthenticated = false): RegistryError {
-    const canLogIn = this.users !== undefined || this.clientCertificates;
+  private refusal(request: FastifyRequest, route: MatchedRoute, action: RequestAction, user: string | undefined, message: string, unauthenticated = false): RegistryError {
+    const canLogIn = this.users !== undefined || this.clientCertificates || this.tokens !== undefined;
     if (!unauthenticated && (user !== undefined || !canLogIn)) return new RegistryError('DENIED', message);
+    if (this.tokens !== undefined) return this.tokenRefusal(request, route, action, message);
     return new RegistryError('UNAUTHORIZED', message, undefined, this.users === undefined ? {} : { headers: this.challenge });
+  }
+
+  /** 401 with the Bearer challenge: where to get a token (realm, service) for what (the scope of `action`), and why the one sent is not enough. */
+  private tokenRefusal(request: FastifyRequest, route: MatchedRoute, action: RequestAction, message: string, error?: 'invalid_token' | 'insufficient_scope'): RegistryError {
+    const tokens = this.tokens as TokenAuth;
+    // Without a configured realm, porthole's own, on the host and scheme the client used to reach it.
+    const realm = tokens.realm ?? `${request.protocol}://${request.host}${TOKEN_PATH}`;
+    return new RegistryError('UNAUTHORIZED', message, undefined, { headers: { 'www-authenticate': bearerChallenge(realm, tokens.service, scopeOf(route, action), error) } });
   }
 
   close(): void {
     this.users?.close();
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined for any other. */
+function bearerTokenOf(header: string | undefined): string | undefined {
+  if (header === undefined || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = header.slice(7).trim();
+  return token === '' ? undefined : token;
+}
+
+/**
+ * The scope a refused request needs, for its challenge, as distribution names it: none for the
+ * version check, the catalog's, or the repository's with the action (a push asks pull,push, what
+ * clients need for an upload and ask for anyway).
+ */
+function scopeOf(route: MatchedRoute, action: RequestAction): string | undefined {
+  if (action === 'ping') return undefined;
+  if (action === 'catalog') return formatScope(CATALOG_SCOPE);
+  const actions = action === 'push' ? ['pull', 'push'] : [action];
+  return formatScope({ type: 'repository', name: route.name ?? '', actions });
+}
+
+/**
+ * Whom a refused token claims to be, for the audit line (its `sub`, unverified: the token failed
+ * verification, so this is what it says, not who sent it); never the token itself.
+ */
+function unverifiedSubject(token: string): string {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub.slice(0, 200) : 'anonymous';
+  } catch {
+    return 'anonymous';
   }
 }
 
@@ -140,13 +227,14 @@ export class AccessGate {
  * requests may be users without any other auth configured.
  */
 export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps, clientCertificates = false): AccessGate | undefined {
-  if (auth?.htpasswd === undefined && accessControl === undefined && !clientCertificates) return undefined;
+  if (auth?.htpasswd === undefined && auth?.token === undefined && accessControl === undefined && !clientCertificates) return undefined;
   const users = auth?.htpasswd ? HtpasswdUsers.open(auth.htpasswd.path, 'auth.htpasswd.path', durationMs(auth.htpasswd.cacheTtl), deps.log) : undefined;
   const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
   // Without auth there are no logins to limit (credentials are ignored); the limits are unused.
   const limits = auth?.failedLogins ?? { limit: 1, userLimit: 1, window: '0s' };
   const failedLogins = new FailedLogins({ limit: limits.limit, userLimit: limits.userLimit, windowMs: durationMs(limits.window) });
-  return new AccessGate(users, policy, failedLogins, clientCertificates, auth?.realm ?? 'porthole', deps);
+  const tokens = auth?.token ? createTokenAuth(auth.token) : undefined;
+  return new AccessGate(users, policy, failedLogins, clientCertificates, auth?.realm ?? 'porthole', deps, tokens);
 }
 
 

@@ -44,7 +44,8 @@ function loadTable(path: string): Table {
   return tableOf(parseHtpasswd(readFileSync(path, 'utf8'), path));
 }
 
-function asConfigError<T>(key: string, path: string, work: () => T): T {
+/** `work` on the file configured at `key`; a missing file, or one `work` cannot use, is a config error naming the key. */
+export function asConfigError<T>(key: string, path: string, work: () => T): T {
   try {
     return work();
   } catch (err) {

@@ -1,5 +1,6 @@
 import { checkHtpasswdFile } from '../auth/htpasswd.js';
 import { checkTokenFile } from '../auth/token-file.js';
+import { checkTokenKeys } from '../auth/token-keys.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { metricsSettings } from '../config/schema.js';
 import { readTlsMaterial } from '../http/tls.js';
@@ -11,6 +12,7 @@ export async function verify(file: string): Promise<number> {
     const config = await loadConfig(file);
     // Files the config names are read at start-up; verify reads them too.
     if (config.auth?.htpasswd) checkHtpasswdFile(config.auth.htpasswd.path, 'auth.htpasswd.path');
+    if (config.auth?.token) checkTokenKeys(config.auth.token);
     const tokenFile = metricsSettings(config).auth?.bearerTokenFile;
     if (tokenFile !== undefined) checkTokenFile(tokenFile, 'extensions.metrics.auth.bearerTokenFile');
     if (config.http.tls) readTlsMaterial(config.http.tls);

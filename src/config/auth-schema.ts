@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
+import { isHttpUrl } from './url-fields.js';
 
 /** What a policy may grant on a repository. */
 export const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'] as const;
@@ -25,6 +26,43 @@ const repositoryPolicySchema = z
   .strict();
 
 /**
+ * Bearer tokens, the Docker/OCI token flow (docs/auth.md#bearer-tokens). Without rootCertBundle
+ * and jwks porthole is its own issuer: it serves the realm (/auth/token) and signs the tokens;
+ * with either, tokens come from an external issuer (distribution's auth.token) and porthole only
+ * verifies them.
+ */
+const tokenSchema = z
+  .object({
+    realm: z
+      .string()
+      .refine(isHttpUrl, { message: 'must be an http:// or https:// URL' })
+      .optional()
+      .describe('The URL clients get tokens from, named in the Bearer challenge. Required with an external issuer; absent with porthole as issuer: /auth/token on the host (scheme and Host header) the request came to.'),
+    service: z.string().min(1).default('porthole').describe('The service: named in the challenge, asked for by clients, and the audience (aud) every token must have.'),
+    issuer: z.string().min(1).default('porthole').describe('The issuer (iss) of the tokens: what porthole writes into the tokens it signs, or what an external issuer writes into its own.'),
+    expiry: duration('5m', 'How long a token porthole issues is valid (expires_in).'),
+    signingKey: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM file of the private key porthole signs its tokens with (EC P-256: ES256, or RSA: RS256), so that several replicas accept each other\'s tokens. Absent: a P-256 key made at start-up (tokens do not survive a restart).'),
+    rootCertBundle: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('External issuer: PEM file of the certificates that vouch for token signers; the x5c chain in a token\'s header must lead to one of them (as distribution\'s rootcertbundle).'),
+    jwks: z.string().min(1).optional().describe('External issuer: a JSON Web Key Set file; a token\'s kid names the key it is verified with.'),
+  })
+  .strict()
+  .superRefine((token, context) => {
+    const external = token.rootCertBundle !== undefined || token.jwks !== undefined;
+    if (external && token.realm === undefined) context.addIssue({ code: 'custom', path: ['realm'], message: 'is required with an external issuer (rootCertBundle or jwks): the URL of its token endpoint' });
+    if (external && token.signingKey !== undefined) context.addIssue({ code: 'custom', path: ['signingKey'], message: 'is for tokens porthole issues itself; with rootCertBundle or jwks the tokens come from an external issuer' });
+  })
+  .optional()
+  .describe('Bearer tokens (the Docker/OCI token flow). porthole issues them at /auth/token unless rootCertBundle or jwks name an external issuer.');
+
+/**
  * Authentication (docs/auth.md). Absent: every request is anonymous, and anonymous requests may
  * do everything unless accessControl says otherwise.
  */
@@ -39,6 +77,7 @@ export const authSchema = z
       .optional()
       .describe('HTTP Basic authentication against an htpasswd file.'),
     realm: z.string().min(1).default('porthole').describe('The realm named in the Basic challenge (WWW-Authenticate).'),
+    token: tokenSchema,
     failedLogins: z
       .object({
         limit: z.number().int().min(1).default(10).describe('Failed logins from one client address within the window that lock it out of logging in (429) until the window ends.'),
@@ -50,6 +89,11 @@ export const authSchema = z
       .describe('Limits on guessing passwords.'),
   })
   .strict()
+  .superRefine((auth, context) => {
+    // porthole's own realm checks the credentials of token requests against the htpasswd users.
+    const ownIssuer = auth.token !== undefined && auth.token.rootCertBundle === undefined && auth.token.jwks === undefined;
+    if (ownIssuer && auth.htpasswd === undefined) context.addIssue({ code: 'custom', path: ['token'], message: 'needs auth.htpasswd, the users who log in at /auth/token (or rootCertBundle or jwks, for tokens of an external issuer)' });
+  })
   .optional()
   .describe('Authentication (see docs/auth.md). Absent: every request is anonymous.');
 
@@ -83,4 +127,5 @@ export const accessControlSchema = z
   .describe('Access control per repository (see docs/auth.md). Absent: any authenticated user may do everything.');
 
 export type AuthConfig = z.output<typeof authSchema>;
+export type TokenConfig = NonNullable<z.output<typeof tokenSchema>>;
 export type AccessControlConfig = z.output<typeof accessControlSchema>;

@@ -258,7 +258,7 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     }),
     authAttempts: new KeyedCounter({
       name: 'porthole_auth_attempts_total',
-      help: 'Requests that presented credentials, by method (basic) and outcome (success, failure, locked: refused unchecked after too many failures).',
+      help: 'Requests that presented credentials, by method (basic, bearer) and outcome (success, failure, locked: refused unchecked after too many failures).',
       labelNames: ['method', 'outcome'] as const,
       registers,
     }),
