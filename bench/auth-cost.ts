@@ -4,10 +4,12 @@
  *  - porthole without auth,
  *  - porthole with HTTP Basic auth from an htpasswd file (bcrypt; every request carries the
  *    credentials, as registry clients send them),
+ *  - porthole with bearer tokens of its own realm (one token, fetched once with the Basic
+ *    credentials and sent with every request, as clients do until it expires),
  *  - docker-registry (distribution 2.8) with its htpasswd auth, the same way.
  * Rounds take the contenders in turn; each figure is the median of its rounds. Targets: porthole
  * with auth at least 0.8 of porthole without; at least 2.0 of docker-registry with htpasswd on
- * manifests. Bearer tokens are not measured: porthole does not issue them yet.
+ * manifests, for Basic and for tokens.
  * Run: npm run bench:auth [-- --quick]. Prints a Markdown table.
  */
 import { execFileSync } from 'node:child_process';
@@ -63,6 +65,13 @@ async function distributionWithHtpasswd(): Promise<{ distribution: DistributionP
   return { distribution: await startDistribution({ root, basicAuth: { username: USER, password: PASSWORD } }), image };
 }
 
+/** A pull token for bench/app from porthole's own realm, for the Basic user. */
+async function tokenFor(url: string): Promise<string> {
+  const response = await fetch(`${url}/auth/token?service=bench&scope=repository:bench/app:pull`, { headers: { authorization: AUTHORIZATION } });
+  if (response.status !== 200) throw new Error(`GET /auth/token: ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
 const contenders: Contender[] = [];
 /** A contender serving `image` at `url`; `stop` ends it. */
 function contender(title: string, url: string, image: Image, headers: Record<string, string>, stop: () => Promise<unknown>): Contender {
@@ -83,6 +92,9 @@ try {
   contenders.push(contender('porthole, no auth', open.porthole.url, open.image, {}, () => open.porthole.stop()));
   const basic = await portholeWith('basic', `auth:\n  htpasswd:\n    path: ${htpasswd}\n`);
   contenders.push(contender('porthole, Basic auth (htpasswd)', basic.porthole.url, basic.image, { authorization: AUTHORIZATION }, () => basic.porthole.stop()));
+  const tokens = await portholeWith('tokens', `auth:\n  htpasswd:\n    path: ${htpasswd}\n  token:\n    service: bench\n    expiry: 1h\n`);
+  const token = await tokenFor(tokens.porthole.url);
+  contenders.push(contender('porthole, bearer tokens (its own realm)', tokens.porthole.url, tokens.image, { authorization: `Bearer ${token}` }, () => tokens.porthole.stop()));
   const registry = await distributionWithHtpasswd();
   contenders.push(contender('docker-registry 2.8, htpasswd', registry.distribution.url, registry.image, { authorization: AUTHORIZATION }, () => registry.distribution.dispose()));
   for (const each of contenders) {
@@ -106,7 +118,7 @@ try {
 }
 
 type Figures = { manifests: number; blobs: number };
-const [open, basic, registry] = contenders.map((each) => ({ manifests: median(each.manifests), blobs: median(each.blobs) })) as [Figures, Figures, Figures];
+const [open, basic, bearer, registry] = contenders.map((each) => ({ manifests: median(each.manifests), blobs: median(each.blobs) })) as [Figures, Figures, Figures, Figures];
 console.log(`${ROUNDS} rounds of ${SECONDS} s wrk runs (-t2 -c32) per figure, medians.\n`);
 console.log('| contender | manifest GET req/s | 1 MiB blob GET req/s |');
 console.log('| --- | --- | --- |');
@@ -114,5 +126,7 @@ contenders.forEach((each) => console.log(`| ${each.title} | ${median(each.manife
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 console.log('\n| ratio | manifests | blobs | target | result |');
 console.log('| --- | --- | --- | --- | --- |');
-console.log(`| porthole with Basic auth / without | ${ratio(basic.manifests, open.manifests)} | ${ratio(basic.blobs, open.blobs)} | ≥ 0.8 | ${basic.manifests / open.manifests >= 0.8 && basic.blobs / open.blobs >= 0.8 ? 'pass' : '**FAIL**'} |`);
-console.log(`| porthole with Basic auth / docker-registry with htpasswd | ${ratio(basic.manifests, registry.manifests)} | ${ratio(basic.blobs, registry.blobs)} | ≥ 2.0 (manifests) | ${basic.manifests / registry.manifests >= 2 ? 'pass' : '**FAIL**'} |`);
+for (const [name, figures] of [['Basic auth', basic], ['bearer tokens', bearer]] as const) {
+  console.log(`| porthole with ${name} / without | ${ratio(figures.manifests, open.manifests)} | ${ratio(figures.blobs, open.blobs)} | ≥ 0.8 | ${figures.manifests / open.manifests >= 0.8 && figures.blobs / open.blobs >= 0.8 ? 'pass' : '**FAIL**'} |`);
+  console.log(`| porthole with ${name} / docker-registry with htpasswd | ${ratio(figures.manifests, registry.manifests)} | ${ratio(figures.blobs, registry.blobs)} | ≥ 2.0 (manifests) | ${figures.manifests / registry.manifests >= 2 ? 'pass' : '**FAIL**'} |`);
+}

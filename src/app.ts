@@ -122,7 +122,8 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const access = createAccessGate(config.auth, config.accessControl, {
     log: deps.logger.child({ module: 'auth' }),
     auditor,
-    attempted: (method, outcome) => telemetry.metrics.authAttempts.inc({ method, outcome }),
+    // add, not inc: a login is counted on every authenticated request, so the keyed fast path.
+    attempted: (method, outcome) => telemetry.metrics.authAttempts.add(`${method} ${outcome}`, { method, outcome }),
   }, config.http.tls?.clientCA !== undefined);
   if (access) registryContext.access = access;
   // porthole's own token realm, outside the /v2 API (none of its rules apply to it).
