@@ -212,6 +212,35 @@ describe('access control: who may do what, on which repository', { skip: skipUnl
   });
 });
 
+describe('the pull-through cache obeys the same policies, and is pull only', { skip: skipUnlessTools('htpasswd'), timeout: 60_000 }, () => {
+  test('a user granted push on a proxied namespace still cannot push there; one without pull is refused before any upstream is asked', async () => {
+    const dir = await tempDir('auth-proxy');
+    const htpasswd = join(dir, 'htpasswd');
+    await run('htpasswd', ['-cbB', htpasswd, 'erin', 'erin-pw']);
+    await run('htpasswd', ['-bB', htpasswd, 'frank', 'frank-pw']);
+    // The upstream is a port nothing listens on: every answer below comes before any upstream request.
+    const guarded = await listen({
+      storage: { rootDirectory: join(dir, 'root') },
+      auth: { htpasswd: { path: htpasswd } },
+      accessControl: { repositories: { 'mirror/**': { policies: [{ users: ['erin'], actions: ['pull', 'push', 'delete'] }] } } },
+      proxy: { upstreams: [{ name: 'mirror', url: 'http://127.0.0.1:9' }], airGapped: true },
+    });
+    try {
+      const push = await fetch(`${guarded.url}/v2/mirror/library/alpine/blobs/uploads/`, { method: 'POST', headers: basicHeaders('erin', 'erin-pw') });
+      assert.equal(push.status, 405, 'the cache refuses writes whatever the policy grants');
+      assert.equal(await errorCode(push), 'UNSUPPORTED');
+      const refused = await fetch(`${guarded.url}/v2/mirror/library/alpine/manifests/latest`, { headers: basicHeaders('frank', 'frank-pw') });
+      assert.equal(refused.status, 403);
+      assert.equal(await errorCode(refused), 'DENIED');
+      const allowed = await fetch(`${guarded.url}/v2/mirror/library/alpine/manifests/latest`, { headers: basicHeaders('erin', 'erin-pw') });
+      assert.equal(allowed.status, 404, 'erin may pull: the air-gapped cache has nothing, and says so');
+    } finally {
+      await guarded.app.server.close();
+      await cleanup(dir);
+    }
+  });
+});
+
 describe('htpasswd without accessControl: authenticated users may do everything, anonymous requests nothing', { skip: skipUnlessTools('htpasswd'), timeout: 60_000 }, () => {
   test('anonymous → 401 with the challenge everywhere, even the version check; a user → 200 and may push', async () => {
     const dir = await tempDir('auth-only');
