@@ -22,7 +22,7 @@ import { createStorage } from './create-storage.js';
 import { createAccessGate } from './auth/access-gate.js';
 import { createMetricsAuth } from './auth/metrics-auth.js';
 import { tokenEndpoint } from './auth/token-endpoint.js';
-import { clientCertificates } from './http/client-certificates.js';
+import { clientCertificates } from './auth/client-certificates.js';
 import { ServerCertificate } from './http/server-certificate.js';
 import { notAfterSeconds } from './http/tls.js';
 import { JobRunner } from './jobs/runner.js';

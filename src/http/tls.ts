@@ -86,7 +86,7 @@ export function secureContextOptions(tls: TlsConfig, material: TlsMaterial): Sec
 /**
  * The options of the HTTPS server. With a client CA, clients are asked for a certificate; when
  * it is optional, one that fails verification does not end the handshake: the request is
- * answered 401 instead (client-certificates.ts), which says why, where a failed handshake says
+ * answered 401 instead (auth/client-certificates.ts), which says why, where a failed handshake says
  * nothing a user can act on.
  */
 export function httpsServerOptions(tls: TlsConfig, material: TlsMaterial): ServerOptions {

@@ -1,6 +1,6 @@
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import './request-context.js';
+import '../http/request-context.js';
 
 /** What a TLS connection's client certificate says about whoever sends requests on it. */
 type ClientIdentity = { user: string } | { refused: string } | undefined;
