@@ -111,6 +111,31 @@ function isManifestPut(repo: string): (line: AccessLine) => boolean {
   return (line) => line.repo === repo && line.method === 'PUT' && line.route === '/v2/:name/manifests/:reference';
 }
 
+
+/** porthole's config for mutual TLS with the test CA: `http.tls`, the log file, and `more` lines. */
+function mutualTlsConfig(files: { certificate: string; key: string }, logFile: string, tls: { clientAuth: 'optional' | 'required'; minVersion: string }, more: string[] = []): string {
+  return [
+    'http:',
+    '  tls:',
+    `    certificate: ${JSON.stringify(files.certificate)}`,
+    `    key: ${JSON.stringify(files.key)}`,
+    `    clientCA: ${JSON.stringify(certificates.ca.certificate)}`,
+    `    clientAuth: ${tls.clientAuth}`,
+    `    minVersion: ${tls.minVersion}`,
+    'log:',
+    `  output: ${JSON.stringify(logFile)}`,
+    ...more,
+    '',
+  ].join('\n');
+}
+
+/** Stops what a suite started, whatever of it did start. */
+async function stopSuite(porthole: PortholeProcess | undefined, sandbox: ContainersSandbox | undefined, work: string | undefined): Promise<void> {
+  await porthole?.stop();
+  await sandbox?.dispose();
+  await cleanup(...[work, porthole?.root].filter((dir): dir is string => dir !== undefined));
+}
+
 describe('HTTPS with optional client certificates and access control', { skip: skipUnlessTools('openssl', 'skopeo', 'curl'), timeout: 180_000 }, () => {
   let work: string;
   let logFile: string;
@@ -132,31 +157,17 @@ describe('HTTPS with optional client certificates and access control', { skip: s
     logFile = join(work, 'porthole.log');
     files = await serverFiles(work);
     [caOnly, aliceDir] = await Promise.all([certDir(join(work, 'certs-ca'), certificates.ca), certDir(join(work, 'certs-alice'), certificates.ca, certificates.alice)]);
-    const config = [
-      'http:',
-      '  tls:',
-      `    certificate: ${JSON.stringify(files.certificate)}`,
-      `    key: ${JSON.stringify(files.key)}`,
-      `    clientCA: ${JSON.stringify(certificates.ca.certificate)}`,
-      '    clientAuth: optional',
-      '    minVersion: TLSv1.2',
-      'log:',
-      `  output: ${JSON.stringify(logFile)}`,
+    const config = mutualTlsConfig(files, logFile, { clientAuth: 'optional', minVersion: 'TLSv1.2' }, [
       'extensions: {metrics: {}}',
       'accessControl:',
       '  repositories:',
       '    "**": {policies: [{users: [alice], actions: [pull, push]}]}',
       '    "public/**": {policies: [{users: [alice], actions: [pull, push]}], anonymousPolicy: [pull]}',
-      '',
-    ].join('\n');
+    ]);
     [porthole, sandbox] = await Promise.all([startPorthole({ config, announcedIn: logFile }), ContainersSandbox.create()]);
   });
 
-  after(async () => {
-    await porthole?.stop();
-    await sandbox?.dispose();
-    await cleanup(...[work, porthole?.root].filter((dir): dir is string => dir !== undefined));
-  });
+  after(() => stopSuite(porthole, sandbox, work));
 
   test('start-up says HTTPS, and that blob downloads are copied (no sendfile over TLS)', { timeout: TEST_TIMEOUT }, async () => {
     const lines = await logs();
@@ -308,26 +319,11 @@ describe('HTTPS with required client certificates', { skip: skipUnlessTools('ope
     work = await tempDir('tls-required');
     logFile = join(work, 'porthole.log');
     const files = await serverFiles(work);
-    const config = [
-      'http:',
-      '  tls:',
-      `    certificate: ${JSON.stringify(files.certificate)}`,
-      `    key: ${JSON.stringify(files.key)}`,
-      `    clientCA: ${JSON.stringify(certificates.ca.certificate)}`,
-      '    clientAuth: required',
-      '    minVersion: TLSv1.3',
-      'log:',
-      `  output: ${JSON.stringify(logFile)}`,
-      '',
-    ].join('\n');
+    const config = mutualTlsConfig(files, logFile, { clientAuth: 'required', minVersion: 'TLSv1.3' });
     [porthole, sandbox] = await Promise.all([startPorthole({ config, announcedIn: logFile }), ContainersSandbox.create()]);
   });
 
-  after(async () => {
-    await porthole?.stop();
-    await sandbox?.dispose();
-    await cleanup(...[work, porthole?.root].filter((dir): dir is string => dir !== undefined));
-  });
+  after(() => stopSuite(porthole, sandbox, work));
 
   test('without a client certificate the TLS handshake fails: curl and skopeo are refused', { timeout: TEST_TIMEOUT }, async () => {
     const url = `https://${porthole.host}/v2/`;
