@@ -6,24 +6,19 @@ import { requestAction, type RequestAction } from '../http/request-action.js';
 import '../http/request-context.js';
 import { queryOf } from '../http/request-url.js';
 import type { MatchedRoute } from '../http/routes.js';
-import type { Auditor } from '../observability/audit.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
-import { bearerChallenge, challenge } from './challenge.js';
+import { BasicLogin, recordLoginFailure, type LoginRecords } from './basic-login.js';
+import { bearerTokenOf, scopeOf, unverifiedSubject } from './bearer.js';
+import { bearerChallenge } from './challenge.js';
 import { FailedLogins } from './failed-logins.js';
 import { HtpasswdUsers } from './htpasswd.js';
-import { CATALOG_SCOPE, formatScope } from './token-scope.js';
 import { createTokenAuth, type TokenAuth, type VerifiedToken } from './tokens.js';
 import { TOKEN_PATH } from './token-endpoint.js';
 
-/** How a login attempt ended (porthole_auth_attempts_total's outcome label): `locked` was refused unchecked (too many failures). */
-export type AuthOutcome = 'success' | 'failure' | 'locked';
 
-export interface AccessGateDeps {
+export interface AccessGateDeps extends LoginRecords {
   log: PortholeLogger;
-  auditor: Auditor;
-  /** Counts each request that presented credentials (porthole_auth_attempts_total). */
-  attempted(method: 'basic' | 'bearer', outcome: AuthOutcome): void;
 }
 
 /**
@@ -34,22 +29,17 @@ export interface AccessGateDeps {
  * exists: nothing of storage is read before the decision.
  */
 export class AccessGate {
-  private readonly challenge: Record<string, string>;
-
   constructor(
-    private readonly users: HtpasswdUsers | undefined,
+    /** Basic logins against the htpasswd file; absent without auth.htpasswd. */
+    private readonly basic: BasicLogin | undefined,
     /** Public for porthole's token endpoint, which grants what the policies allow. */
     readonly policy: AccessPolicy,
-    private readonly failedLogins: FailedLogins,
     /** Whether verified TLS client certificates can name users (http.tls.clientCA). */
     private readonly clientCertificates: boolean,
-    realm: string,
     private readonly deps: AccessGateDeps,
     /** auth.token: bearer tokens are accepted, and refusals challenge for them. */
     readonly tokens?: TokenAuth,
-  ) {
-    this.challenge = { 'www-authenticate': challenge('Basic', realm) };
-  }
+  ) {}
 
   /** Authenticates `request` and checks what it asks on `route`; a refusal throws 401 UNAUTHORIZED or 403 DENIED. */
   async admit(request: FastifyRequest, route: MatchedRoute): Promise<void> {
@@ -61,7 +51,7 @@ export class AccessGate {
     // The version check always challenges an anonymous client when it could log in: clients
     // (containers/image: skopeo, podman) learn the scheme only there, and without a challenge
     // never send their credentials anywhere (zot #3538). An anonymous client goes on anonymously.
-    if (action === 'ping' && user === undefined && (this.users !== undefined || this.tokens !== undefined)) throw this.refusal(request, route, action, undefined, 'authentication required');
+    if (action === 'ping' && user === undefined && (this.basic !== undefined || this.tokens !== undefined)) throw this.refusal(request, route, action, undefined, 'authentication required');
     if (action === 'ping' || action === 'catalog') {
       if (user === undefined && !this.policy.anonymousAnywhere) throw this.refusal(request, route, action, undefined, 'authentication required');
       // The catalog names only what the caller may pull.
@@ -90,7 +80,7 @@ export class AccessGate {
     } catch (err) {
       const reason = `invalid bearer token: ${(err as Error).message}`.slice(0, 300);
       this.deps.attempted('bearer', 'failure');
-      this.auditFailure(request, unverifiedSubject(token), reason);
+      recordLoginFailure(this.deps.auditor, request, unverifiedSubject(token), reason);
       throw this.tokenRefusal(request, route, action, reason, 'invalid_token');
     }
     this.deps.attempted('bearer', 'success');
@@ -120,47 +110,19 @@ export class AccessGate {
     const header = request.headers.authorization;
     // Without users to check them against, credentials are ignored: the request is its
     // certificate's user, or anonymous.
-    if (header === undefined || this.users === undefined) return request.certificateUser;
+    if (header === undefined || this.basic === undefined) return request.certificateUser;
     const [scheme, encoded] = header.split(' ', 2);
     if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(request, route, action, undefined, this.tokens ? 'only HTTP Basic credentials and bearer tokens are accepted' : 'only HTTP Basic credentials are accepted');
     return this.login(request, encoded);
   }
 
   /**
-   * The user that HTTP Basic credentials (`encoded`: the base64 after "Basic ") name, checked
-   * against the htpasswd file under the limits on failed logins, each attempt counted and each
-   * failure audited; undefined for anonymous ones (or when there are no users). A wrong pair
-   * throws 401, a locked address or user 429. Public for the metrics endpoint (metrics-auth.ts),
-   * so that /metrics is no way around the limits and shares the cache of verified pairs.
+   * The user HTTP Basic credentials (`encoded`: the base64 after "Basic ") name, checked (basic-login.ts);
+   * undefined for anonymous ones, or when there are no users. Public for the metrics endpoint and
+   * the token endpoint, so that neither is a way around the limits on failed logins.
    */
-  async login(request: FastifyRequest, encoded: string): Promise<string | undefined> {
-    if (this.users === undefined) return undefined;
-    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon < 0 ? decoded : decoded.slice(0, colon);
-    const password = colon < 0 ? '' : decoded.slice(colon + 1);
-    // What an anonymous client sends once challenged (skopeo: `Basic Og==`, ":"): anonymous.
-    if (user === '' && password === '') return undefined;
-    // A locked address or user is refused before the password is even looked at: a right
-    // guess during the lock tells nothing.
-    const retryAfter = this.failedLogins.retryAfter(request.ip, user);
-    if (retryAfter > 0) {
-      this.deps.attempted('basic', 'locked');
-      this.auditFailure(request, user, 'too many failed logins');
-      throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; try again in ${retryAfter} s`, undefined, { headers: { 'retry-after': String(retryAfter) } });
-    }
-    const verified = await this.users.verify(user, password);
-    this.deps.attempted('basic', verified ? 'success' : 'failure');
-    if (verified) return user;
-    this.failedLogins.failed(request.ip, user);
-    this.auditFailure(request, user, 'wrong user name or password');
-    // The same answer for an unknown user and a wrong password; the challenge is Basic's even with
-    // tokens: it was a Basic login that failed (on /v2, at /auth/token or at /metrics).
-    throw new RegistryError('UNAUTHORIZED', 'wrong user name or password', undefined, { headers: this.challenge });
-  }
-
-  private auditFailure(request: FastifyRequest, user: string, reason: string): void {
-    this.deps.auditor.record({ action: 'auth.login', outcome: 'failure', subject: user.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: reason });
+  login(request: FastifyRequest, encoded: string): Promise<string | undefined> {
+    return this.basic === undefined ? Promise.resolve(undefined) : this.basic.login(request, encoded);
   }
 
   /**
@@ -170,10 +132,10 @@ export class AccessGate {
    * log in.
    */
   private refusal(request: FastifyRequest, route: MatchedRoute, action: RequestAction, user: string | undefined, message: string, unauthenticated = false): RegistryError {
-    const canLogIn = this.users !== undefined || this.clientCertificates || this.tokens !== undefined;
+    const canLogIn = this.basic !== undefined || this.clientCertificates || this.tokens !== undefined;
     if (!unauthenticated && (user !== undefined || !canLogIn)) return new RegistryError('DENIED', message);
     if (this.tokens !== undefined) return this.tokenRefusal(request, route, action, message);
-    return new RegistryError('UNAUTHORIZED', message, undefined, this.users === undefined ? {} : { headers: this.challenge });
+    return new RegistryError('UNAUTHORIZED', message, undefined, this.basic === undefined ? {} : { headers: this.basic.challenge });
   }
 
   /** 401 with the Bearer challenge: where to get a token (realm, service) for what (the scope of `action`), and why the one sent is not enough. */
@@ -185,39 +147,7 @@ export class AccessGate {
   }
 
   close(): void {
-    this.users?.close();
-  }
-}
-
-/** The token of an `Authorization: Bearer <token>` header; undefined for any other. */
-function bearerTokenOf(header: string | undefined): string | undefined {
-  if (header === undefined || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
-  const token = header.slice(7).trim();
-  return token === '' ? undefined : token;
-}
-
-/**
- * The scope a refused request needs, for its challenge, as distribution names it: none for the
- * version check, the catalog's, or the repository's with the action (a push asks pull,push, what
- * clients need for an upload and ask for anyway).
- */
-function scopeOf(route: MatchedRoute, action: RequestAction): string | undefined {
-  if (action === 'ping') return undefined;
-  if (action === 'catalog') return formatScope(CATALOG_SCOPE);
-  const actions = action === 'push' ? ['pull', 'push'] : [action];
-  return formatScope({ type: 'repository', name: route.name ?? '', actions });
-}
-
-/**
- * Whom a refused token claims to be, for the audit line (its `sub`, unverified: the token failed
- * verification, so this is what it says, not who sent it); never the token itself.
- */
-function unverifiedSubject(token: string): string {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
-    return typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub.slice(0, 200) : 'anonymous';
-  } catch {
-    return 'anonymous';
+    this.basic?.close();
   }
 }
 
@@ -228,13 +158,15 @@ function unverifiedSubject(token: string): string {
  */
 export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps, clientCertificates = false): AccessGate | undefined {
   if (auth?.htpasswd === undefined && auth?.token === undefined && accessControl === undefined && !clientCertificates) return undefined;
-  const users = auth?.htpasswd ? HtpasswdUsers.open(auth.htpasswd.path, 'auth.htpasswd.path', durationMs(auth.htpasswd.cacheTtl), deps.log) : undefined;
   const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
-  // Without auth there are no logins to limit (credentials are ignored); the limits are unused.
-  const limits = auth?.failedLogins ?? { limit: 1, userLimit: 1, window: '0s' };
-  const failedLogins = new FailedLogins({ limit: limits.limit, userLimit: limits.userLimit, windowMs: durationMs(limits.window) });
   const tokens = auth?.token ? createTokenAuth(auth.token) : undefined;
-  return new AccessGate(users, policy, failedLogins, clientCertificates, auth?.realm ?? 'porthole', deps, tokens);
+  return new AccessGate(auth?.htpasswd ? basicLogin(auth, auth.htpasswd, deps) : undefined, policy, clientCertificates, deps, tokens);
+}
+
+function basicLogin(auth: NonNullable<AuthConfig>, htpasswd: NonNullable<NonNullable<AuthConfig>['htpasswd']>, deps: AccessGateDeps): BasicLogin {
+  const users = HtpasswdUsers.open(htpasswd.path, 'auth.htpasswd.path', durationMs(htpasswd.cacheTtl), deps.log);
+  const { limit, userLimit, window } = auth.failedLogins;
+  return new BasicLogin(users, new FailedLogins({ limit, userLimit, windowMs: durationMs(window) }), auth.realm, deps);
 }
 
 
