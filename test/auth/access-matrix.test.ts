@@ -13,6 +13,7 @@ import { makeImage, snapshotTree, type Image } from '../helpers/registry-client.
 import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { basicHeaders } from '../helpers/basic-auth.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /**
  * Access control, decided for every caller and action before a handler runs (docs/auth.md). The
@@ -108,11 +109,7 @@ describe('access control: who may do what, on which repository', { skip: skipUnl
     work = await tempDir('access-matrix');
     root = join(work, 'root');
     const htpasswd = join(work, 'htpasswd');
-    let first = true;
-    for (const [user, password] of Object.entries(PASSWORDS)) {
-      await run('htpasswd', [...(first ? ['-c'] : []), '-bB', htpasswd, user, password]);
-      first = false;
-    }
+    await addHtpasswdUsers(htpasswd, PASSWORDS, { create: true });
     // The content, pushed by a porthole without auth on the same storage, then stopped.
     const open = await listen({ storage: { rootDirectory: root } });
     for (const repository of REPOSITORIES) images.set(repository, await makeImage(open.url, repository, { tag: '1' }));
@@ -216,8 +213,7 @@ describe('the pull-through cache obeys the same policies, and is pull only', { s
   test('a user granted push on a proxied namespace still cannot push there; one without pull is refused before any upstream is asked', async () => {
     const dir = await tempDir('auth-proxy');
     const htpasswd = join(dir, 'htpasswd');
-    await run('htpasswd', ['-cbB', htpasswd, 'erin', 'erin-pw']);
-    await run('htpasswd', ['-bB', htpasswd, 'frank', 'frank-pw']);
+    await addHtpasswdUsers(htpasswd, { erin: 'erin-pw', frank: 'frank-pw' }, { create: true });
     // The upstream is a port nothing listens on: every answer below comes before any upstream request.
     const guarded = await listen({
       storage: { rootDirectory: join(dir, 'root') },
@@ -245,7 +241,7 @@ describe('htpasswd without accessControl: authenticated users may do everything,
   test('anonymous → 401 with the challenge everywhere, even the version check; a user → 200 and may push', async () => {
     const dir = await tempDir('auth-only');
     const htpasswd = join(dir, 'htpasswd');
-    await run('htpasswd', ['-cbB', htpasswd, 'carol', 'carol-pw']);
+    await addHtpasswdUsers(htpasswd, { carol: 'carol-pw' }, { create: true });
     const guarded = await listen({ storage: { rootDirectory: join(dir, 'root') }, auth: { htpasswd: { path: htpasswd }, realm: 'my registry' } });
     try {
       const ping = await fetch(`${guarded.url}/v2/`);

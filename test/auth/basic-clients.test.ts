@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ContainersSandbox } from '../e2e/containers-sandbox.js';
 import { CommandError, runCommand } from '../e2e/run-command.js';
 import { parseSkopeoJson, type SkopeoInspect } from '../e2e/skopeo-output.js';
@@ -19,6 +17,7 @@ import type { AccessLine, AuditLine } from '../logging/json-lines.js';
 import { readJsonLines } from '../logging/json-lines.js';
 import { basicAuthorization } from '../helpers/basic-auth.js';
 import { pathExists } from '../helpers/path-exists.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /**
  * HTTP Basic authentication from an htpasswd file, against REAL clients, no mocks: skopeo from
@@ -47,14 +46,6 @@ const CHALLENGE = `Basic realm="${REALM}", charset="UTF-8"`;
 const USERS = { alice: 'secret-a', ci: 'secret-ci', admin: 'secret-admin', dora: 'secret-d' } as const;
 const WRONG_PASSWORD = 'wrong-pass-9f3c';
 
-const run = promisify(execFile);
-
-/** `htpasswd -bB FILE USER PASSWORD` (-c for the first, which creates the file); no shell. */
-async function htpasswd(file: string, user: string, password: string, create = false): Promise<void> {
-  await run('htpasswd', [create ? '-cbB' : '-bB', file, user, password], { timeout: 10_000 });
-}
-
-
 describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('skopeo', 'htpasswd'), timeout: 120_000 }, () => {
   let work: string;
   let passwords: string;
@@ -71,9 +62,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     work = await tempDir('auth-basic-clients');
     passwords = join(work, 'htpasswd');
     auditLog = join(work, 'audit.log');
-    await htpasswd(passwords, 'alice', USERS.alice, true);
-    await htpasswd(passwords, 'ci', USERS.ci);
-    await htpasswd(passwords, 'admin', USERS.admin);
+    await addHtpasswdUsers(passwords, { alice: USERS.alice, ci: USERS.ci, admin: USERS.admin }, { create: true });
     const config = [
       'auth:',
       `  htpasswd: {path: ${JSON.stringify(passwords)}}`,
@@ -219,7 +208,7 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     assertError(await raw(porthole.url, { path: '/v2/', headers: asDora }), 401, 'UNAUTHORIZED');
 
     const added = Date.now();
-    await htpasswd(passwords, 'dora', USERS.dora);
+    await addHtpasswdUsers(passwords, { dora: USERS.dora });
     // The file is polled every second: a bounded wait, well above that.
     await waitFor('dora to be accepted', async () => (await raw(porthole.url, { path: '/v2/', headers: asDora })).status === 200, 10_000);
     assert.ok(Date.now() - added < 5_000, `dora was accepted ${Date.now() - added} ms after htpasswd added her`);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { buildApp, type PortholeApp } from '../../src/app.js';
 import { FailedLogins } from '../../src/auth/failed-logins.js';
@@ -11,14 +9,13 @@ import { memoryLogger } from '../helpers/memory-logger.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { basicHeaders } from '../helpers/basic-auth.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /**
  * Limits on guessing passwords (auth.failedLogins): per client address, and per user from any
  * address. The password file is made by Apache's htpasswd; the requests go through Fastify's
  * inject, which lets each one come from the client address the test names.
  */
-
-const run = promisify(execFile);
 
 describe('failed logins', () => {
   test('windows: the limit locks the key until its window ends; another key is not affected', () => {
@@ -42,7 +39,7 @@ describe('failed logins', () => {
     before(async () => {
       work = await tempDir('failed-logins');
       const htpasswd = join(work, 'htpasswd');
-      await run('htpasswd', ['-cbB', htpasswd, 'alice', 'right-password']);
+      await addHtpasswdUsers(htpasswd, { alice: 'right-password' }, { create: true });
       const config = validateConfig({ storage: { rootDirectory: join(work, 'root') }, auth: { htpasswd: { path: htpasswd }, failedLogins: { limit: 10, userLimit: 50, window: '1m' } }, extensions: { metrics: {} } });
       app = await buildApp(config, { logger: logged.logger, auditor: { record: (event) => audit.push(event) } });
     });

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /** `porthole passwd`, checked by Apache's own `htpasswd -v`: what porthole writes, Apache accepts. */
 
@@ -32,7 +33,7 @@ describe('porthole passwd', { skip: skipUnlessTools('htpasswd'), timeout: 60_000
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stderr, /added alice/);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    await run('htpasswd', ['-bB', file, 'bob', 'bobs']);
+    await addHtpasswdUsers(file, { bob: 'bobs' });
     assert.equal((await runCli(['passwd', file, 'carol', '--cost', '5'], { input: 'carols' })).code, 0);
     const changed = await runCli(['passwd', file, 'alice', '--cost', '5'], { input: 'second secret\r\nignored line\n' });
     assert.equal(changed.code, 0, changed.stderr);

@@ -33,6 +33,7 @@ import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { readJsonLines, type AuditLine } from '../logging/json-lines.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 const TEST_TIMEOUT = 40_000;
 const COMMAND_TIMEOUT = 25_000;
@@ -138,9 +139,7 @@ describe('bearer tokens: porthole as its own issuer, and an external issuer', { 
     work = await tempDir('auth-token');
     const passwords = join(work, 'htpasswd');
     auditLog = join(work, 'audit.log');
-    await runCommand('htpasswd', ['-cbB', passwords, 'ci', USERS.ci], { timeoutMs: 10_000 });
-    await runCommand('htpasswd', ['-bB', passwords, 'alice', USERS.alice], { timeoutMs: 10_000 });
-    await runCommand('htpasswd', ['-bB', passwords, 'admin', USERS.admin], { timeoutMs: 10_000 });
+    await addHtpasswdUsers(passwords, { ci: USERS.ci, alice: USERS.alice, admin: USERS.admin }, { create: true });
     const signingKeyFile = join(work, 'porthole-signing.key');
     [signingKey, externalSigner, foreignSigner, tokenServer] = await Promise.all([
       ecKey(signingKeyFile),

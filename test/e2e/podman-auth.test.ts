@@ -31,9 +31,10 @@ import { readJsonLines, type AuditLine } from '../logging/json-lines.js';
 import { accessLines, accessLogUntil, type AccessLine } from './access-log.js';
 import { ContainersSandbox } from './containers-sandbox.js';
 import { PodmanStore } from './podman-store.js';
-import { CommandError, runCommand, type CommandResult } from './run-command.js';
+import { CommandError, type CommandResult } from './run-command.js';
 import { basicAuthorization } from '../helpers/basic-auth.js';
 import { pathExists } from '../helpers/path-exists.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 const TEST_TIMEOUT = 40_000;
 /** The bound on each podman command: well inside a test's timeout. */
@@ -51,7 +52,6 @@ interface PodmanImage {
   Id: string;
   RootFS: { Type: string; Layers: string[] };
 }
-
 
 /** Resolves with the CommandError of a command that must fail; fails the test when it succeeds. */
 async function failure(command: Promise<CommandResult>, what: string): Promise<CommandError> {
@@ -80,9 +80,7 @@ describe('podman against porthole with HTTP Basic auth and access control', { sk
     work = await tempDir('e2e-podman-auth');
     const passwords = join(work, 'htpasswd');
     auditLog = join(work, 'audit.log');
-    // Apache's htpasswd, bcrypt (-B), password on the command line (-b), no shell.
-    await runCommand('htpasswd', ['-cbB', passwords, 'dev', USERS.dev], { timeoutMs: 10_000 });
-    await runCommand('htpasswd', ['-bB', passwords, 'admin', USERS.admin], { timeoutMs: 10_000 });
+    await addHtpasswdUsers(passwords, { dev: USERS.dev, admin: USERS.admin }, { create: true });
     const config = [
       'auth:',
       `  htpasswd: {path: ${JSON.stringify(passwords)}}`,

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startExporter, type ExporterConfigInput, type ExporterProcess } from '../helpers/exporter-process.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
@@ -11,6 +9,7 @@ import { Exposition } from '../helpers/prometheus-text.js';
 import { logLinesWith } from '../helpers/service-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /**
  * The readers of a protected metrics endpoint, for real: Prometheus (Debian's) scrapes full mode
@@ -19,8 +18,6 @@ import { waitFor } from '../helpers/wait-for.js';
  * made by Apache's htpasswd. Everything is started once, side by side, in `before`: Prometheus
  * takes about 5 s to its first scrape.
  */
-
-const run = promisify(execFile);
 
 const PROMETHEUS_PASSWORD = 'prom-scrape-pass-51c2';
 const EXPORTER_PASSWORD = 'exporter-pass-93ad';
@@ -57,8 +54,7 @@ describe('Prometheus and porthole-exporter read a protected /metrics', { skip: s
     const passwordFile = join(work, 'prometheus-password');
     const wrongFile = join(work, 'wrong-password');
     const exporterPasswordFile = join(work, 'exporter-password');
-    await run('htpasswd', ['-cbB', htpasswd, 'prometheus', PROMETHEUS_PASSWORD], { timeout: 10_000 });
-    await run('htpasswd', ['-bB', htpasswd, 'exporter', EXPORTER_PASSWORD], { timeout: 10_000 });
+    await addHtpasswdUsers(htpasswd, { prometheus: PROMETHEUS_PASSWORD, exporter: EXPORTER_PASSWORD }, { create: true });
     await Promise.all([
       writeFile(tokenFile, `${TOKEN}\n`),
       writeFile(passwordFile, `${PROMETHEUS_PASSWORD}\n`),

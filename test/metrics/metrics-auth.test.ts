@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildApp, type PortholeApp } from '../../src/app.js';
@@ -15,6 +13,7 @@ import { runCli } from '../helpers/run-cli.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { basicHeaders } from '../helpers/basic-auth.js';
+import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
 
 /**
  * extensions.metrics.auth at the handler level (buildApp + inject): who may read the metrics in
@@ -23,14 +22,11 @@ import { basicHeaders } from '../helpers/basic-auth.js';
  * htpasswd. Real Prometheus and porthole-exporter against it: metrics-auth-scrapers.test.ts.
  */
 
-const run = promisify(execFile);
-
 const REALM = 'metrics-realm';
 const PASSWORDS = { prometheus: 'prom-pass-7a1c', alice: 'alice-pass-4d2e' } as const;
 const TOKEN = 'metrics-token-0b9f3e51d7';
 const BASIC_CHALLENGE = `Basic realm="${REALM}", charset="UTF-8"`;
 const BEARER_CHALLENGE = `Bearer realm="${REALM}"`;
-
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
@@ -56,8 +52,7 @@ describe('extensions.metrics.auth', { skip: skipUnlessTools('htpasswd'), timeout
     work = await tempDir('metrics-auth');
     htpasswd = join(work, 'htpasswd');
     tokenFile = join(work, 'metrics-token');
-    await run('htpasswd', ['-cbB', htpasswd, 'prometheus', PASSWORDS.prometheus], { timeout: 10_000 });
-    await run('htpasswd', ['-bB', htpasswd, 'alice', PASSWORDS.alice], { timeout: 10_000 });
+    await addHtpasswdUsers(htpasswd, { prometheus: PASSWORDS.prometheus, alice: PASSWORDS.alice }, { create: true });
     // A trailing newline, as `echo` leaves it: not part of the token.
     await writeFile(tokenFile, `${TOKEN}\n`);
   });
