@@ -8,7 +8,7 @@ import { queryOf } from '../http/request-url.js';
 import type { MatchedRoute } from '../http/routes.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './access-policy.js';
-import { BasicLogin, recordLoginFailure, type LoginRecords } from './basic-login.js';
+import { BasicLogin, basicCredentialsOf, recordLoginFailure, type LoginRecords } from './basic-login.js';
 import { bearerTokenOf, scopeOf, unverifiedSubject } from './bearer.js';
 import { bearerChallenge } from './challenge.js';
 import { FailedLogins } from './failed-logins.js';
@@ -111,8 +111,8 @@ export class AccessGate {
     // Without users to check them against, credentials are ignored: the request is its
     // certificate's user, or anonymous.
     if (header === undefined || this.basic === undefined) return request.certificateUser;
-    const [scheme, encoded] = header.split(' ', 2);
-    if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw this.refusal(request, route, action, undefined, this.tokens ? 'only HTTP Basic credentials and bearer tokens are accepted' : 'only HTTP Basic credentials are accepted');
+    const encoded = basicCredentialsOf(header);
+    if (encoded === undefined) throw this.refusal(request, route, action, undefined, this.tokens ? 'only HTTP Basic credentials and bearer tokens are accepted' : 'only HTTP Basic credentials are accepted');
     return this.login(request, encoded);
   }
 

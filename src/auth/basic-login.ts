@@ -15,6 +15,12 @@ export interface LoginRecords {
   attempted(method: 'basic' | 'bearer', outcome: AuthOutcome): void;
 }
 
+/** The base64 credentials of an `Authorization: Basic <credentials>` header; undefined for any other. */
+export function basicCredentialsOf(header: string): string | undefined {
+  const [scheme, encoded] = header.split(' ', 2);
+  return scheme?.toLowerCase() === 'basic' ? encoded : undefined;
+}
+
 /** A failed login in the audit log: whom it claimed to be and why it failed, never the secret. */
 export function recordLoginFailure(auditor: Auditor, request: FastifyRequest, subject: string, reason: string): void {
   auditor.record({ action: 'auth.login', outcome: 'failure', subject: subject.slice(0, 200), clientIP: request.ip, reqId: request.id, detail: reason });

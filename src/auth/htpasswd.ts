@@ -1,7 +1,7 @@
 import { hash as digestOf, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import { ConfigError } from '../config/load.js';
+import { asConfigError } from '../config/configured-file.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { watchFileChanges } from '../runtime/file-changes.js';
 
@@ -42,16 +42,6 @@ function tableOf(users: Map<string, string>): Table {
 
 function loadTable(path: string): Table {
   return tableOf(parseHtpasswd(readFileSync(path, 'utf8'), path));
-}
-
-/** `work` on the file configured at `key`; a missing file, or one `work` cannot use, is a config error naming the key. */
-export function asConfigError<T>(key: string, path: string, work: () => T): T {
-  try {
-    return work();
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist` : (err as Error).message;
-    throw new ConfigError([`${key}: ${reason}`]);
-  }
 }
 
 /** What `porthole verify` checks of the file: that it exists and holds only bcrypt entries. */

@@ -4,6 +4,7 @@ import { RegistryError } from '../core/errors.js';
 import '../http/request-context.js';
 import type { Auditor } from '../observability/audit.js';
 import type { PortholeLogger } from '../observability/logger.js';
+import { recordLoginFailure } from './basic-login.js';
 import { challenge } from './challenge.js';
 import { TokenFile } from './token-file.js';
 
@@ -12,7 +13,7 @@ import { TokenFile } from './token-file.js';
  * scrape's password goes through the same htpasswd users, cache of verified pairs, limits on
  * failed logins, audit and porthole_auth_attempts_total as a registry client's.
  */
-export type BasicLogin = (request: FastifyRequest, encoded: string) => Promise<string | undefined>;
+export type LoginCheck = (request: FastifyRequest, encoded: string) => Promise<string | undefined>;
 
 const KEY = 'extensions.metrics.auth';
 
@@ -27,7 +28,7 @@ export class MetricsAuth {
 
   constructor(
     /** Who may read with Basic; undefined: Basic is not accepted here. */
-    private readonly users: { names: ReadonlySet<string>; login: BasicLogin } | undefined,
+    private readonly users: { names: ReadonlySet<string>; login: LoginCheck } | undefined,
     private readonly token: TokenFile | undefined,
     realm: string,
     private readonly auditor: Auditor,
@@ -43,7 +44,7 @@ export class MetricsAuth {
     const credentials = space < 0 ? '' : header.slice(space + 1).trim();
     if (scheme === 'bearer' && this.token) {
       if (this.token.matches(credentials)) return;
-      this.auditor.record({ action: 'auth.login', outcome: 'failure', subject: 'anonymous', clientIP: request.ip, reqId: request.id, detail: 'wrong metrics bearer token' });
+      recordLoginFailure(this.auditor, request, 'anonymous', 'wrong metrics bearer token');
       throw this.unauthorized('wrong bearer token');
     }
     if (scheme === 'basic' && this.users) {
@@ -85,7 +86,7 @@ export class MetricsAuth {
 
 export interface MetricsAuthDeps {
   /** The access gate's login; present whenever auth.htpasswd is (which `users` needs: schema.ts). */
-  login: BasicLogin | undefined;
+  login: LoginCheck | undefined;
   realm: string;
   auditor: Auditor;
   log: PortholeLogger;

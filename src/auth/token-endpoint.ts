@@ -4,6 +4,7 @@ import '../http/request-context.js';
 import { queryOf } from '../http/request-url.js';
 import { writeError } from '../registry/error-writer.js';
 import type { AccessGate } from './access-gate.js';
+import { basicCredentialsOf } from './basic-login.js';
 import type { AccessPolicy } from './access-policy.js';
 import { CATALOG_SCOPE, parseScopes, repositoryActions, type AccessEntry } from './token-scope.js';
 import type { TokenIssuer } from './tokens.js';
@@ -32,8 +33,8 @@ export function grantedAccess(policy: AccessPolicy, user: string | undefined, re
 async function requester(gate: AccessGate, request: FastifyRequest): Promise<string | undefined> {
   const header = request.headers.authorization;
   if (header === undefined) return undefined;
-  const [scheme, encoded] = header.split(' ', 2);
-  if (scheme?.toLowerCase() !== 'basic' || encoded === undefined) throw new RegistryError('UNAUTHORIZED', 'the token endpoint takes HTTP Basic credentials, or none');
+  const encoded = basicCredentialsOf(header);
+  if (encoded === undefined) throw new RegistryError('UNAUTHORIZED', 'the token endpoint takes HTTP Basic credentials, or none');
   return gate.login(request, encoded);
 }
 

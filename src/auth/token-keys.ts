@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { asConfigError } from './htpasswd.js';
+import { asConfigError } from '../config/configured-file.js';
+import { pemCertificateBlocks } from '../runtime/pem.js';
 
 /** The key porthole signs its own tokens with, its algorithm, and the key id written into each token's header. */
 export interface SigningKey {
@@ -36,9 +37,9 @@ export function loadSigningKey(path: string | undefined, key = 'auth.token.signi
   return { privateKey, publicKey, alg, kid };
 }
 
-/** The certificates of a PEM bundle (X509Certificate reads only the first of a file). */
+/** The certificates of a PEM bundle. */
 function certificatesOf(pem: string, path: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pemCertificateBlocks(pem);
   if (blocks.length === 0) throw new Error(`${path} holds no PEM certificate`);
   return blocks.map((block) => new X509Certificate(block));
 }

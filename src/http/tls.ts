@@ -4,6 +4,7 @@ import type { ServerOptions } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { ConfigError } from '../config/load.js';
 import type { TlsConfig } from '../config/schema.js';
+import { pemCertificateBlocks } from '../runtime/pem.js';
 
 /** Where each file of http.tls is configured, for the errors that name it. */
 const KEYS = { certificate: 'http.tls.certificate', key: 'http.tls.key', clientCA: 'http.tls.clientCA' } as const;
@@ -17,8 +18,6 @@ export interface TlsMaterial {
   leaf: X509Certificate;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 function readOrFail(key: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -29,7 +28,7 @@ function readOrFail(key: string, path: string): Buffer {
 
 /** The certificates of a PEM file, each parsed; a file with none, or with one that does not parse, fails naming the key. */
 function certificatesOf(key: string, path: string, pem: Buffer): X509Certificate[] {
-  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  const blocks = pemCertificateBlocks(pem.toString('latin1'));
   if (blocks.length === 0) throw new ConfigError([`${key}: "${path}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`]);
   return blocks.map((block, index) => {
     try {
