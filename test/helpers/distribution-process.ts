@@ -38,12 +38,14 @@ export interface DistributionOptions {
   tls?: { certificate: string; key: string };
   /** Token auth: clients need a bearer token from `realm`, signed by a key `rootCertBundle` vouches for. */
   tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** Write an access log line per request (Apache combined format, on stdout: see `output()`). Off when omitted. */
+  accessLog?: boolean;
 }
 
 /**
  * docker-registry's configuration, equivalent to the benchmarked porthole's:
  *  - filesystem storage in a temp dir, deletes allowed;
- *  - access log off and only errors logged (porthole runs at log.level warn);
+ *  - access log off (unless asked for) and only errors logged (porthole runs at log.level warn);
  *  - Prometheus metrics on, on the debug listener (the only place 2.8 serves them);
  *  - the in-memory blob descriptor cache, as in Debian's stock /etc/docker/registry/config.yml
  *    (porthole keeps its own in-memory caches), so the reference is measured as it is deployed.
@@ -52,7 +54,7 @@ export interface DistributionOptions {
 function configuration(root: string, port: number, debugPort: number, options: DistributionOptions, htpasswdFile: string): string {
   const config: Record<string, unknown> = {
     version: 0.1,
-    log: { level: 'error', accesslog: { disabled: true } },
+    log: { level: 'error', accesslog: { disabled: options.accessLog !== true } },
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
     http: { addr: `127.0.0.1:${port}`, debug: { addr: `127.0.0.1:${debugPort}`, prometheus: { enabled: true, path: '/metrics' } } },
   };
