@@ -10,20 +10,27 @@
  *  - on at 0.1;
  *  - on at 1.0, every span exported to an OTLP/HTTP endpoint that accepts everything without
  *    decoding it (lib/otlp-sink.ts, standing in for a collector; it runs in this process, on
- *    wrk's core): target at most 25%.
+ *    wrk's core): target at most 25%;
+ *  - the floor under that: the OpenTelemetry SDK and exporter alone making the same spans at a
+ *    similar rate in a process of their own (lib/otel-floor.ts), in every round too, as a share of
+ *    tracing off's CPU per request: what no instrumentation built on these libraries can go under.
  * Run: npm run bench:tracing [-- --quick]. Prints a Markdown table.
  */
 import type { PortholeProcess } from '../test/helpers/porthole-process.js';
+import { measureOtelFloor } from './lib/otel-floor.js';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
-import { LOAD_CPU, pinningPossible, pinProcess } from './lib/cpu-pinning.js';
+import { LOAD_CPU, pinningPossible, pinProcess, SERVER_CPU } from './lib/cpu-pinning.js';
 import { cpuMethod, measureServerCpu, medianRatio, medianSample, type CpuSample } from './lib/server-cpu.js';
+import { median } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 12;
 const WRK_SECONDS = quick ? 2 : 4;
 const PATH = '/v2/bench/app/manifests/v1';
+/** Requests a second of the floor runs: about what porthole serves at samplingProb 1 here. */
+const FLOOR_RATE = 4_000;
 
 interface Contender {
   title: string;
@@ -56,7 +63,12 @@ const contenders: Contender[] = [
   { title: 'tracing on, samplingProb 0.1', config: tracingAt(0.1, receiver.url), samples: [] },
   { title: 'tracing on, samplingProb 1.0, every span exported', config: tracingAt(1, receiver.url), target: { percent: 25 }, samples: [] },
 ];
+/** The SDK's CPU per request in each round, and the floor loop's own (no spans), taken off. */
+const floorSamples: number[] = [];
+let floorIdle = 0;
+const floorRun = (mode: 'sdk' | 'idle') => measureOtelFloor(receiver.url, { rate: FLOOR_RATE, seconds: WRK_SECONDS, mode, ...(pinningPossible() ? { cpu: SERVER_CPU } : {}) });
 try {
+  floorIdle = await floorRun('idle');
   for (const contender of contenders) {
     contender.porthole = await startQuietPorthole(contender.config);
     await makeImage(contender.porthole.url, 'bench/app', { tag: 'v1' });
@@ -70,6 +82,8 @@ try {
       const contender = contenders[(round + turn) % contenders.length] as Contender;
       contender.samples.push(await measure(contender, receiver));
     }
+    floorSamples.push(await floorRun('sdk'));
+    await receiver.settled();
   }
 } finally {
   await Promise.all(contenders.map((contender) => contender.porthole?.dispose()));
@@ -91,4 +105,14 @@ for (const contender of contenders) {
   const shown = first ? '' : `${over >= 0 ? '+' : ''}${over.toFixed(1)}%`;
   console.log(`| GET manifest by tag, ${contender.title} | ${sample.requestsPerSecond.toFixed(0)} | ${sample.cpuMicros.toFixed(1)} µs | ${shown} | ${first ? '' : spread} | ${target} | ${result} |`);
 }
+const floorShares = floorSamples.map((sdk, round) => ((sdk - floorIdle) / (off.samples[round] as CpuSample).cpuMicros) * 100);
+const floorShare = median(floorShares);
+const floorMicros = median(floorSamples) - floorIdle;
+console.log(
+  `| the OpenTelemetry SDK and OTLP exporter alone, the same two spans per request at ${FLOOR_RATE}/s, no porthole (the floor) | | ${floorMicros.toFixed(1)} µs | +${floorShare.toFixed(1)}% | ${Math.min(...floorShares).toFixed(1)}% – ${Math.max(...floorShares).toFixed(1)}% | | |`,
+);
+const full = contenders[contenders.length - 1] as Contender;
+const fullOver = (medianRatio(full.samples, off.samples) - 1) * 100;
+console.log(`\nAt samplingProb 1.0: ${fullOver.toFixed(1)}% over tracing off, of which the libraries' floor is ${floorShare.toFixed(1)}% and porthole's own instrumentation the other ${(fullOver - floorShare).toFixed(1)} points.`);
+console.log(`(The floor loop's own pacing, without spans, cost ${floorIdle.toFixed(1)} µs per request and is taken off.)`);
 console.log(`\nexports taken by the stand-in collector: ${receiver.exports()}, ${(receiver.bytes() / 1024 / 1024).toFixed(0)} MiB of OTLP/JSON`);

@@ -1,0 +1,120 @@
+/**
+ * The floor under tracing's cost at samplingProb 1: what the OpenTelemetry SDK and its OTLP/HTTP
+ * exporter alone cost for the spans of one manifest GET, with nothing of porthole (no server, no
+ * hooks, no store decorators). Run as its own process (`node otel-floor.js SINK_URL RATE SECONDS
+ * MODE`), pinned to the server's core like porthole, it makes RATE "requests" a second for
+ * SECONDS: in mode `sdk` each is a server span with the attributes porthole's server spans carry
+ * for a manifest GET by tag and one `storage.getManifest` child, batched and exported as porthole
+ * does (same batch sizes, same exporter, same kind of collector); in mode `idle` the same pacing
+ * with no spans, whose own cost is taken off. It prints the CPU time per request as JSON.
+ *
+ * A floor, not an estimate: in a tight loop the SDK's code and data stay in the caches, which
+ * they do not between the work of real requests.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import { pinProcess } from './cpu-pinning.js';
+
+type FloorMode = 'sdk' | 'idle';
+
+/** How often the paced loop wakes: requests arrive in small bunches, as from 16 connections. */
+const TICK_MS = 10;
+/** Paced but not measured first: the JIT warms up and the first exports are sent. */
+const WARM_UP_MS = 1_000;
+
+function tracerFor(sinkUrl: string) {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'porthole', 'service.version': 'floor', 'service.instance.id': `floor:${process.pid}` }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(1) }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sinkUrl }), { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1_000 })],
+  });
+  return { provider, tracer: provider.getTracer('porthole', 'floor') };
+}
+
+/** The spans of one manifest GET by tag, as porthole makes them (server-spans.ts, traced-store.ts). */
+function tracedRequest(tracer: ReturnType<typeof tracerFor>['tracer'], index: number): void {
+  const server = tracer.startSpan('GET', { kind: SpanKind.SERVER }, ROOT_CONTEXT);
+  const child = tracer.startSpan('storage.getManifest', { attributes: { 'porthole.repo': 'bench/app', 'porthole.reference': 'v1' } }, trace.setSpan(ROOT_CONTEXT, server));
+  child.end();
+  server.updateName('GET /v2/:name/manifests/:reference');
+  server.setAttributes({
+    'http.request.method': 'GET',
+    'url.path': '/v2/bench/app/manifests/v1',
+    'url.scheme': 'http',
+    'client.address': '127.0.0.1',
+    'network.protocol.version': '1.1',
+    'user_agent.original': 'wrk',
+    'http.route': '/v2/:name/manifests/:reference',
+    'http.response.status_code': 200,
+    'http.request.body.size': 0,
+    'http.response.body.size': 400 + (index % 3),
+    'porthole.action': 'pull',
+    'porthole.repo': 'bench/app',
+    'porthole.reference': 'v1',
+  });
+  server.end();
+}
+
+async function runFloor(sinkUrl: string, rate: number, seconds: number, mode: FloorMode): Promise<{ cpuMicros: number; requests: number }> {
+  const { provider, tracer } = tracerFor(sinkUrl);
+  const perTick = Math.max(1, Math.round((rate * TICK_MS) / 1000));
+  let made = 0;
+  let measuredFrom = 0;
+  let cpuAtStart: NodeJS.CpuUsage | undefined;
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - started;
+      if (cpuAtStart === undefined && elapsed >= WARM_UP_MS) {
+        cpuAtStart = process.cpuUsage();
+        measuredFrom = made;
+      }
+      if (elapsed >= WARM_UP_MS + seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      for (let i = 0; i < perTick; i += 1) {
+        if (mode === 'sdk') tracedRequest(tracer, made);
+        made += 1;
+      }
+    }, TICK_MS);
+  });
+  // What was made in the measured window is exported within it, or now: its cost counts too.
+  await provider.forceFlush();
+  const cpu = process.cpuUsage(cpuAtStart);
+  await provider.shutdown();
+  return { cpuMicros: (cpu.user + cpu.system) / (made - measuredFrom), requests: made - measuredFrom };
+}
+
+/** Runs the floor in a process of its own on `cpu`, and returns its CPU microseconds per request. */
+export function measureOtelFloor(sinkUrl: string, options: { rate: number; seconds: number; mode: FloorMode; cpu?: number }): Promise<number> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), sinkUrl, String(options.rate), String(options.seconds), options.mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (options.cpu !== undefined && child.pid !== undefined) pinProcess(child.pid, options.cpu);
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), (options.seconds + 30) * 1000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        resolve((JSON.parse(out) as { cpuMicros: number }).cpuMicros);
+      } catch (err) {
+        reject(new Error(`the OpenTelemetry floor run failed (${(err as Error).message}): ${out}`));
+      }
+    });
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [sinkUrl, rate, seconds, mode] = process.argv.slice(2);
+  if (!sinkUrl || (mode !== 'sdk' && mode !== 'idle')) throw new Error('usage: otel-floor.js SINK_URL RATE SECONDS sdk|idle');
+  const result = await runFloor(sinkUrl, Number(rate), Number(seconds), mode);
+  process.stdout.write(JSON.stringify(result));
+}
