@@ -2,6 +2,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { loadExporterConfig, type CredentialFlags } from '../exporter/config.js';
+import { API_OPTION_SPECS, CONFIG_FILE_ENV, type FlagValues, type OptionName } from '../exporter/api/options.js';
+import { runApiExporter } from '../exporter/api/run-api.js';
 import { buildExporterApp } from '../exporter/exporter-app.js';
 import { LogFile } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
@@ -48,7 +50,7 @@ async function runExporter(file: string, flags: CredentialFlags): Promise<void> 
 
 const program = new Command()
   .name('porthole-exporter')
-  .description("Companion exporter for porthole's minimal metrics mode: serves porthole's metrics snapshot in Prometheus format.")
+  .description("porthole's companion exporter: `config` serves porthole's minimal-mode metrics snapshot in Prometheus format; `api` scrapes any OCI registry's REST API and exports its state.")
   .version(versionText('porthole-exporter'), '-V, --version', 'print the version and the commit')
   .showHelpAfterError();
 
@@ -65,6 +67,36 @@ program
   .action((file: string, options: { portholeUsername?: string; portholePasswordFile?: string; portholeBearerTokenFile?: string }) =>
     runExporter(file, { username: options.portholeUsername, passwordFile: options.portholePasswordFile, bearerTokenFile: options.portholeBearerTokenFile }),
   );
+
+const api = program
+  .command('api')
+  .description(
+    'Scrape any OCI registry (docker-registry, zot, Harbor, porthole) through its REST API in the background and export its state as oci_registry_* metrics. ' +
+      'Every option is also an environment variable and a config file key; flags win over the environment, the environment over the file.',
+  )
+  .addOption(new Option('--config <file>', `YAML or JSON file of options by key (env ${CONFIG_FILE_ENV})`));
+/** commander's attribute of each flag (--timeout: timeout) -> the option it sets (timeoutMs). */
+const apiAttributes = new Map<string, OptionName>();
+for (const spec of API_OPTION_SPECS) {
+  const shown = spec.default === undefined ? '' : `; default ${spec.defaultText ?? String(spec.default)}`;
+  const option = new Option(`${spec.flag} ${spec.argument}`, `${spec.description} (env ${spec.env}, file key ${spec.key}${shown})`);
+  apiAttributes.set(option.attributeName(), spec.name);
+  api.addOption(option);
+}
+api
+  // A flag commander cannot take (unknown, or without its value) is a bad configuration too: exit 2.
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig);
+  })
+  .action((options: Record<string, string | boolean | undefined>) => {
+    const flags: FlagValues = {};
+    if (typeof options.config === 'string') flags.config = options.config;
+    for (const [attribute, name] of apiAttributes) {
+      const value = options[attribute];
+      if (value !== undefined) flags[name] = value;
+    }
+    return runApiExporter(flags, process.env);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`porthole-exporter: ${(err as Error).stack ?? String(err)}\n`);
