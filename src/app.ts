@@ -29,6 +29,7 @@ import { JobRunner } from './jobs/runner.js';
 import { pushgatewayPusher } from './jobs/pushgateway.js';
 import { scheduleJobs } from './jobs/schedule.js';
 import { scheduledJobs } from './jobs/scheduled-jobs.js';
+import { installManagementApi } from './management/management-api.js';
 import type { RegistryStore } from './storage/types.js';
 
 export interface AppDeps {
@@ -174,6 +175,8 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     ...(config.jobs.pushgateway ? { push: pushgatewayPusher(config.jobs.pushgateway, jobsLog, (action) => telemetry.metrics.pushgatewayErrors.inc({ action })) } : {}),
   });
   const stopJobs = scheduleJobs(scheduledJobs(config), jobs, jobsLog);
+  // /api/v1: the local storage (never the pull-through cache's upstreams), the scan's figures, the runs' records.
+  await installManagementApi(server, { config, storage, gauges, jobs, access, metricsAuth, auditor, log: deps.logger.child({ module: 'management' }) });
   server.addHook('onClose', async () => {
     stopJobs();
     jobsStopping.abort();

@@ -16,6 +16,8 @@ import { HtpasswdUsers } from './htpasswd.js';
 import { createTokenAuth, type TokenAuth, type VerifiedToken } from './tokens.js';
 import { TOKEN_PATH } from './token-endpoint.js';
 
+/** The version check's route: requests outside /v2 are authenticated, and challenged, as GET /v2/ is. */
+const VERSION_CHECK: MatchedRoute = { kind: 'base', template: '/v2/' };
 
 export interface AccessGateDeps extends LoginRecords {
   log: PortholeLogger;
@@ -73,6 +75,25 @@ export class AccessGate {
    * distribution answers, so that clients fetch a new token rather than give up.
    */
   private async admitToken(request: FastifyRequest, route: MatchedRoute, action: RequestAction, token: string): Promise<void> {
+    const verified = await this.verifyToken(request, route, action, token);
+    if (verified.subject !== undefined) request.user = verified.subject;
+    if (action === 'ping') return;
+    if (action === 'catalog') {
+      if (!verified.grants.catalog) throw this.tokenRefusal(request, route, action, 'the token does not grant the catalog', 'insufficient_scope');
+      // Porthole's own catalog grant is the policies' for the token's subject, applied to each
+      // repository now (the list changes after the token was issued); an external issuer's grant
+      // is the whole catalog, as distribution lists it.
+      if (this.tokens?.issuer !== undefined) request.mayPull = (repository) => this.policy.allows(verified.subject, repository, 'pull');
+      return;
+    }
+    const repository = route.name ?? '';
+    if (!verified.grants.allows(repository, action)) throw this.tokenRefusal(request, route, action, `the token does not grant ${action} of ${repository.slice(0, 200)}`, 'insufficient_scope');
+    const from = route.kind === 'uploads' ? queryOf(request).get('from') : null;
+    if (from !== null && !verified.grants.allows(from, 'pull')) request.mountRefused = true;
+  }
+
+  /** A bearer token verified, counted and (when bad) audited; a bad one throws 401 with the challenge for `action`'s scope. */
+  private async verifyToken(request: FastifyRequest, route: MatchedRoute, action: RequestAction, token: string): Promise<VerifiedToken> {
     const tokens = this.tokens as TokenAuth;
     let verified: VerifiedToken;
     try {
@@ -84,20 +105,27 @@ export class AccessGate {
       throw this.tokenRefusal(request, route, action, reason, 'invalid_token');
     }
     this.deps.attempted('bearer', 'success');
-    if (verified.subject !== undefined) request.user = verified.subject;
-    if (action === 'ping') return;
-    if (action === 'catalog') {
-      if (!verified.grants.catalog) throw this.tokenRefusal(request, route, action, 'the token does not grant the catalog', 'insufficient_scope');
-      // Porthole's own catalog grant is the policies' for the token's subject, applied to each
-      // repository now (the list changes after the token was issued); an external issuer's grant
-      // is the whole catalog, as distribution lists it.
-      if (tokens.issuer !== undefined) request.mayPull = (repository) => this.policy.allows(verified.subject, repository, 'pull');
-      return;
-    }
-    const repository = route.name ?? '';
-    if (!verified.grants.allows(repository, action)) throw this.tokenRefusal(request, route, action, `the token does not grant ${action} of ${repository.slice(0, 200)}`, 'insufficient_scope');
-    const from = route.kind === 'uploads' ? queryOf(request).get('from') : null;
-    if (from !== null && !verified.grants.allows(from, 'pull')) request.mountRefused = true;
+    return verified;
+  }
+
+  /**
+   * Who a request to an endpoint outside /v2 is (the management API, which admits users rather
+   * than actions on repositories): the subject of its bearer token (auth.token), else the user of
+   * its Basic credentials or of its client certificate, each checked exactly as on /v2 (the same
+   * limits on failed logins, counting and audit); undefined when anonymous. Bad credentials throw
+   * what GET /v2/ answers them with: 401 with its challenge, or 429 for a locked login.
+   */
+  async whoIs(request: FastifyRequest): Promise<string | undefined> {
+    const token = this.tokens === undefined ? undefined : bearerTokenOf(request.headers.authorization);
+    if (token === undefined) return this.authenticate(request, VERSION_CHECK, 'ping');
+    const verified = await this.verifyToken(request, VERSION_CHECK, 'ping', token);
+    if (verified.subject === undefined) throw new RegistryError('DENIED', 'the bearer token names no user');
+    return verified.subject;
+  }
+
+  /** What GET /v2/ answers a request that must log in: 401 with its challenge (403 where no one can log in). */
+  anonymousRefusal(request: FastifyRequest, message: string): RegistryError {
+    return this.refusal(request, VERSION_CHECK, 'ping', undefined, message);
   }
 
   /**

@@ -34,6 +34,8 @@ export interface AccessPolicy {
   allows(user: string | undefined, repository: string, action: RepositoryAction): boolean;
   /** Whether anonymous requests may do anything anywhere: then the version check and the catalog answer them. */
   readonly anonymousAnywhere: boolean;
+  /** Whether an authenticated user is an admin: named by adminPolicy (its users or groups); without accessControl, every user. The management API admits admins. */
+  isAdmin(user: string): boolean;
 }
 
 const EVERYTHING: ReadonlySet<RepositoryAction> = new Set(REPOSITORY_ACTIONS);
@@ -43,6 +45,8 @@ const NOTHING: ReadonlySet<RepositoryAction> = new Set();
 export const authenticatedOnly: AccessPolicy = {
   allows: (user) => user !== undefined,
   anonymousAnywhere: false,
+  // Every user may do everything everywhere: each is an admin.
+  isAdmin: () => true,
 };
 
 /**
@@ -85,5 +89,6 @@ export function compileAccessControl(config: NonNullable<AccessControlConfig>): 
   return {
     allows: (user, repository, action) => actionsOf(user, repository).has(action),
     anonymousAnywhere: repositories.some((repository) => repository.anonymousPolicy.size > 0),
+    isAdmin: (user) => admin !== undefined && names(admin, user),
   };
 }

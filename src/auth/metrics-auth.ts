@@ -75,6 +75,21 @@ export class MetricsAuth {
     }
   };
 
+  /** Whether `token` is the bearer token of bearerTokenFile (false without one): for the management API, which admits metrics readers too. */
+  acceptsToken(token: string): boolean {
+    return this.token?.matches(token) === true;
+  }
+
+  /** Whether a bearer token is configured (bearerTokenFile). */
+  get hasToken(): boolean {
+    return this.token !== undefined;
+  }
+
+  /** Whether an authenticated user is one of `users`, who may read the metrics (and the management API). */
+  isReader(user: string): boolean {
+    return this.users?.names.has(user) === true;
+  }
+
   private unauthorized(message: string): RegistryError {
     return new RegistryError('UNAUTHORIZED', message, undefined, { headers: this.challenge });
   }

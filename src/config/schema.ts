@@ -69,6 +69,10 @@ const storageSchema = z
       .describe('Deletion through the API.'),
     uploadExpiry: duration('24h', 'An upload session untouched for this long is removed with its data.'),
     uploadPurgeInterval: duration('10m', 'How often expired upload sessions are looked for.'),
+    heartbeatInterval: duration(
+      '10s',
+      'How often serve records its heartbeat in the storage (replicas/<id>.json, listed by GET /api/v1/replicas); a replica silent for three intervals is unhealthy.',
+    ),
     sendfile: z
       .boolean()
       .default(true)

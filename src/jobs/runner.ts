@@ -10,6 +10,7 @@ import type { Job, JobAction, JobFields, JobReport, JobTrigger } from './job.js'
 import { JobTally } from './job-tally.js';
 import { createProgress } from './progress.js';
 import { noPush, type PushRun } from './pushgateway.js';
+import { JobRunRecords } from './run-records.js';
 
 /** serve's metrics, which scheduled runs add to. */
 export interface ServeJobMetrics {
@@ -54,16 +55,25 @@ function recordOutcome(metrics: JobMetrics, action: JobAction, succeeded: boolea
  * lock in the storage (two runs of the same job never overlap, across processes too), a start
  * and an end log line, an audit event (`job.gc`, success or failure), a span when tracing is on,
  * its metrics (on serve's /metrics when it runs there, and pushed to the Pushgateway when one is
- * configured, failed runs too) and a record in the history.
+ * configured, failed runs too) and a record in the history, in memory and in the storage.
  */
 export class JobRunner {
   readonly history = new JobHistory();
+  /** Every run's record in the storage too, where any porthole on it lists them (the management API). */
+  readonly records: JobRunRecords;
   private readonly push: PushRun;
   private readonly signal: AbortSignal;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.push = deps.push ?? noPush;
     this.signal = deps.signal ?? new AbortController().signal;
+    this.records = new JobRunRecords(deps.storage.driver);
+  }
+
+  /** A run's record into the history and the storage. A record that cannot be written is logged: the run's outcome stands. */
+  private async keep(record: JobRunRecord, log: PortholeLogger): Promise<void> {
+    this.history.add(record);
+    await this.records.add(record).catch((err: unknown) => log.warn({ err }, `${record.action}: the record of this run could not be written to the storage`));
   }
 
   async run(job: Job, trigger: JobTrigger): Promise<JobRunRecord> {
@@ -90,7 +100,7 @@ export class JobRunner {
         outcome: 'skipped',
         summary: { heldByHost: heldBy.host, heldByPid: heldBy.pid },
       };
-      this.history.add(record);
+      await this.keep(record, log);
       return record;
     }
     log.info(job.settings, `${action} started`);
@@ -156,7 +166,7 @@ export class JobRunner {
       ...(error === undefined ? {} : { error }),
       ...(pushed === undefined ? {} : { pushed }),
     };
-    this.history.add(record);
+    await this.keep(record, log);
     return record;
   }
 }

@@ -78,6 +78,14 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
 }
 
 /**
+ * Requests that have arrived at `app` and are not done yet: those being served now (the
+ * management API's replica heartbeat reports it), from the same hooks, so at no extra cost.
+ */
+export function requestsInProgress(app: FastifyInstance): number {
+  return owedByServer.get(app)?.count ?? 0;
+}
+
+/**
  * Resolves once every request that has arrived at `app` is done (its lines written), or after
  * `timeoutMs`. A graceful shutdown waits for it once the listener is closed: the requests that
  * its timeout cut off are answered, and so logged and audited, only after their connections

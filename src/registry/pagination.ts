@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError } from '../core/errors.js';
+import { RegistryError, type ErrorCode } from '../core/errors.js';
 import { queryOf } from '../http/request-url.js';
 
 export interface Page {
@@ -9,21 +9,36 @@ export interface Page {
 }
 
 /**
- * `n`/`last` paging over a sorted list (tags list and catalog): items strictly after `last`,
- * at most `n` of them, and a `Link: <...>; rel="next"` header when more remain. n=0 returns an
- * empty list and no Link (spec).
+ * How a count in a query (`n`, the management API's `limit`) is checked. /v2 answers a bad one
+ * with the spec's UNSUPPORTED (400); the management API, which the spec does not cover, with
+ * distribution's PAGINATION_NUMBER_INVALID, and it bounds the count too.
  */
-export function paginate(sorted: readonly string[], request: FastifyRequest, basePath: string, defaultSize: number | undefined): Page {
-  const query = queryOf(request);
-  const nText = query.get('n');
-  const last = query.get('last');
-  let n = defaultSize;
-  if (nText !== null && nText !== '') {
-    if (!/^\d{1,9}$/.test(nText)) {
-      throw new RegistryError('UNSUPPORTED', `n must be a non-negative integer, not "${nText.slice(0, 40)}"`, { n: nText.slice(0, 40) }, { status: 400 });
-    }
-    n = Number(nText);
+export interface CountRules {
+  max?: number;
+  code?: Extract<ErrorCode, 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID'>;
+}
+
+/** A count parameter's value: `fallback` when absent or empty; a 400 naming the parameter when not a non-negative integer (within `max`). */
+export function parseCount(text: string | null, name: string, fallback: number | undefined, rules: CountRules = {}): number | undefined {
+  if (text === null || text === '') return fallback;
+  const code = rules.code ?? 'UNSUPPORTED';
+  const shown = text.slice(0, 40);
+  const range = rules.max === undefined ? 'a non-negative integer' : `an integer from 0 to ${rules.max}`;
+  if (!/^\d{1,9}$/.test(text) || (rules.max !== undefined && Number(text) > rules.max)) {
+    throw new RegistryError(code, `${name} must be ${range}, not "${shown}"`, { [name]: shown }, { status: 400 });
   }
+  return Number(text);
+}
+
+/**
+ * `n`/`last` paging over a sorted list (tags list, catalog, the management API's repositories):
+ * items strictly after `last`, at most `n` of them, and a `Link: <...>; rel="next"` header when
+ * more remain. n=0 returns an empty list and no Link (spec).
+ */
+export function paginate(sorted: readonly string[], request: FastifyRequest, basePath: string, defaultSize: number | undefined, rules: CountRules = {}): Page {
+  const query = queryOf(request);
+  const last = query.get('last');
+  const n = parseCount(query.get('n'), 'n', defaultSize, rules);
   const start = last === null || last === '' ? 0 : firstAfter(sorted, last);
   if (n === 0) return { items: [] };
   const end = n === undefined ? sorted.length : Math.min(sorted.length, start + n);

@@ -14,6 +14,8 @@ import type { Digest } from '../core/digest.js';
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
  *   completed-uploads/<id>                                   what a finished session stored, for a retried PUT
  *   jobs/<action>.lock                                       held while a batch job runs (storage-lock.ts)
+ *   jobs/history/<ended ms>-<action>-<rand>.json             the record of a job run; the newest 1000 are kept (jobs/run-records.ts)
+ *   replicas/<id>.json                                       the heartbeat of a serving process (management/replica-heartbeat.ts)
  *
  * Garbage collection parks what it is about to remove under a '.collecting-' name beside it
  * (blob directories, layer links, manifest revisions), and pruning parks blob directories under a
@@ -25,6 +27,10 @@ import type { Digest } from '../core/digest.js';
 export const REPOSITORIES = 'repositories';
 export const UPLOADS = 'uploads';
 export const COMPLETED_UPLOADS = 'completed-uploads';
+/** Records of job runs, written by whichever process ran them (serve or the CLI) and listed by serve. */
+export const JOB_RUNS = 'jobs/history';
+/** Heartbeats of the serving processes on this storage. */
+export const REPLICAS = 'replicas';
 export const PRUNING_PREFIX = '.pruning-';
 export const COLLECTING_PREFIX = '.collecting-';
 /** Where scrub's repair moves a corrupt blob's directory before its second look (jobs/scrub/repair.ts). */
@@ -57,6 +63,10 @@ export const layout = {
   uploadInfo: (id: string) => `${UPLOADS}/${id}/info.json`,
   completedUpload: (id: string) => `${COMPLETED_UPLOADS}/${id}`,
   jobLock: (action: string) => `jobs/${action}.lock`,
+  jobRunsDir: () => JOB_RUNS,
+  jobRun: (name: string) => `${JOB_RUNS}/${name}`,
+  replicasDir: () => REPLICAS,
+  replica: (id: string) => `${REPLICAS}/${id}.json`,
 };
 
 /** Directory names inside a repository directory that mark it as one. */

@@ -20,7 +20,7 @@ async function walk(root: string, relative: string, into: Array<{ path: string; 
   const entries = await readdir(join(root, relative), { withFileTypes: true });
   for (const entry of entries) {
     const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
-    if (path === STAGING_DIR) continue;
+    if (path === STAGING_DIR || BOOKKEEPING.some((pattern) => pattern.test(path))) continue;
     into.push({ path, isDirectory: entry.isDirectory() });
     if (entry.isDirectory()) await walk(root, path, into);
   }
@@ -30,10 +30,17 @@ async function walk(root: string, relative: string, into: Array<{ path: string; 
 const JOB_LOCKS_DIR = 'jobs';
 
 /**
+ * Records about processes rather than registry content: the records of job runs (a dry run
+ * writes one too) and the replicas' heartbeats (rewritten every few seconds while serve runs).
+ */
+const BOOKKEEPING = [/^jobs\/history(\/|$)/, /^replicas(\/|$)/];
+
+/**
  * Every file under the storage root (the `_tmp` staging dir excluded) mapped to its sha256, and
  * every directory to DIRECTORY, sorted by path: two snapshots are equal exactly when nothing on
  * disk changed. Compare them with assert.deepStrictEqual. The jobs' lock directory is left out,
- * but not a lock file in it: a run that leaves its lock behind shows.
+ * but not a lock file in it: a run that leaves its lock behind shows. Bookkeeping (the records of
+ * job runs, the replicas' heartbeats) is left out.
  */
 export async function snapshotTree(root: string): Promise<Map<string, string>> {
   const entries: Array<{ path: string; isDirectory: boolean }> = [];

@@ -1,6 +1,12 @@
-import type { RegistryStore } from '../../storage/types.js';
+import type { RegistryStore, StorageStats } from '../../storage/types.js';
 import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
+
+/** The figures of one storage scan, and when it ended (ms since the epoch). */
+export interface StorageScan {
+  stats: StorageStats;
+  computedAtMs: number;
+}
 
 /**
  * Recomputes the gauges that need a walk of the store, every reporting interval (never on a
@@ -9,6 +15,8 @@ import type { RepoLabels } from './repo-labels.js';
  */
 export class StorageGauges {
   private running: Promise<void> | undefined;
+  private last: StorageScan | undefined;
+  private readonly listeners: Array<(scan: StorageScan) => void> = [];
 
   constructor(
     private readonly store: RegistryStore,
@@ -20,6 +28,24 @@ export class StorageGauges {
   refresh(): Promise<void> {
     this.running ??= this.recompute().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  /**
+   * The last scan's figures; undefined before the first ends. The management API's summary reads
+   * these rather than walk the store per request.
+   */
+  get lastScan(): StorageScan | undefined {
+    return this.last;
+  }
+
+  /** The scan in progress, if any: a reader with no figures yet waits for it rather than start one. */
+  get inProgress(): Promise<void> | undefined {
+    return this.running;
+  }
+
+  /** Hears of every scan that ends (the garbage estimate runs after it, so no more often than the scan). */
+  onScan(listener: (scan: StorageScan) => void): void {
+    this.listeners.push(listener);
   }
 
   private async recompute(): Promise<void> {
@@ -42,6 +68,9 @@ export class StorageGauges {
     metrics.repoStorageBytes.reset();
     for (const [label, bytes] of byLabel) metrics.repoStorageBytes.set({ repo: label }, bytes);
     metrics.storageScanDuration.set((performance.now() - started) / 1000);
-    metrics.storageScanTimestamp.set(Date.now() / 1000);
+    const computedAtMs = Date.now();
+    metrics.storageScanTimestamp.set(computedAtMs / 1000);
+    this.last = { stats, computedAtMs };
+    for (const listener of this.listeners) listener(this.last);
   }
 }
