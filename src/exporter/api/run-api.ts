@@ -57,8 +57,10 @@ export async function runApiExporter(flags: FlagValues, env: NodeJS.ProcessEnv):
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  // Every option as resolved, and where it came from (flag, variable, file key or default); never the password.
+  const { password, ...shown } = options;
   log.info(
-    { mode: 'api', address: options.listenAddress, port, path: '/metrics', target: options.connectionString, interval: options.intervalMs / 1000, timeout: options.timeoutMs / 1000, version },
+    { mode: 'api', address: options.listenAddress, port, path: '/metrics', target: options.connectionString, version, options: { ...shown, password: password === undefined ? undefined : '[REDACTED]' }, sources },
     'porthole-exporter listening',
   );
   loop.start();
