@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { PortholeLogger } from '../../observability/logger.js';
 import type { ManifestCache } from './manifest-cache.js';
 import { MANIFEST_ACCEPT, ManifestParseError, parseManifestEntry, type ManifestClass } from './manifest-kind.js';
@@ -62,6 +63,8 @@ export class Collector {
   }
 
   async collect(signal: AbortSignal): Promise<CollectionResult> {
+    // Every concurrent request listens for the collection's end: many listeners by design, no leak.
+    setMaxListeners(0, signal);
     this.fetched = 0;
     this.lastPing = undefined;
     let pingError: unknown;
