@@ -9,6 +9,13 @@ import { boundRepositories, OTHER_REPOSITORIES } from './repository-figures.js';
 const MANIFEST_CLASSES = ['image', 'index', 'artifact'] as const;
 const PROBE_STEPS: readonly ProbeStep[] = ['ping', 'manifest', 'blob'];
 
+/** Both outcomes exist from the start (at 0), so that rate() and increase() see the first failure. */
+function withOutcomes(counter: Counter<'outcome'>): Counter<'outcome'> {
+  counter.inc({ outcome: 'success' }, 0);
+  counter.inc({ outcome: 'failure' }, 0);
+  return counter;
+}
+
 /**
  * Every metric of `porthole-exporter api`, declared once on the exporter's own registry (no
  * default process metrics). Gauges hold the last collection's result; a scrape only reads them.
@@ -23,7 +30,7 @@ export function declareApiMetrics(registry: Registry, portholeRegistry: Registry
     up: gauge('oci_registry_up', '1 when the last collection of the registry succeeded, 0 when it failed.'),
     scrapeDuration: gauge('oci_registry_scrape_duration_seconds', 'How long the last collection of the registry took, successful or not (dtr_scrape_latency).'),
     lastSuccess: gauge('oci_registry_last_success_timestamp_seconds', 'Unix time of the end of the last successful collection; 0 before any.'),
-    collections: new Counter({ name: 'oci_registry_collections_total', help: 'Collections of the registry, by outcome (success or failure).', labelNames: ['outcome'] as const, registers }),
+    collections: withOutcomes(new Counter({ name: 'oci_registry_collections_total', help: 'Collections of the registry, by outcome (success or failure).', labelNames: ['outcome'] as const, registers })),
     repositories: gauge('oci_registry_repositories', 'Repositories in the registry catalog.'),
     tags: gauge('oci_registry_tags', 'Tags of all repositories.'),
     repositoryTags: gauge('oci_registry_repository_tags', 'Tags of a repository; the repositories beyond --max-repositories are summed as repository="_other".', ['repository'] as const),

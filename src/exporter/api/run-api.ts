@@ -57,10 +57,21 @@ export async function runApiExporter(flags: FlagValues, env: NodeJS.ProcessEnv):
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  // Every option as resolved, and where it came from (flag, variable, file key or default); never the password.
+  // Every option as resolved, and where it came from (flag, variable, file key or default); of the
+  // password only whether there is one (pino would blank any key named password anyway).
   const { password, ...shown } = options;
+  const { password: passwordSource, ...shownSources } = sources;
   log.info(
-    { mode: 'api', address: options.listenAddress, port, path: '/metrics', target: options.connectionString, version, options: { ...shown, password: password === undefined ? undefined : '[REDACTED]' }, sources },
+    {
+      mode: 'api',
+      address: options.listenAddress,
+      port,
+      path: '/metrics',
+      target: options.connectionString,
+      version,
+      options: { ...shown, passwordGiven: password !== undefined },
+      sources: { ...shownSources, passwordFrom: passwordSource },
+    },
     'porthole-exporter listening',
   );
   loop.start();
