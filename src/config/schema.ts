@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
+import { durationMs } from './durations.js';
 import { proxySchema } from './proxy-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 import { jobsSchema } from './jobs-schema.js';
@@ -81,6 +82,9 @@ const storageSchema = z
       ),
   })
   .strict()
+  // A heartbeat every 0 s would rewrite its file without pause, and three intervals of 0 s would
+  // make every replica unhealthy.
+  .refine((storage) => durationMs(storage.heartbeatInterval) >= 1_000, { path: ['heartbeatInterval'], message: 'must be at least 1s' })
   .prefault({})
   .describe('Storage on the local filesystem.');
 

@@ -107,6 +107,11 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a heartbeat interval under a second, which would rewrite the heartbeat without pause', () => {
+    assert.deepEqual(problemsOf(() => validateConfig({ storage: { heartbeatInterval: '0s' } })), ['storage.heartbeatInterval: must be at least 1s']);
+    assert.doesNotThrow(() => validateConfig({ storage: { heartbeatInterval: '1s' } }));
+  });
+
   it('parses durations with units', () => {
     assert.equal(durationMs('500ms'), 500);
     assert.equal(durationMs('30s'), 30_000);
