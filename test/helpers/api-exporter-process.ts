@@ -42,6 +42,12 @@ export interface ApiExporterStart {
   defaultListen?: boolean;
 }
 
+/** The sample lines of an exposition (no HELP or TYPE), shortened for an error message. */
+function samplesOf(text: string): string {
+  const lines = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+  return lines.length > 150 ? [...lines.slice(0, 150), `... ${lines.length - 150} more`].join('\n') : lines.join('\n');
+}
+
 /** The total of oci_registry_collections_total over every outcome. */
 export function collectionCount(exposition: Exposition): number {
   return exposition.sum('oci_registry_collections_total');
@@ -78,7 +84,7 @@ export async function startApiExporter(options: ApiExporterStart): Promise<ApiEx
       if (service.hasExited()) throw new Error(`porthole-exporter exited (${service.process.exitCode ?? service.process.signalCode}) while waiting for ${what}:\n${service.output().slice(-4000)}`);
       last = await scrape();
       if (condition(last)) return last;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last scrape:\n${last.text.slice(0, 6000)}\noutput:\n${service.output().slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last scrape (samples):\n${samplesOf(last.text)}\noutput:\n${service.output().slice(-3000)}`);
       await sleep(50);
     }
   };
