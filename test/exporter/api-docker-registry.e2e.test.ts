@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ContainersSandbox } from '../e2e/containers-sandbox.js';
@@ -213,30 +214,43 @@ describe('porthole-exporter api: docker-registry', { timeout: 240_000, skip: ski
     assert.deepEqual(scraped.map((sample) => sample.value), [1]);
   });
 
-  it('behind htpasswd Basic auth: right with --username/--password, oci_registry_up 0 without', async () => {
+  it('behind htpasswd Basic auth: right with the login given by flags, by environment or by a config file; oci_registry_up 0 without', async () => {
     // A second docker-registry on the same storage, with auth: the same content, behind a login.
     const guarded = await startDistribution({ root: registry.root, basicAuth: USER });
-    let withLogin: ApiExporterProcess | undefined;
-    let anonymous: ApiExporterProcess | undefined;
-    let wrong: ApiExporterProcess | undefined;
+    const exporters: ApiExporterProcess[] = [];
+    const start = async (options: Parameters<typeof startApiExporter>[0]): Promise<ApiExporterProcess> => {
+      const started = await startApiExporter(options);
+      exporters.push(started);
+      return started;
+    };
     try {
       const refused = await fetch(`${guarded.url}/v2/_catalog`, { signal: AbortSignal.timeout(5_000) });
       assert.equal(refused.status, 401, 'the guarded registry wants a login');
       const allowed = await fetch(`${guarded.url}/v2/_catalog`, { headers: basicHeaders(USER.username, USER.password), signal: AbortSignal.timeout(5_000) });
       assert.equal(allowed.status, 200);
-      withLogin = await startApiExporter({ connectionString: guarded.url, args: [...INTERVAL, '--username', USER.username, '--password', USER.password] });
-      anonymous = await startApiExporter({ connectionString: guarded.url, args: INTERVAL });
-      wrong = await startApiExporter({ connectionString: guarded.url, args: [...INTERVAL, '--username', USER.username, '--password', 'not-the-password'] });
-      await assertExportedFigures(withLogin, content.expected());
+      const configFile = join(work, 'exporter.yaml');
+      await writeFile(
+        configFile,
+        [`connectionString: ${guarded.url}`, `username: ${USER.username}`, `password: ${USER.password}`, 'enableTls: false', 'interval: 2s', 'port: 0', 'listenAddress: 127.0.0.1', ''].join('\n'),
+      );
+      const logins = [
+        await start({ connectionString: guarded.url, args: [...INTERVAL, '--username', USER.username, '--password', USER.password] }),
+        await start({
+          defaultListen: false,
+          env: { CONNECTION_STRING: guarded.url, REGISTRY_USERNAME: USER.username, REGISTRY_PASSWORD: USER.password, ENABLE_TLS: 'false', INTERVAL: '2s', PORT: '0', LISTEN_ADDRESS: '127.0.0.1' },
+        }),
+        await start({ defaultListen: false, env: { CONFIG_FILE: configFile } }),
+      ];
+      const anonymous = await start({ connectionString: guarded.url, args: INTERVAL });
+      const wrong = await start({ connectionString: guarded.url, args: [...INTERVAL, '--username', USER.username, '--password', 'not-the-password'] });
+      for (const login of logins) await assertExportedFigures(login, content.expected());
       for (const refusedExporter of [anonymous, wrong]) {
         const exposition = await refusedExporter.collections(2);
         assert.equal(exposition.value('oci_registry_up'), 0, `up without the right login:\n${exposition.text.slice(0, 2000)}`);
         assert.equal(refusedExporter.hasExited(), false);
       }
     } finally {
-      await withLogin?.dispose();
-      await anonymous?.dispose();
-      await wrong?.dispose();
+      for (const started of exporters) await started.dispose();
       // Its root is the open registry's: dispose removes only its configuration.
       await guarded.dispose();
     }
