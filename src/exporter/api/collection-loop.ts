@@ -1,5 +1,6 @@
 import type { PortholeLogger } from '../../observability/logger.js';
 import type { Collector } from './collector.js';
+import { compactHeap } from './compact-heap.js';
 import { applyCollection, applyFailure, type ApiMetrics } from './metrics.js';
 import { RegistryRequestError } from './registry-client.js';
 
@@ -58,7 +59,17 @@ export class CollectionLoop {
       const seconds = (performance.now() - started) / 1000;
       applyCollection(this.metrics, result, this.settings.maxRepositories, seconds);
       this.porthole = result.porthole !== undefined;
-      const figures = { target: this.settings.target, seconds, repositories: result.repositories, tags: result.tags, manifestsFetched: result.manifestsFetched, porthole: this.porthole };
+      const memory = process.memoryUsage();
+      const figures = {
+        target: this.settings.target,
+        seconds,
+        repositories: result.repositories,
+        tags: result.tags,
+        manifestsFetched: result.manifestsFetched,
+        porthole: this.porthole,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+      };
       if (this.state === 'down') this.log.info(figures, 'registry is reachable again; oci_registry_up 1');
       else if (this.state === 'unknown') this.log.info(figures, 'first collection done');
       else this.log.debug(figures, 'collection done');
@@ -76,6 +87,7 @@ export class CollectionLoop {
     } finally {
       clearTimeout(deadline);
       this.running = undefined;
+      compactHeap();
     }
   }
 

@@ -59,7 +59,7 @@ export class Collector {
   }
 
   private get concurrency(): number {
-    return this.settings.concurrency ?? 8;
+    return this.settings.concurrency ?? 4;
   }
 
   async collect(signal: AbortSignal): Promise<CollectionResult> {

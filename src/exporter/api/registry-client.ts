@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseAuthChallenge, type AuthChallenge } from '../../proxy/auth-challenge.js';
 import { TokenCache, type IssuedToken } from '../../proxy/token-cache.js';
+import { compactHeapIfGrown } from './compact-heap.js';
 import type { TlsMaterial } from './tls-files.js';
 
 /** Why a request to the registry gave no usable answer; the collection then fails with it. */
@@ -151,6 +152,7 @@ export class RegistryClient {
     if (init.accept) headers.accept = init.accept;
     if (authorization) headers.authorization = authorization;
     this.counts.requests += 1;
+    compactHeapIfGrown();
     let response: Dispatcher.ResponseData;
     try {
       // Redirects are not followed (undici's default): a blob's redirect to storage is an answer of its own.
