@@ -1,0 +1,98 @@
+import { parseAuthChallenge, type AuthChallenge } from '../proxy/auth-challenge.js';
+import { TokenCache, type IssuedToken } from '../proxy/token-cache.js';
+import type { ExchangeResult } from './http-exchange.js';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The credentials were refused, or none were given where they are needed: the run stops before any test. */
+export class CredentialsError extends Error {
+  override name = 'CredentialsError';
+}
+
+/** Fetches a URL with an optional Authorization header, keeping the (small) body. */
+export type TokenFetch = (url: URL, authorization: string | undefined) => Promise<ExchangeResult>;
+
+/**
+ * How porthole-bench authenticates: anonymous until the registry challenges, then HTTP Basic on
+ * every request, or the bearer-token dance (the credentials sent to the challenge's realm, one
+ * token per scope kept until shortly before it expires, concurrent requests sharing one fetch).
+ */
+export class Authenticator {
+  scheme: 'none' | 'basic' | 'bearer' = 'none';
+  private readonly tokens = new TokenCache();
+  /** Token requests made, for the report. */
+  tokenRequests = 0;
+
+  constructor(
+    private readonly credentials: Credentials | undefined,
+    private readonly secureRegistry: boolean,
+    private readonly fetchToken: TokenFetch,
+  ) {}
+
+  get hasCredentials(): boolean {
+    return this.credentials !== undefined;
+  }
+
+  basic(): string | undefined {
+    if (!this.credentials) return undefined;
+    return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
+  }
+
+  /** The Authorization header to send before any challenge: the scheme the registry asked for. */
+  header(scope: string): string | undefined {
+    if (this.scheme === 'basic') return this.basic();
+    if (this.scheme === 'bearer') {
+      const token = this.tokens.cached(scope);
+      return token === undefined ? undefined : `Bearer ${token}`;
+    }
+    return undefined;
+  }
+
+  /** After a 401: the header to retry with, or undefined when there is nothing better to send. */
+  async answer(wwwAuthenticate: string | string[] | undefined, scope: string): Promise<string | undefined> {
+    const challenge = parseAuthChallenge(wwwAuthenticate);
+    if (challenge?.scheme === 'bearer' && challenge.params.realm !== undefined) {
+      this.scheme = 'bearer';
+      this.tokens.forget(scope);
+      const token = await this.tokens.obtain(scope, () => this.issue(challenge, challenge.params.scope ?? scope));
+      return `Bearer ${token}`;
+    }
+    const basic = this.basic();
+    if (basic === undefined) return undefined;
+    this.scheme = 'basic';
+    return basic;
+  }
+
+  /** The token dance: GET realm?service=...&scope=..., with the Basic credentials when there are some. */
+  private async issue(challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
+    const realm = challenge.params.realm ?? '';
+    if (!URL.canParse(realm)) throw new CredentialsError(`the registry's bearer challenge names an unusable realm "${realm.slice(0, 200)}"`);
+    const url = new URL(realm);
+    if (this.secureRegistry && url.protocol !== 'https:' && this.credentials) {
+      throw new CredentialsError(`the registry's token realm ${url.origin} is not https; porthole-bench does not send credentials there in clear text`);
+    }
+    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
+    if (scope !== '') url.searchParams.set('scope', scope);
+    this.tokenRequests += 1;
+    const response = await this.fetchToken(url, this.basic());
+    const where = `the token realm ${url.origin}${url.pathname}`;
+    if (response.status === 401 || response.status === 403) {
+      throw new CredentialsError(
+        this.credentials ? `${where} refused the credentials of user "${this.credentials.username}" (${response.status})` : `${where} refused an anonymous token (${response.status}); give -A user:password`,
+      );
+    }
+    if (response.status !== 200) throw new CredentialsError(`${where} answered ${response.status}`);
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
+    try {
+      parsed = JSON.parse((response.body ?? Buffer.alloc(0)).toString('utf8')) as typeof parsed;
+    } catch {
+      throw new CredentialsError(`${where} did not answer JSON`);
+    }
+    const token = typeof parsed?.token === 'string' ? parsed.token : typeof parsed?.access_token === 'string' ? parsed.access_token : undefined;
+    if (!token) throw new CredentialsError(`${where} answered without a token`);
+    return typeof parsed?.expires_in === 'number' ? { token, expiresInSeconds: parsed.expires_in } : { token };
+  }
+}
