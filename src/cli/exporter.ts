@@ -1,52 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError } from '../config/load.js';
-import { loadExporterConfig, type CredentialFlags } from '../exporter/config.js';
 import { API_OPTION_SPECS, CONFIG_FILE_ENV, type FlagValues, type OptionName } from '../exporter/api/options.js';
-import { runApiExporter } from '../exporter/api/run-api.js';
-import { buildExporterApp } from '../exporter/exporter-app.js';
-import { LogFile } from '../observability/log-files.js';
-import { createLogger } from '../observability/logger.js';
 import { EXIT } from './exit-codes.js';
-import { keyToBlame } from './listen-failure.js';
 import { versionText } from './version.js';
-
-async function runExporter(file: string, flags: CredentialFlags): Promise<void> {
-  let config;
-  try {
-    config = await loadExporterConfig(file, flags);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`porthole-exporter: ${err.message}\n`);
-    process.exit(EXIT.badConfig);
-  }
-  let logFile: LogFile;
-  try {
-    logFile = await LogFile.open(config.Exporter.log.output);
-  } catch (err) {
-    process.stderr.write(`porthole-exporter: Exporter.log.output: cannot open "${config.Exporter.log.output}" (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
-    process.exit(EXIT.badConfig);
-  }
-  const log = createLogger(config.Exporter.log, logFile.stream).child({ module: 'exporter' });
-  const { app, client } = buildExporterApp(config, log);
-  try {
-    await app.listen({ host: config.Exporter.address, port: config.Exporter.port });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const key = keyToBlame(code, { address: 'Exporter.address', port: 'Exporter.port' });
-    process.stderr.write(`porthole-exporter: ${key}: cannot listen on ${config.Exporter.address}:${config.Exporter.port} (${code ?? String(err)})\n`);
-    process.exit(EXIT.badConfig);
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.Exporter.port;
-  log.info({ address: config.Exporter.address, port, path: config.Exporter.metrics.path, target: client.target }, 'porthole-exporter listening');
-  const stop = (signal: string): void => {
-    log.info({ signal }, 'porthole-exporter stopping');
-    void Promise.all([app.close(), client.close()]).finally(() => logFile.flush().finally(() => process.exit(EXIT.ok)));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-}
 
 const program = new Command()
   .name('porthole-exporter')
@@ -64,9 +20,11 @@ program
   .addOption(new Option('--porthole-username <user>', 'user to send porthole with HTTP Basic (Server.username)').env('PORTHOLE_EXPORTER_USERNAME'))
   .addOption(new Option('--porthole-password-file <path>', "file holding that user's password (Server.passwordFile)").env('PORTHOLE_EXPORTER_PASSWORD_FILE'))
   .addOption(new Option('--porthole-bearer-token-file <path>', 'file holding a token to send porthole as Authorization: Bearer (Server.bearerTokenFile)').env('PORTHOLE_EXPORTER_BEARER_TOKEN_FILE'))
-  .action((file: string, options: { portholeUsername?: string; portholePasswordFile?: string; portholeBearerTokenFile?: string }) =>
-    runExporter(file, { username: options.portholeUsername, passwordFile: options.portholePasswordFile, bearerTokenFile: options.portholeBearerTokenFile }),
-  );
+  // Each mode loads its own modules only when it runs: the API mode's resident memory is part of what it promises.
+  .action(async (file: string, options: { portholeUsername?: string; portholePasswordFile?: string; portholeBearerTokenFile?: string }) => {
+    const { runExporter } = await import('../exporter/run-config.js');
+    await runExporter(file, { username: options.portholeUsername, passwordFile: options.portholePasswordFile, bearerTokenFile: options.portholeBearerTokenFile });
+  });
 
 const api = program
   .command('api')
@@ -88,14 +46,15 @@ api
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig);
   })
-  .action((options: Record<string, string | boolean | undefined>) => {
+  .action(async (options: Record<string, string | boolean | undefined>) => {
     const flags: FlagValues = {};
     if (typeof options.config === 'string') flags.config = options.config;
     for (const [attribute, name] of apiAttributes) {
       const value = options[attribute];
       if (value !== undefined) flags[name] = value;
     }
-    return runApiExporter(flags, process.env);
+    const { runApiExporter } = await import('../exporter/api/run-api.js');
+    await runApiExporter(flags, process.env);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

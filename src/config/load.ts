@@ -1,21 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from './config-error.js';
+import { readConfigFile } from './config-file.js';
 import { suggestKey } from './key-suggestions.js';
 import { numberRangeProblem } from './number-range.js';
 import { configSchema, type PortholeConfig } from './schema.js';
-import { describeSyntaxError } from './syntax-error.js';
 
-/** A config that cannot be used; `problems` name every key at fault. The CLI exits 2 on it. */
-export class ConfigError extends Error {
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+// Where most callers have always found them.
+export { ConfigError, readConfigFile };
 
 function keyPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
@@ -44,27 +35,6 @@ export function validateConfig(raw: unknown): PortholeConfig {
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) throw new ConfigError(describeIssues(result.error.issues, configSchema));
   return result.data;
-}
-
-/** Reads a YAML or JSON file (YAML is a superset of JSON, so one parser serves both). */
-export async function readConfigFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  const format = extname(path) === '.json' ? 'json' : 'yaml';
-  let parsed: unknown;
-  try {
-    parsed = format === 'json' ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new ConfigError([describeSyntaxError(path, text, err as Error, format)]);
-  }
-  if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
-    throw new ConfigError([`${path}: not valid YAML or JSON: the top level must be a mapping of sections`]);
-  }
-  return parsed ?? {};
 }
 
 export type Overrides = Record<string, unknown>;

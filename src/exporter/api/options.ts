@@ -1,4 +1,5 @@
-import { readConfigFile, ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/config-error.js';
+import { readConfigFile } from '../../config/config-file.js';
 import { parseGoDuration } from './duration.js';
 
 /**

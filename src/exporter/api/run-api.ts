@@ -1,11 +1,11 @@
 import { Registry } from 'prom-client';
-import { ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/config-error.js';
 import { buildInfo } from '../../observability/build-info.js';
 import { LogFile } from '../../observability/log-files.js';
 import { createLogger } from '../../observability/logger.js';
 import { EXIT } from '../../cli/exit-codes.js';
 import { keyToBlame } from '../../cli/listen-failure.js';
-import { buildApiExporterApp } from './api-app.js';
+import { buildApiExporterServer } from './api-app.js';
 import { CollectionLoop } from './collection-loop.js';
 import { Collector } from './collector.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -46,16 +46,22 @@ export async function runApiExporter(flags: FlagValues, env: NodeJS.ProcessEnv):
   declareSelfMetrics(registry, version, cache, client);
   const collector = new Collector(client, cache, { jobCount: options.jobCount, userAgent }, log);
   const loop = new CollectionLoop(collector, metrics, { intervalMs: options.intervalMs, timeoutMs: options.timeoutMs, maxRepositories: options.maxRepositories, target: options.connectionString }, log);
-  const app = buildApiExporterApp(registry, portholeRegistry, () => loop.porthole);
+  const server = buildApiExporterServer(registry, portholeRegistry, () => loop.porthole);
   try {
-    await app.listen({ host: options.listenAddress, port: options.port });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.listenAddress, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const blame = keyToBlame(code, { address: sources.listenAddress === 'default' ? '--listen-address' : sources.listenAddress, port: sources.port === 'default' ? '--port' : sources.port });
     process.stderr.write(`porthole-exporter: ${blame}: cannot listen on ${options.listenAddress}:${options.port} (${code ?? String(err)})\n`);
     process.exit(EXIT.badConfig);
   }
-  const address = app.server.address();
+  const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   // Every option as resolved, and where it came from (flag, variable, file key or default); of the
   // password only whether there is one (pino would blank any key named password anyway).
@@ -77,7 +83,8 @@ export async function runApiExporter(flags: FlagValues, env: NodeJS.ProcessEnv):
   loop.start();
   const stop = (signal: string): void => {
     log.info({ signal }, 'porthole-exporter stopping');
-    void Promise.all([loop.stop(), app.close()])
+    server.closeAllConnections();
+    void Promise.all([loop.stop(), new Promise<void>((resolve) => server.close(() => resolve()))])
       .then(() => client.close())
       .finally(() => logFile.flush().finally(() => process.exit(EXIT.ok)));
   };

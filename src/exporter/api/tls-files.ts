@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/config-error.js';
 import { pemCertificateBlocks as splitPemCertificates } from '../../runtime/pem.js';
 import type { ApiOptions, OptionSources } from './options.js';
 
