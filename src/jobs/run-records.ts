@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Driver } from '../storage/driver.js';
 import { layout } from '../storage/layout.js';
 import type { JobRunRecord } from './job-history.js';
+import { parseJsonObject } from '../runtime/json-object.js';
 
 /** Records kept in the storage: a job every minute still leaves most of a day of history. */
 export const MAX_RUN_RECORDS = 1000;
@@ -22,14 +23,8 @@ function isScalar(value: unknown): value is string | number | boolean {
 
 /** A stored record as this version reads it; undefined for a file that is not one (truncated by hand, another version's). */
 function parseRecord(bytes: Buffer): JobRunRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  const record = parseJsonObject(bytes);
+  if (record === undefined) return undefined;
   const strings = ['action', 'trigger', 'startedAt', 'endedAt'].every((key) => typeof record[key] === 'string');
   const summary = record.summary;
   const summaryOk = typeof summary === 'object' && summary !== null && !Array.isArray(summary) && Object.values(summary).every(isScalar);

@@ -1,4 +1,5 @@
 import type { ReplicaRecord } from './api-types.js';
+import { parseJsonObject } from '../runtime/json-object.js';
 
 /**
  * A heartbeat as it is stored (`replicas/<id>.json`): the API's ReplicaRecord without `healthy`
@@ -11,14 +12,8 @@ export interface ReplicaFile extends Omit<ReplicaRecord, 'healthy'> {
 
 /** A stored heartbeat, checked field by field; undefined for a file that is not one. */
 export function parseReplicaFile(bytes: Buffer): ReplicaFile | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const file = value as Record<string, unknown>;
+  const file = parseJsonObject(bytes);
+  if (file === undefined) return undefined;
   const strings = ['id', 'address', 'version', 'startedAt', 'lastHeartbeat'].every((key) => typeof file[key] === 'string');
   if (!strings || typeof file.inFlight !== 'number' || typeof file.heartbeatSeconds !== 'number' || !(file.heartbeatSeconds > 0)) return undefined;
   if (!Number.isFinite(Date.parse(file.lastHeartbeat as string))) return undefined;
