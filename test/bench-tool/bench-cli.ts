@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PORTHOLE_CLI } from '../helpers/porthole-process.js';
+import type { BenchReport } from '../../src/bench-tool/report.js';
+import type { TestResult } from '../../src/bench-tool/results.js';
+
+/** The built porthole-bench, as a user runs it. */
+export const BENCH_CLI = join(dirname(PORTHOLE_CLI), 'bench.js');
+
+export interface BenchRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the whole command. */
+  ms: number;
+}
+
+export interface BenchRunOptions {
+  /** Killed (SIGKILL) and the promise rejected after this long. */
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+  /** Called once the process runs (to kill a registry under it, say). */
+  started?: (child: ChildProcess) => void;
+}
+
+/** Runs porthole-bench to completion, bounded, with stdin closed and stdout/stderr captured (neither a TTY). */
+export function runBenchCli(args: string[], options: BenchRunOptions): Promise<BenchRun> {
+  return new Promise((resolve, reject) => {
+    const began = performance.now();
+    const child = spawn(process.execPath, [BENCH_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`porthole-bench ${args.join(' ')} did not finish within ${options.timeoutMs} ms\nstderr: ${stderr.slice(-3000)}`));
+    }, options.timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - began });
+    });
+    options.started?.(child);
+  });
+}
+
+export function parseReport(run: BenchRun): BenchReport {
+  try {
+    return JSON.parse(run.stdout) as BenchReport;
+  } catch {
+    throw new Error(`porthole-bench -o json did not print JSON (exit ${run.code}):\n${run.stdout.slice(0, 2000)}\nstderr: ${run.stderr.slice(-3000)}`);
+  }
+}
+
+/** What went wrong, for an assertion message. */
+export function failuresOf(tests: readonly TestResult[]): string {
+  return tests
+    .filter((test) => test.failed > 0 || test.outcome === 'setup failed')
+    .map((test) => `${test.name}: ${test.reason ?? ''} ${JSON.stringify(test.errors)}`)
+    .join('\n');
+}
