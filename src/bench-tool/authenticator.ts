@@ -25,6 +25,8 @@ export class Authenticator {
   private readonly tokens = new TokenCache();
   /** Token requests made, for the report. */
   tokenRequests = 0;
+  /** The last bearer challenge: its realm and service, for tokens fetched before a request. */
+  private realm: AuthChallenge | undefined;
 
   constructor(
     private readonly credentials: Credentials | undefined,
@@ -41,14 +43,19 @@ export class Authenticator {
     return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
   }
 
-  /** The Authorization header to send before any challenge: the scheme the registry asked for. */
-  header(scope: string): string | undefined {
+  /**
+   * The Authorization header to send before any challenge: the scheme the registry asked for.
+   * Under bearer auth a token for a new scope is fetched first from the realm the registry named
+   * (as docker and containerd do), so that requests do not each meet a 401 on a new repository.
+   */
+  async header(scope: string): Promise<string | undefined> {
     if (this.scheme === 'basic') return this.basic();
-    if (this.scheme === 'bearer') {
-      const token = this.tokens.cached(scope);
-      return token === undefined ? undefined : `Bearer ${token}`;
-    }
-    return undefined;
+    if (this.scheme !== 'bearer') return undefined;
+    const cached = this.tokens.cached(scope);
+    if (cached !== undefined) return `Bearer ${cached}`;
+    const realm = this.realm;
+    if (realm === undefined || scope === '') return undefined;
+    return `Bearer ${await this.tokens.obtain(scope, () => this.issue(realm, scope))}`;
   }
 
   /** After a 401: the header to retry with, or undefined when there is nothing better to send. */
@@ -56,6 +63,7 @@ export class Authenticator {
     const challenge = parseAuthChallenge(wwwAuthenticate);
     if (challenge?.scheme === 'bearer' && challenge.params.realm !== undefined) {
       this.scheme = 'bearer';
+      this.realm = challenge;
       this.tokens.forget(scope);
       const token = await this.tokens.obtain(scope, () => this.issue(challenge, challenge.params.scope ?? scope));
       return `Bearer ${token}`;

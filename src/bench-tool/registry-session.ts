@@ -99,7 +99,13 @@ export class RegistrySession {
 
   async send(options: SendOptions, recorder: Recorder): Promise<ExchangeResult> {
     const url = this.resolve(options.target);
-    let result = await this.once(url, options, options.anonymous ? undefined : this.auth.header(options.scope), recorder);
+    let first: string | undefined;
+    try {
+      first = options.anonymous ? undefined : await this.auth.header(options.scope);
+    } catch (err) {
+      throw new OperationError(`${options.what}: ${err instanceof Error ? err.message : String(err)}`, err instanceof ExchangeError && err.timeout);
+    }
+    let result = await this.once(url, options, first, recorder);
     if (result.status === 401 && !options.anonymous) {
       let authorization: string | undefined;
       try {
