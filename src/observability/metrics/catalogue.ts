@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CacheSize, CacheStats } from '../../storage/types.js';
 import { declareJobMetrics } from './job-metrics.js';
 import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
+import { declareRuntimeMetrics } from './runtime-metrics.js';
 
 /**
  * Every metric porthole exposes, declared once, on a Registry the app owns (never the global
@@ -142,6 +143,16 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     storageScanDuration: new Gauge({
       name: 'porthole_storage_scan_duration_seconds',
       help: 'How long the last recomputation of the storage gauges took.',
+      registers,
+    }),
+    filesystemAvailable: new Gauge({
+      name: 'porthole_storage_filesystem_avail_bytes',
+      help: 'Bytes free for porthole on the file system holding storage.rootDirectory (statfs), recomputed with the storage gauges.',
+      registers,
+    }),
+    filesystemSize: new Gauge({
+      name: 'porthole_storage_filesystem_size_bytes',
+      help: 'Size in bytes of the file system holding storage.rootDirectory (statfs), recomputed with the storage gauges.',
       registers,
     }),
     storageScanTimestamp: new Gauge({
@@ -285,10 +296,11 @@ export type Metrics = ReturnType<typeof createMetrics>;
  */
 const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-/** Node's runtime and process metrics: prom-client's defaults, made lint-clean. */
+/** Node's runtime and process metrics: prom-client's defaults, made lint-clean, and what they lack. */
 function registerRuntimeMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  declareRuntimeMetrics(registry);
 }
 
 /** A registry with porthole's metrics and Node's runtime and process metrics. */

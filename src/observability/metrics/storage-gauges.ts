@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { RegistryStore, StorageStats } from '../../storage/types.js';
 import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
@@ -22,6 +23,8 @@ export class StorageGauges {
     private readonly store: RegistryStore,
     private readonly metrics: Metrics,
     private readonly repos: RepoLabels,
+    /** The storage root on the local file system, whose free space and size are gauged too. */
+    private readonly filesystemRoot?: string,
   ) {}
 
   /** One recomputation; overlapping calls share the one in progress. */
@@ -50,8 +53,12 @@ export class StorageGauges {
 
   private async recompute(): Promise<void> {
     const started = performance.now();
-    const stats = await this.store.stats();
+    const [stats, space] = await Promise.all([this.store.stats(), this.filesystemRoot === undefined ? undefined : statfs(this.filesystemRoot)]);
     const { metrics } = this;
+    if (space !== undefined) {
+      metrics.filesystemAvailable.set(space.bavail * space.bsize);
+      metrics.filesystemSize.set(space.blocks * space.bsize);
+    }
     metrics.storageBytes.set({ kind: 'blob' }, stats.blobs.bytes);
     metrics.storageBytes.set({ kind: 'manifest' }, stats.manifests.bytes);
     metrics.storageObjects.set({ kind: 'blob' }, stats.blobs.count);
