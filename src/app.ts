@@ -175,8 +175,13 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     ...(config.jobs.pushgateway ? { push: pushgatewayPusher(config.jobs.pushgateway, jobsLog, (action) => telemetry.metrics.pushgatewayErrors.inc({ action })) } : {}),
   });
   const stopJobs = scheduleJobs(scheduledJobs(config), jobs, jobsLog);
+  // The web dashboard, loaded only when on (its disabled twin is its absence): GET /api/v1/series and /ui/.
+  const dashboard = config.extensions.ui.enable
+    ? await (await import('./ui/web-dashboard.js')).createWebDashboard({ config, sources: { metrics: telemetry.metrics, recorder: telemetry.recorder, gauges, mode: telemetry.mode }, log: deps.logger.child({ module: 'ui' }) })
+    : undefined;
   // /api/v1: the local storage (never the pull-through cache's upstreams), the scan's figures, the runs' records.
-  await installManagementApi(server, { config, storage, gauges, jobs, access, metricsAuth, auditor, log: deps.logger.child({ module: 'management' }) });
+  await installManagementApi(server, { config, storage, gauges, jobs, access, metricsAuth, auditor, log: deps.logger.child({ module: 'management' }), ...(dashboard ? { series: dashboard.series } : {}) });
+  await dashboard?.install(server, { access, metricsAuth, auditor });
   server.addHook('onClose', async () => {
     stopJobs();
     jobsStopping.abort();

@@ -156,6 +156,16 @@ const extensionsSchema = z
     metrics: metricsSchema
       .optional()
       .describe('Prometheus metrics. Absent: minimal mode (a JSON snapshot at /metrics, collected only while porthole-exporter scrapes).'),
+    ui: z
+      .object({
+        enable: z
+          .boolean()
+          .default(true)
+          .describe('Serve the built-in web dashboard at /ui/ and its figures at GET /api/v1/series (docs/ui.md), behind the management API\'s auth; false: neither route exists and none of its code is loaded.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The built-in web dashboard (docs/ui.md).'),
   })
   .strict()
   .prefault({})

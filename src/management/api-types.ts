@@ -80,3 +80,38 @@ export interface RepositoryRecord {
 export interface RepositoriesResponse {
   repositories: RepositoryRecord[];
 }
+
+/**
+ * `GET /api/v1/series` (with `extensions.ui.enable`): a few figures sampled from porthole's own
+ * metrics every `intervalSeconds`, the newest `capacity` samples, oldest first, as columns of
+ * equal length (what a chart draws). Rates are per second over the interval that ends at `time`;
+ * a figure is null where it cannot be known (see docs/api.md#get-apiv1series).
+ */
+export interface SeriesResponse {
+  intervalSeconds: number;
+  /** The most samples kept (the window is intervalSeconds x capacity). */
+  capacity: number;
+  /** The metrics mode: in minimal mode per-request figures exist only while an exporter scrapes. */
+  mode: 'full' | 'minimal';
+  /** Whether per-request metrics are being collected now. */
+  collecting: boolean;
+  series: {
+    /** End of each interval, Unix seconds. */
+    time: number[];
+    /** Requests to the registry API (/v2) answered per second, and those answered 5xx. */
+    requestsPerSecond: Array<number | null>;
+    serverErrorsPerSecond: Array<number | null>;
+    /** Latency percentiles of those requests, in seconds, from the histogram's buckets; null without requests. */
+    latencyP50Seconds: Array<number | null>;
+    latencyP90Seconds: Array<number | null>;
+    latencyP99Seconds: Array<number | null>;
+    /** Successful manifest and blob GETs, and manifest pushes, per second. */
+    manifestPullsPerSecond: Array<number | null>;
+    blobPullsPerSecond: Array<number | null>;
+    pushesPerSecond: Array<number | null>;
+    /** Pull-through cache: pulls served from the cache over all its pulls; null without any. */
+    cacheHitRatio: Array<number | null>;
+    /** Bytes of blobs and manifests in the storage, from the last storage scan; null before the first. */
+    bytesStored: Array<number | null>;
+  };
+}

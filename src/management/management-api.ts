@@ -15,7 +15,7 @@ import type { StorageGauges } from '../observability/metrics/storage-gauges.js';
 import { requestsInProgress } from '../observability/request-done.js';
 import { writeError } from '../registry/error-writer.js';
 import { sendPage } from '../registry/pagination.js';
-import { MANAGEMENT_PREFIX, type ReplicasResponse } from './api-types.js';
+import { MANAGEMENT_PREFIX, type ReplicasResponse, type SeriesResponse } from './api-types.js';
 import { GarbageEstimate } from './garbage-estimate.js';
 import { recentJobs } from './jobs.js';
 import { LastPulls } from './last-pulls.js';
@@ -36,6 +36,8 @@ export interface ManagementDeps {
   metricsAuth: MetricsAuth | undefined;
   auditor: Auditor;
   log: PortholeLogger;
+  /** The web dashboard's sampled figures (src/ui/), served as GET /api/v1/series; absent: no such endpoint. */
+  series?: () => SeriesResponse;
 }
 
 /** What the composition root keeps of the management API. */
@@ -110,6 +112,12 @@ export async function installManagementApi(server: FastifyInstance, deps: Manage
       sendPage(reply.header('cache-control', 'no-store'), page, { repositories: body.repositories });
     },
   };
+  const { series } = deps;
+  if (series !== undefined) {
+    answers.series = async (_request, reply) => {
+      sendJson(reply, series());
+    };
+  }
   const endpoints = Object.keys(answers);
 
   const notFound = (request: FastifyRequest): RegistryError =>

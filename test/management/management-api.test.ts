@@ -175,7 +175,7 @@ describe('management API', { timeout: 60_000 }, () => {
         assert.equal(missing.statusCode, 404, url);
         const body = missing.json() as { errors: Array<{ code: string; message: string }> };
         assert.equal(body.errors[0]?.code, 'UNSUPPORTED', url);
-        assert.match(body.errors[0]?.message ?? '', /^no management API endpoint at \/api\/v1.*; there are \/api\/v1\/summary, \/api\/v1\/replicas, \/api\/v1\/jobs, \/api\/v1\/repositories$/);
+        assert.match(body.errors[0]?.message ?? '', /^no management API endpoint at \/api\/v1.*; there are \/api\/v1\/summary, \/api\/v1\/replicas, \/api\/v1\/jobs, \/api\/v1\/repositories(, \/api\/v1\/series)?$/);
       }
       const posted = await get(server.app, '/api/v1/summary', 'POST');
       assert.equal(posted.statusCode, 405);
