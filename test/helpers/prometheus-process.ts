@@ -22,7 +22,10 @@ export interface ScrapeTarget {
 }
 
 export interface PrometheusOptions {
-  targets: ScrapeTarget[];
+  /** The scrape jobs of a generated configuration (ignored with `configText`). */
+  targets?: ScrapeTarget[];
+  /** A whole configuration file to run instead of a generated one (rule_files as absolute paths). */
+  configText?: string;
   /** 1s when omitted: tests should not wait long for data. */
   scrapeInterval?: string;
   /** Feature flags to enable (`--enable-feature`), e.g. `exemplar-storage`. */
@@ -83,7 +86,7 @@ function configuration(options: PrometheusOptions): string {
   const interval = options.scrapeInterval ?? '1s';
   return stringify({
     global: { scrape_interval: interval, evaluation_interval: interval },
-    scrape_configs: options.targets.map((target) => ({
+    scrape_configs: (options.targets ?? []).map((target) => ({
       job_name: target.job,
       metrics_path: target.metricsPath ?? '/metrics',
       honor_labels: target.honorLabels ?? false,
@@ -102,7 +105,7 @@ function configuration(options: PrometheusOptions): string {
 export async function startPrometheus(options: PrometheusOptions): Promise<PrometheusProcess> {
   const dir = await tempDir('prometheus');
   const configFile = join(dir, 'prometheus.yml');
-  await writeFile(configFile, configuration(options));
+  await writeFile(configFile, options.configText ?? configuration(options));
   await mkdir(join(dir, 'data'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
