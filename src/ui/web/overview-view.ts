@@ -116,7 +116,7 @@ class LiveChart {
       axes: [axis, { ...axis, size: 70, values: (_chart, values) => values.map((value) => (value === null ? '' : this.spec.format(value))) }],
       legend: { show: true, live: false },
       cursor: { show: true, points: { show: false } },
-      series: [{}, ...this.spec.lines.map(({ label }, index) => ({ label, stroke: PALETTE[index % PALETTE.length] as string, width: 2, spanGaps: false, points: { show: false } }))],
+      series: [{}, ...this.spec.lines.map(({ label }, index) => ({ label, stroke: PALETTE[index % PALETTE.length] as string, width: 2, spanGaps: false }))],
     };
     this.chart = new uPlot(options, data, this.plot);
   }
