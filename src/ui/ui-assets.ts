@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { ConfigError } from '../config/config-error.js';
 
 /** Where `npm run build` puts the dashboard's files (scripts/build-ui.mjs): beside this module, in web/. */
 export const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
@@ -62,10 +63,10 @@ export async function loadUiAssets(dir = WEB_DIR): Promise<UiAssets> {
   try {
     paths = await listFiles(dir);
   } catch (err) {
-    throw new Error(`extensions.ui.enable: the dashboard's files are missing from ${dir} (${(err as Error).message}); build porthole with npm run build, or set extensions.ui.enable: false`);
+    throw new ConfigError([`extensions.ui.enable: the dashboard's files are missing from ${dir} (${(err as Error).message}); build porthole with npm run build, or set extensions.ui.enable: false`]);
   }
   if (!paths.includes('index.html') || !paths.includes('main.js')) {
-    throw new Error(`extensions.ui.enable: the dashboard's files are missing from ${dir} (no index.html or main.js); build porthole with npm run build, or set extensions.ui.enable: false`);
+    throw new ConfigError([`extensions.ui.enable: the dashboard's files are missing from ${dir} (no index.html or main.js); build porthole with npm run build, or set extensions.ui.enable: false`]);
   }
   const files = new Map<string, Asset>();
   const hash = createHash('sha256');

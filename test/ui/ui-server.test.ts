@@ -10,6 +10,8 @@ import type { PortholeConfigInput } from '../../src/config/schema.js';
 import type { SeriesResponse } from '../../src/management/api-types.js';
 import { StorageGauges } from '../../src/observability/metrics/storage-gauges.js';
 import { bucketQuantile, SeriesSampler } from '../../src/ui/series-sampler.js';
+import { loadUiAssets } from '../../src/ui/ui-assets.js';
+import { ConfigError } from '../../src/config/config-error.js';
 import { basicHeaders } from '../helpers/basic-auth.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
@@ -160,6 +162,11 @@ describe('web dashboard: server side', { timeout: 60_000 }, () => {
     assert.equal(series.statusCode, 404);
     assert.doesNotMatch(series.body, /\/api\/v1\/series,|\/api\/v1\/series$/);
     assert.equal((await app.server.inject({ url: '/api/v1/summary' })).statusCode, 200);
+  });
+
+  test('files not built: a configuration error naming extensions.ui.enable, not a broken page', async () => {
+    await assert.rejects(loadUiAssets(join(work, 'no-such-build')), (err: unknown) => err instanceof ConfigError && /^extensions\.ui\.enable: .*npm run build/.test(err.problems[0] ?? ''));
+    await assert.rejects(loadUiAssets(work), (err: unknown) => err instanceof ConfigError && /no index\.html or main\.js/.test(err.problems[0] ?? ''));
   });
 
   test('behind the management API auth: anonymous gets the Basic challenge, an admin gets the page', async () => {
