@@ -44,7 +44,7 @@ describe('management API of a running porthole with auth', { skip: skipUnlessToo
       'accessControl:',
       "  repositories: { '**': { policies: [{ users: [bob], actions: [pull, push] }] } }",
       '  adminPolicy: { users: [admin], actions: [pull, push, delete] }',
-      'storage: { heartbeatInterval: 300ms }',
+      'storage: { heartbeatInterval: 1s }',
       'extensions: { metrics: { reportingInterval: 300ms } }',
       '',
     ].join('\n');
