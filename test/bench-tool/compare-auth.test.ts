@@ -33,7 +33,13 @@ describe('porthole-bench --compare and auth', { skip: skipUnlessTools('docker-re
     let porthole: PortholeProcess | undefined;
     let registry: DistributionProcess | undefined;
     try {
-      [porthole, registry] = await Promise.all([startPorthole({ root: join(work, 'compare-root') }), startDistribution()]);
+      // Both started at once; if one fails, the other is still stopped below.
+      const [started, other] = await Promise.allSettled([startPorthole({ root: join(work, 'compare-root') }), startDistribution()]);
+      if (started.status === 'fulfilled') porthole = started.value;
+      if (other.status === 'fulfilled') registry = other.value;
+      if (started.status === 'rejected') throw started.reason;
+      if (other.status === 'rejected') throw other.reason;
+      assert.ok(porthole && registry);
       const names = ['Get Catalog', 'Push Monolith 1MB', 'Pull 1MB', 'Get Manifest'];
       const run = await runBenchCli([porthole.url, '--compare', registry.url, '-c', '2', '-n', '5', '-o', 'json', '-d', data(), '-t', `^(${names.join('|')})$`], { timeoutMs: TIMEOUT });
       const report = parseReport(run);
