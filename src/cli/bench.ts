@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { AUTH_ENV, OptionsError, OUTPUT_FORMATS, parseOptions, type RawOptions } from '../bench-tool/options.js';
-import { EXIT_CODES, listTests, runBench } from '../bench-tool/run-bench.js';
+import { AUTH_ENV, OptionsError, OUTPUT_FORMATS, parseOptions, type RawOptions } from '../loadgen/options.js';
+import { EXIT_CODES, listTests, runBench } from '../loadgen/run-bench.js';
 import { versionText } from './version.js';
 
 const program = new Command()

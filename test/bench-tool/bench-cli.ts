@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PORTHOLE_CLI } from '../helpers/porthole-process.js';
-import type { BenchReport } from '../../src/bench-tool/report.js';
-import type { TestResult } from '../../src/bench-tool/results.js';
+import type { BenchReport } from '../../src/loadgen/report.js';
+import type { TestResult } from '../../src/loadgen/results.js';
 
 /** The built porthole-bench, as a user runs it. */
 export const BENCH_CLI = join(dirname(PORTHOLE_CLI), 'bench.js');

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { CicdEntry } from '../../src/bench-tool/output-cicd.js';
-import { TESTS } from '../../src/bench-tool/test-catalog.js';
+import type { CicdEntry } from '../../src/loadgen/output-cicd.js';
+import { TESTS } from '../../src/loadgen/test-catalog.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { promtoolCheckMetrics } from '../helpers/promtool.js';
 import { startPushgateway } from '../helpers/pushgateway-process.js';

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { startDistribution, type DistributionProcess } from '../helpers/distribution-process.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
-import type { TestResult } from '../../src/bench-tool/results.js';
+import type { TestResult } from '../../src/loadgen/results.js';
 import { failuresOf, parseReport, runBenchCli } from './bench-cli.js';
 import { tagsUnder } from './registry-content.js';
 import { assertCompleteFigures } from './report-checks.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TESTS } from '../../src/bench-tool/test-catalog.js';
+import { TESTS } from '../../src/loadgen/test-catalog.js';
 import { startDistribution } from '../helpers/distribution-process.js';
 import { cleanup, startPorthole, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { LATENCY_FIGURES, type LatencySummary } from '../../src/bench-tool/percentiles.js';
-import { TTFB_KINDS } from '../../src/bench-tool/recorder.js';
-import type { TestResult } from '../../src/bench-tool/results.js';
+import { LATENCY_FIGURES, type LatencySummary } from '../../src/loadgen/percentiles.js';
+import { TTFB_KINDS } from '../../src/loadgen/recorder.js';
+import type { TestResult } from '../../src/loadgen/results.js';
 
 export function assertSummary(summary: LatencySummary | null | undefined, count: number, what: string): void {
   assert.ok(summary, `${what}: no figures`);

@@ -1,10 +1,10 @@
 /** porthole-bench's pure parts: exact mixes, percentiles, the exit code's rule. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mixCounts, mixSequence } from '../../src/bench-tool/mix.js';
-import { summarize } from '../../src/bench-tool/percentiles.js';
-import { exitCodeOf } from '../../src/bench-tool/report.js';
-import { resultWithoutRun } from '../../src/bench-tool/results.js';
+import { mixCounts, mixSequence } from '../../src/loadgen/mix.js';
+import { summarize } from '../../src/loadgen/percentiles.js';
+import { exitCodeOf } from '../../src/loadgen/report.js';
+import { resultWithoutRun } from '../../src/loadgen/results.js';
 
 test('mixes take exact proportions, in the same shuffled order every time', () => {
   const classes = [
