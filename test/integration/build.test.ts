@@ -27,6 +27,12 @@ async function smallProject(): Promise<string> {
   await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   await mkdir(join(dir, 'src'));
   await writeFile(join(dir, 'src', 'greeting.ts'), "export const greeting = 'hello';\n");
+  // The web dashboard's part of the build: its own tsconfig and the script that adds its files.
+  await mkdir(join(dir, 'src', 'ui', 'web'), { recursive: true });
+  await copyFile(join(REPO_ROOT, 'src', 'ui', 'web', 'tsconfig.json'), join(dir, 'src', 'ui', 'web', 'tsconfig.json'));
+  await writeFile(join(dir, 'src', 'ui', 'web', 'page.ts'), "export const title = 'porthole';\n");
+  await mkdir(join(dir, 'scripts'));
+  await copyFile(join(REPO_ROOT, 'scripts', 'build-ui.mjs'), join(dir, 'scripts', 'build-ui.mjs'));
   return dir;
 }
 
@@ -37,6 +43,7 @@ describe('npm run build (run by npm start and npm test)', () => {
     try {
       build(dir);
       assert.match(await readFile(output, 'utf8'), /hello/);
+      assert.match(await readFile(join(dir, 'dist', 'src', 'ui', 'web', 'page.js'), 'utf8'), /porthole/, 'the browser code is built too');
       // Marks the output: a build that compiles again rewrites it.
       await writeFile(output, '// left alone\n');
       build(dir);

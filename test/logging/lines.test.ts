@@ -122,7 +122,7 @@ describe('log lines', () => {
       assert.match(line.time, ISO_TIME, shown);
       assert.ok((LOG_LEVELS as readonly string[]).includes(line.level), shown);
       assert.ok(typeof line.msg === 'string' && line.msg.length > 0, shown);
-      assert.ok(['server', 'http', 'storage'].includes(line.module), shown);
+      assert.ok(['server', 'http', 'storage', 'ui'].includes(line.module), shown);
     }
   });
 
