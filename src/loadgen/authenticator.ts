@@ -12,6 +12,12 @@ export class CredentialsError extends Error {
   override name = 'CredentialsError';
 }
 
+/** The scheme a registry asked for and its bearer realm: plain data, for a worker thread. */
+export interface NegotiatedAuth {
+  scheme: 'none' | 'basic' | 'bearer';
+  realm?: AuthChallenge;
+}
+
 /** Fetches a URL with an optional Authorization header, keeping the (small) body. */
 export type TokenFetch = (url: URL, authorization: string | undefined) => Promise<ExchangeResult>;
 
@@ -33,6 +39,17 @@ export class Authenticator {
     private readonly secureRegistry: boolean,
     private readonly fetchToken: TokenFetch,
   ) {}
+
+  /** What was negotiated with the registry (the scheme, the bearer realm), for another thread's Authenticator; never a token. */
+  negotiated(): NegotiatedAuth {
+    return { scheme: this.scheme, ...(this.realm === undefined ? {} : { realm: this.realm }) };
+  }
+
+  /** Starts from another Authenticator's negotiation: no challenge to meet again, tokens fetched afresh. */
+  adopt(state: NegotiatedAuth): void {
+    this.scheme = state.scheme;
+    this.realm = state.realm;
+  }
 
   get hasCredentials(): boolean {
     return this.credentials !== undefined;

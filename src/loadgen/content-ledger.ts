@@ -8,9 +8,13 @@ export class ContentLedger {
   readonly blobs: Array<{ repo: string; digest: string }> = [];
   readonly repositories = new Set<string>();
 
+  /** `onRecord` hears of every entry as it is made (a worker thread passes them on to the main thread's ledger). */
+  constructor(private readonly onRecord?: (kind: 'manifest' | 'blob', repo: string, digest: string) => void) {}
+
   manifest(repo: string, digest: string): void {
     this.repositories.add(repo);
     this.manifests.push({ repo, digest });
+    this.onRecord?.('manifest', repo, digest);
   }
 
   blob(repo: string, digest: string): void {
@@ -19,6 +23,7 @@ export class ContentLedger {
     if (this.blobKeys.has(key)) return;
     this.blobKeys.add(key);
     this.blobs.push({ repo, digest });
+    this.onRecord?.('blob', repo, digest);
   }
 
   get empty(): boolean {

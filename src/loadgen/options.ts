@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { durationMs, isDuration } from '../config/durations.js';
 import type { Credentials } from './authenticator.js';
+import { defaultThreads } from './threads.js';
 
 export const OUTPUT_FORMATS = ['stdout', 'json', 'ci-cd', 'openmetrics'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -14,6 +15,8 @@ const DEFAULT_TIMEOUT = '60s';
 export interface BenchOptions {
   url: string;
   concurrency: number;
+  /** Worker threads the clients are spread over (1: all on the main thread). */
+  threads: number;
   requests: number;
   testRegex: RegExp | undefined;
   listTests: boolean;
@@ -37,6 +40,7 @@ export interface BenchOptions {
 /** What commander hands over: strings, booleans, undefined. */
 export interface RawOptions {
   concurrency?: string;
+  threads?: string;
   requests?: string;
   testRegex?: string;
   listTests?: boolean;
@@ -137,9 +141,11 @@ export function parseOptions(urlArgument: string | undefined, raw: RawOptions, e
   const compare = registryUrl(raw.compare, '--compare', problems);
   const upstream = registryUrl(raw.upstream, '--upstream', problems);
   const pushgateway = raw.pushgateway === undefined ? undefined : pushgatewayUrl(raw.pushgateway, problems);
+  const concurrency = whole(raw.concurrency, 1, 1, '-c, --concurrency', problems);
   const options: BenchOptions = {
     url: url ?? '',
-    concurrency: whole(raw.concurrency, 1, 1, '-c, --concurrency', problems),
+    concurrency,
+    threads: whole(raw.threads, defaultThreads(concurrency), 1, '--threads', problems),
     requests: whole(raw.requests, 1, 1, '-n, --requests', problems),
     testRegex,
     listTests,

@@ -1,5 +1,5 @@
 import { Agent } from 'undici';
-import { Authenticator, CredentialsError, type Credentials } from './authenticator.js';
+import { Authenticator, CredentialsError, type Credentials, type NegotiatedAuth } from './authenticator.js';
 import { exchange, ExchangeError, ProgressWatchdog, type BodyChunks, type ExchangeResult, type Method } from './http-exchange.js';
 import type { Recorder } from './recorder.js';
 
@@ -19,6 +19,12 @@ export interface SessionSettings {
   connections: number;
   tls: TlsSettings;
   userAgent: string;
+}
+
+/** A session as it crosses to a worker thread: its settings and what its authenticator negotiated (plain data). */
+export interface SessionSpec {
+  settings: SessionSettings;
+  auth: NegotiatedAuth;
 }
 
 /** One operation of a test failed; the message says which request and why. */
@@ -76,6 +82,21 @@ export class RegistrySession {
     this.auth = new Authenticator(settings.credentials, this.base.protocol === 'https:', (url, authorization) =>
       exchange(this.agent, this.watchdog, { method: 'GET', url, headers: this.headers(authorization), keepBody: 1024 * 1024 }),
     );
+  }
+
+  /** This session for a worker thread, with `connections` of its own there. */
+  spec(connections: number): SessionSpec {
+    return { settings: { ...this.settings, connections }, auth: this.auth.negotiated() };
+  }
+
+  /** In a worker thread: a session of its own (its Agent, its tokens) like the main thread's. */
+  static fromSpec(spec: SessionSpec): RegistrySession {
+    const { tls } = spec.settings;
+    // A Buffer crosses threads as a plain Uint8Array.
+    const settings = { ...spec.settings, tls: { ...tls, ...(tls.ca === undefined ? {} : { ca: Buffer.from(tls.ca) }) } };
+    const session = new RegistrySession(settings);
+    session.auth.adopt(spec.auth);
+    return session;
   }
 
   get url(): string {

@@ -29,6 +29,13 @@ export function listTests(options: BenchOptions): string {
     .join('\n');
 }
 
+/** --threads as the header shows it: how many, and how the clients are spread over them. */
+function threadsLine(options: BenchOptions): string {
+  const threads = Math.min(options.threads, options.concurrency);
+  if (threads <= 1) return '1 (every client on the main thread)';
+  return `${threads} worker threads (${options.concurrency} clients spread over them)`;
+}
+
 async function tlsSettings(options: BenchOptions): Promise<TlsSettings> {
   const tls: TlsSettings = { rejectUnauthorized: !options.insecure };
   if (options.ca === undefined) return tls;
@@ -99,6 +106,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<numb
         ...(options.compare ? [`Compared with:          ${options.compare}`] : []),
         ...(options.upstream ? [`Upstream registry URL:  ${options.upstream}${options.upstreamNamespace ? ` (served by the target under ${options.upstreamNamespace}/)` : ''}`] : []),
         `Concurrency level:      ${options.concurrency}`,
+        `Threads:                ${threadsLine(options)}`,
         `Requests per test:      ${options.requests}`,
         `Repository:             ${options.repo}`,
         `Working dir:            ${options.workingDir}`,
@@ -116,6 +124,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<numb
         const result = await runTest(test, target, {
           requests: options.requests,
           concurrency: options.concurrency,
+          threads: options.threads,
           skipCleanup: options.skipCleanup,
           baseRepo: options.repo,
           upstream,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BodyChunks } from './http-exchange.js';
 import { IN_MEMORY_LIMIT, MIB } from './sizes.js';
@@ -21,6 +21,36 @@ function* slices(buffer: Buffer): Generator<Uint8Array> {
   for (let offset = 0; offset < buffer.length; offset += SLICE_BYTES) yield buffer.subarray(offset, Math.min(buffer.length, offset + SLICE_BYTES));
 }
 
+/** A stored blob as it crosses to a worker thread: its file, and its bytes in memory shared by every thread (none above IN_MEMORY_LIMIT). */
+export interface SharedBlob {
+  path: string;
+  size: number;
+  bytes: SharedArrayBuffer | undefined;
+}
+
+/** Reads a whole file into memory that worker threads can share without a copy. */
+async function readShared(path: string, size: number): Promise<Buffer> {
+  const bytes = Buffer.from(new SharedArrayBuffer(size));
+  const file = await open(path, 'r');
+  try {
+    for (let offset = 0; offset < size; ) {
+      const { bytesRead } = await file.read(bytes, offset, Math.min(16 * MIB, size - offset), offset);
+      if (bytesRead === 0) throw new Error(`${path}: ${size - offset} bytes missing at its end`);
+      offset += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return bytes;
+}
+
+async function hashState(path: string, bytes: Buffer | undefined): Promise<Hash> {
+  const state = createHash('sha256');
+  if (bytes) state.update(bytes);
+  else for await (const chunk of createReadStream(path, { highWaterMark: 4 * MIB })) state.update(chunk as Buffer);
+  return state;
+}
+
 /**
  * The random bytes of one size, made once in the working directory and reused by later runs. The
  * sha256 state after them is kept, so that a pushed copy made unique by a 32-byte suffix costs a
@@ -36,14 +66,18 @@ export class StoredBlob {
   ) {}
 
   static async load(path: string, size: number): Promise<StoredBlob> {
-    const state = createHash('sha256');
-    if (size <= IN_MEMORY_LIMIT) {
-      const bytes = await readFile(path);
-      state.update(bytes);
-      return new StoredBlob(path, size, bytes, state);
-    }
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 * MIB })) state.update(chunk as Buffer);
-    return new StoredBlob(path, size, undefined, state);
+    const bytes = size <= IN_MEMORY_LIMIT ? await readShared(path, size) : undefined;
+    return new StoredBlob(path, size, bytes, await hashState(path, bytes));
+  }
+
+  /** In a worker thread: the main thread's blob, its bytes the same memory (the hash state is made again: it cannot cross). */
+  static async adopt(shared: SharedBlob): Promise<StoredBlob> {
+    const bytes = shared.bytes === undefined ? undefined : Buffer.from(shared.bytes);
+    return new StoredBlob(shared.path, shared.size, bytes, await hashState(shared.path, bytes));
+  }
+
+  share(): SharedBlob {
+    return { path: this.path, size: this.size, bytes: this.bytes === undefined ? undefined : (this.bytes.buffer as SharedArrayBuffer) };
   }
 
   unique(): UniqueBlob {
@@ -70,8 +104,13 @@ export function smallBlob(bytes: Buffer): UniqueBlob {
   return { digest, size: bytes.length, chunks: () => [bytes] };
 }
 
+/** Where a test takes its stored blobs from. */
+export interface BlobSource {
+  blob(size: number): Promise<StoredBlob>;
+}
+
 /** The working directory's stored blobs, by size, loaded on first use. */
-export class TestData {
+export class TestData implements BlobSource {
   private readonly loaded = new Map<number, Promise<StoredBlob>>();
 
   constructor(
@@ -86,6 +125,18 @@ export class TestData {
       this.loaded.set(size, entry);
     }
     return entry;
+  }
+
+  /** A view that notes the sizes asked for (a test's setup), so that worker threads get those. */
+  tracking(): BlobSource & { readonly sizes: ReadonlySet<number> } {
+    const sizes = new Set<number>();
+    return {
+      sizes,
+      blob: (size) => {
+        sizes.add(size);
+        return this.blob(size);
+      },
+    };
   }
 
   private async prepare(size: number): Promise<StoredBlob> {
@@ -108,5 +159,27 @@ export class TestData {
       await rename(partial, path);
     }
     return StoredBlob.load(path, size);
+  }
+}
+
+/** A worker thread's blobs: those the main thread shared, adopted before the measured operations start. */
+export class SharedTestData implements BlobSource {
+  private readonly loaded = new Map<number, Promise<StoredBlob>>();
+
+  constructor(private readonly shared: readonly SharedBlob[]) {}
+
+  /** Adopts every shared blob now (hashing it), so that no operation pays for it. */
+  async prepare(): Promise<void> {
+    await Promise.all(this.shared.map((each) => this.blob(each.size)));
+  }
+
+  blob(size: number): Promise<StoredBlob> {
+    let entry = this.loaded.get(size);
+    if (!entry) {
+      const shared = this.shared.find((each) => each.size === size);
+      entry = shared === undefined ? Promise.reject(new Error(`no test data of ${size} bytes was shared with this worker thread`)) : StoredBlob.adopt(shared);
+      this.loaded.set(size, entry);
+    }
+    return entry;
   }
 }

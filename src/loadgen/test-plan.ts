@@ -1,7 +1,7 @@
 import type { ContentLedger } from './content-ledger.js';
 import type { Recorder } from './recorder.js';
 import type { RegistrySession } from './registry-session.js';
-import type { TestData } from './test-data.js';
+import type { BlobSource } from './test-data.js';
 
 /** What a test works with against one registry. */
 export interface TestContext {
@@ -10,7 +10,7 @@ export interface TestContext {
   upstream: RegistrySession | undefined;
   /** The path under which the target serves the upstream's repositories ('' when by the same names). */
   upstreamNamespace: string;
-  data: TestData;
+  data: BlobSource;
   /** This test's repository (under --repo), made for it alone. */
   repo: string;
   requests: number;
@@ -28,6 +28,12 @@ export interface TestPlan {
   operation(index: number, recorder: Recorder): Promise<void>;
   /** For mixed tests: how many operations of each class (1MB: 1, 10MB: 3, ...; Pull: 4, Push: 1). */
   mix?: Record<string, number>;
+  /**
+   * What setup learned that the operation needs and plan() cannot make again (a digest), as plain
+   * data: a worker thread builds the same plan and takes it with `adopt` instead of running setup.
+   */
+  handoff?(): Record<string, string>;
+  adopt?(state: Record<string, string>): void;
 }
 
 /** The registry cannot run this test (no referrers API, say): reported as skipped, not failed. */

@@ -96,6 +96,10 @@ export const getReferrers: BenchTest = {
   plan(context: TestContext): TestPlan {
     let subject = '';
     return {
+      handoff: () => ({ subject }),
+      adopt(state) {
+        subject = state.subject ?? '';
+      },
       async setup() {
         const image = await pushImage(context.target, context.setupRecorder, context.ledger, context.repo, 'subject', tinyLayer(), 'monolith');
         subject = image.manifestDigest;
