@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +6,7 @@ import { ConfigError } from '../../src/config/load.js';
 import { API_OPTION_SPECS, resolveApiOptions, type ApiOptions, type FlagValues, type OptionName } from '../../src/exporter/api/options.js';
 import { EXPORTER_CLI } from '../helpers/exporter-process.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { findLogLine, spawnService, waitForService } from '../helpers/service-process.js';
 import { OpensslCa } from '../tls/openssl-ca.js';
 
@@ -20,22 +20,8 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs `porthole-exporter api ARGS` to its exit (bounded: 20 s) with exactly `env` added to a clean environment. */
-function runApi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EXPORTER_CLI, 'api', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`porthole-exporter api ${args.join(' ')} did not exit within 20 s`));
-    }, 20_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, stdout });
-    });
-  });
+function runApi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(['api', ...args], { cli: EXPORTER_CLI, env: cleanEnv(env) });
 }
 
 /** Starts `porthole-exporter api ARGS`, returns its "listening" line, and stops it. */

@@ -13,12 +13,21 @@ export interface CliOptions {
   cli?: string;
   /** Written to the command's standard input (closed after it); no standard input when omitted. */
   input?: string;
+  /** The command's whole environment; this process's when omitted. */
+  env?: NodeJS.ProcessEnv;
+  /** How long it may run before it is killed and the call fails; 20 s when omitted. */
+  timeoutMs?: number;
 }
 
-/** Runs the porthole CLI (or `options.cli`) to completion (bounded: 20 s) and captures its output. */
+/** Runs the porthole CLI (or `options.cli`) to completion (bounded: 20 s unless told) and captures its output. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.cli ?? PORTHOLE_CLI, ...args], { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    const child = spawn(process.execPath, [options.cli ?? PORTHOLE_CLI, ...args], {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';
@@ -26,8 +35,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${options.cli ?? PORTHOLE_CLI} ${args.join(' ')} did not finish within 20 s`));
-    }, 20_000);
+      reject(new Error(`${options.cli ?? PORTHOLE_CLI} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstderr: ${stderr.slice(-3000)}`));
+    }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
