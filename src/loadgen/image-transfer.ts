@@ -109,8 +109,8 @@ export async function pushImage(
   return { repo, manifestDigest: digest, manifestSize: manifest.length, layerBytes: layer.size };
 }
 
-/** GET of a blob, following one redirect to where it is stored (without credentials); its time to first byte includes the redirect. */
-async function getBlob(session: RegistrySession, recorder: Recorder, repo: string, digest: string, what: string): Promise<{ ttfbMs: number; bytes: number }> {
+/** GET of a blob (every config and layer of a pull), following one redirect to where it is stored (without credentials); its time to first byte includes the redirect. */
+export async function getBlob(session: RegistrySession, recorder: Recorder, repo: string, digest: string, what: string): Promise<{ ttfbMs: number; bytes: number }> {
   const first = await session.send({ method: 'GET', target: `v2/${repo}/blobs/${digest}`, scope: scope.pull(repo), what, expect: [200, 302, 303, 307, 308] }, recorder);
   if (first.status === 200) return { ttfbMs: first.ttfbMs, bytes: first.bytesReceived };
   const target = locationOf(first, session, what);
