@@ -124,6 +124,7 @@ describe('porthole-bench outputs', { skip: skipUnlessTools('promtool', 'promethe
       [['127.0.0.1:5000'], /URL: .* not (a URL|an http)/],
       [[porthole().url, '-c', '0'], /-c, --concurrency: "0"/],
       [[porthole().url, '-n', 'many'], /-n, --requests: "many"/],
+      [[porthole().url, '--threads', '0'], /--threads: "0" is not a whole number of at least 1/],
       [[porthole().url, '-t', '('], /-t, --test-regex: /],
       [[porthole().url, '-o', 'xml'], /xml/],
       [[porthole().url, '-A', 'nocolon'], /user:password/],
