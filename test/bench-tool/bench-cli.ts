@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PORTHOLE_CLI } from '../helpers/porthole-process.js';
+import { runCli } from '../helpers/run-cli.js';
 import type { BenchReport } from '../../src/loadgen/report.js';
 import type { TestResult } from '../../src/loadgen/results.js';
 
@@ -25,25 +26,10 @@ export interface BenchRunOptions {
 }
 
 /** Runs porthole-bench to completion, bounded, with stdin closed and stdout/stderr captured (neither a TTY). */
-export function runBenchCli(args: string[], options: BenchRunOptions): Promise<BenchRun> {
-  return new Promise((resolve, reject) => {
-    const began = performance.now();
-    const child = spawn(process.execPath, [BENCH_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`porthole-bench ${args.join(' ')} did not finish within ${options.timeoutMs} ms\nstderr: ${stderr.slice(-3000)}`));
-    }, options.timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - began });
-    });
-    options.started?.(child);
-  });
+export async function runBenchCli(args: string[], options: BenchRunOptions): Promise<BenchRun> {
+  const began = performance.now();
+  const run = await runCli(args, { cli: BENCH_CLI, ...options });
+  return { ...run, ms: performance.now() - began };
 }
 
 export function parseReport(run: BenchRun): BenchReport {

@@ -88,10 +88,16 @@ function copyIn(sandbox: ContainersSandbox, fixture: LayoutDescription, destinat
 }
 
 /** porthole as a pull-through cache of `upstream`, with metrics on so that tests can see where pulls came from. */
+/**
+ * One replica heartbeat, at start: the suites check at their end that no staging file is left,
+ * which a later heartbeat caught between its staging file and its rename would fail.
+ */
+const ONE_HEARTBEAT = 'storage: { heartbeatInterval: 1h }';
+
 function proxyConfig(upstream: DistributionProcess, options: UpstreamOptions): string {
   const lines = ['extensions: { metrics: { enable: true } }', 'proxy:', '  upstreams:', `    - { name: ${options.namespace}, url: "${upstream.url}" }`];
   if (options.isDefaultNamespace) lines.push(`  defaultNamespace: ${options.namespace}`);
-  return lines.join('\n');
+  return [...lines, ONE_HEARTBEAT].join('\n');
 }
 
 /** Fills `parts` as each piece starts, so that a start that fails half-way can still be stopped. */
@@ -112,7 +118,7 @@ async function startE2eSuite(name: string, options: E2eSuiteOptions, parts: Part
   });
   parts.sandbox = await ContainersSandbox.create();
   if (options.upstream === undefined) {
-    parts.porthole = await startPorthole();
+    parts.porthole = await startPorthole({ config: ONE_HEARTBEAT });
     return;
   }
   const upstream = await startDistribution();

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { PORTHOLE_CLI } from './porthole-process.js';
 
 export interface CliResult {
@@ -17,6 +17,8 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** How long it may run before it is killed and the call fails; 20 s when omitted. */
   timeoutMs?: number;
+  /** Called once the process runs (to kill a server under it, say). */
+  started?: (child: ChildProcess) => void;
 }
 
 /** Runs the porthole CLI (or `options.cli`) to completion (bounded: 20 s unless told) and captures its output. */
@@ -37,9 +39,12 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       child.kill('SIGKILL');
       reject(new Error(`${options.cli ?? PORTHOLE_CLI} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstderr: ${stderr.slice(-3000)}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    child.once('error', reject);
+    // 'close', not 'exit': only then has all of its output been read from the pipes.
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    options.started?.(child);
   });
 }
