@@ -181,6 +181,8 @@ describe('porthole-exporter api: options', () => {
     assert.match((await problems({ ...base, timeoutMs: '10' }))[0] as string, /^--timeout: "10" is not a duration/);
     assert.match((await problems(base, { INTERVAL: '0s' }))[0] as string, /^INTERVAL: .* longer than zero/);
     assert.match((await problems(base, { JOB_COUNT: 'lots' }))[0] as string, /^JOB_COUNT: /);
+    // porthole keeps its last 1000 job runs and refuses a larger limit: refused here, not at every collection.
+    assert.match((await problems({ ...base, jobCount: '5000' }))[0] as string, /^--job-count: .*from 1 to 1000/);
     assert.match((await problems({ connectionString: 'registry:5000' }))[0] as string, /^--connection-string: "registry:5000"|^--connection-string: "registry" is not a scheme/);
     assert.match((await problems({ connectionString: 'https://user:pw@r.example' }))[0] as string, /^--connection-string: must not hold credentials/);
     assert.doesNotMatch((await problems({ connectionString: 'https://user:pw@r.example' })).join('\n'), /pw/);

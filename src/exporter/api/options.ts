@@ -119,7 +119,7 @@ const SPECS: OptionSpec<unknown>[] = [
   { name: 'listenAddress', flag: '--listen-address', env: 'LISTEN_ADDRESS', key: 'listenAddress', argument: '<address>', description: 'address of /metrics', default: '0.0.0.0', parse: parseText('an address') },
   { name: 'timeoutMs', flag: '--timeout', env: 'TIMEOUT', key: 'timeout', argument: '<duration>', description: 'bound on one collection', default: 10_000, defaultText: '10s', parse: parseDurationMs },
   { name: 'intervalMs', flag: '--interval', env: 'INTERVAL', key: 'interval', argument: '<duration>', description: 'period of the background collection; a scrape serves the last result', default: 30_000, defaultText: '30s', parse: parseDurationMs },
-  { name: 'jobCount', flag: '--job-count', env: 'JOB_COUNT', key: 'jobCount', argument: '<n>', description: 'recent job runs read from a porthole target', default: 100, parse: parseWhole(1, 100_000, 'a whole number from 1 to 100000') },
+  { name: 'jobCount', flag: '--job-count', env: 'JOB_COUNT', key: 'jobCount', argument: '<n>', description: 'recent job runs read from a porthole target', default: 100, parse: parseWhole(1, 1_000, 'a whole number from 1 to 1000 (porthole keeps the records of its last 1000 job runs)') },
   { name: 'maxRepositories', flag: '--max-repositories', env: 'MAX_REPOSITORIES', key: 'maxRepositories', argument: '<n>', description: 'the largest repositories get a label of their own; the rest are summed as _other', default: 1000, parse: parseWhole(0, 1_000_000, 'a whole number from 0 to 1000000') },
   { name: 'verbose', flag: '--verbose', env: 'VERBOSE', key: 'verbose', argument: '[bool]', description: 'debug logging', default: false, parse: parseBoolean },
 ];
