@@ -32,6 +32,28 @@ export async function runBenchCli(args: string[], options: BenchRunOptions): Pro
   return { ...run, ms: performance.now() - began };
 }
 
+/**
+ * Runs porthole-bench against `registry` and SIGKILLs the registry 0.7 s after the report says
+ * Get Catalog ended: the next test's requests are then under way. `killed` says whether it came to that.
+ */
+export async function runKillingRegistryMidway(args: string[], registry: { stop(signal?: NodeJS.Signals): Promise<unknown> }, timeoutMs: number): Promise<{ run: BenchRun; killed: boolean }> {
+  let killed = false;
+  const run = await runBenchCli(args, {
+    timeoutMs,
+    started(child) {
+      let seen = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (!killed && /Test name: +Get Catalog/.test(seen)) {
+          killed = true;
+          setTimeout(() => void registry.stop('SIGKILL'), 700);
+        }
+      });
+    },
+  });
+  return { run, killed };
+}
+
 export function parseReport(run: BenchRun): BenchReport {
   try {
     return JSON.parse(run.stdout) as BenchReport;

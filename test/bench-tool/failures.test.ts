@@ -10,7 +10,7 @@ import { startDistribution } from '../helpers/distribution-process.js';
 import { startFaultRelay } from '../helpers/fault-relay.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
-import { parseReport, runBenchCli } from './bench-cli.js';
+import { parseReport, runBenchCli, runKillingRegistryMidway } from './bench-cli.js';
 
 describe('porthole-bench when the registry fails', { skip: skipUnlessTools('docker-registry') }, () => {
   let work: string;
@@ -22,21 +22,8 @@ describe('porthole-bench when the registry fails', { skip: skipUnlessTools('dock
   test('a registry killed in the middle of a run: failures counted, the report printed, exit 1, no hang', { timeout: 60_000 }, async () => {
     const registry = await startDistribution();
     try {
-      let killed = false;
-      const run = await runBenchCli([registry.url, '-c', '2', '-n', '60', '-o', 'json', '-d', join(work, 'data'), '--timeout', '5s', '-t', '^(Get Catalog|Push Monolith 10MB|Pull 1MB|Get Manifest)$'], {
-        timeoutMs: 50_000,
-        started(child) {
-          let seen = '';
-          child.stderr?.on('data', (chunk: Buffer) => {
-            seen += chunk.toString();
-            // Once Get Catalog has ended, Push Monolith 10MB's 60 pushes are under way: kill it then.
-            if (!killed && /Test name: +Get Catalog/.test(seen)) {
-              killed = true;
-              setTimeout(() => void registry.stop('SIGKILL'), 700);
-            }
-          });
-        },
-      });
+      // Once Get Catalog has ended, Push Monolith 10MB's 60 pushes are under way: the registry is killed then.
+      const { run, killed } = await runKillingRegistryMidway([registry.url, '-c', '2', '-n', '60', '-o', 'json', '-d', join(work, 'data'), '--timeout', '5s', '-t', '^(Get Catalog|Push Monolith 10MB|Pull 1MB|Get Manifest)$'], registry, 50_000);
       assert.ok(killed, run.stderr);
       assert.equal(run.code, 1, run.stderr);
       const report = parseReport(run);
@@ -56,8 +43,9 @@ describe('porthole-bench when the registry fails', { skip: skipUnlessTools('dock
         assert.match(later?.reason ?? '', /ECONNREFUSED/, name);
       }
       assert.ok(report.failures >= 120);
-      // Its cleanup could not delete what it had pushed, and says so.
-      assert.ok((push?.cleanup?.[0]?.failed ?? 0) > 0);
+      // Its cleanup could not delete what it had pushed, and says so (on a loaded machine the kill
+      // may come before any push completed, and then there is nothing to delete).
+      if ((push?.completed ?? 0) > 0) assert.ok((push?.cleanup?.[0]?.failed ?? 0) > 0, JSON.stringify(push?.cleanup));
       assert.match(run.stderr, /Failures: \d+, timeouts: \d+ \(allowed 0\); exit code 1/);
     } finally {
       await registry.dispose();

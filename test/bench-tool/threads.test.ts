@@ -19,7 +19,7 @@ import type { BenchTest } from '../../src/loadgen/test-plan.js';
 import { startDistribution } from '../helpers/distribution-process.js';
 import { cleanup, startPorthole, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessTools } from '../helpers/tools.js';
-import { failuresOf, parseReport, runBenchCli } from './bench-cli.js';
+import { failuresOf, parseReport, runBenchCli, runKillingRegistryMidway } from './bench-cli.js';
 import { TESTS as CRASHING } from './crashing-tests.js';
 import { tagsUnder } from './registry-content.js';
 import { assertCleanedUp, assertCompleteFigures } from './report-checks.js';
@@ -88,21 +88,8 @@ describe('porthole-bench with worker threads', () => {
   test('a registry killed in the middle of a threaded run: failures counted, the report printed, exit 1, no hang', { skip: skipUnlessTools('docker-registry'), timeout: 90_000 }, async () => {
     const registry = await startDistribution();
     try {
-      let killed = false;
-      const run = await runBenchCli([registry.url, '-c', '4', '--threads', '2', '-n', '80', '-o', 'json', '-d', join(work, 'data'), '--timeout', '5s', '-t', '^(Get Catalog|Push Monolith 10MB|Pull 1MB)$'], {
-        timeoutMs: 60_000,
-        started(child) {
-          let seen = '';
-          child.stderr?.on('data', (chunk: Buffer) => {
-            seen += chunk.toString();
-            // Once Get Catalog has ended, Push Monolith 10MB's 80 pushes are under way in the threads: kill it then.
-            if (!killed && /Test name: +Get Catalog/.test(seen)) {
-              killed = true;
-              setTimeout(() => void registry.stop('SIGKILL'), 700);
-            }
-          });
-        },
-      });
+      // Once Get Catalog has ended, Push Monolith 10MB's 80 pushes are under way: the registry is killed then.
+      const { run, killed } = await runKillingRegistryMidway([registry.url, '-c', '4', '--threads', '2', '-n', '80', '-o', 'json', '-d', join(work, 'data'), '--timeout', '5s', '-t', '^(Get Catalog|Push Monolith 10MB|Pull 1MB)$'], registry, 60_000);
       assert.ok(killed, run.stderr);
       assert.equal(run.code, 1, run.stderr);
       const report = parseReport(run);
