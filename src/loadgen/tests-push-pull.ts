@@ -10,6 +10,14 @@ function sizeClasses(mix: SizeMix): Array<{ value: number; weight: number; label
   return mix.map(({ label, weight }) => ({ value: SIZES[label], weight, label }));
 }
 
+/** The size of each operation's image, in order, and for a mixed test how the operations split. */
+function sizePlan(sizes: SizeLabel | SizeMix, requests: number): { sequence: number[]; mix?: ReturnType<typeof mixCounts> } {
+  if (typeof sizes === 'string') return { sequence: mixSequence([{ value: SIZES[sizes], weight: 1 }], requests) };
+  const classes = sizeClasses(sizes);
+  const sequence = mixSequence(classes, requests);
+  return { sequence, mix: mixCounts(classes, sequence) };
+}
+
 /** Each operation pushes a new image (layer of `size`, unique bytes) under a tag of its own. */
 export function pushTest(name: string, mode: UploadMode, sizes: SizeLabel | SizeMix): BenchTest {
   const how = mode === 'monolith' ? 'monolithic upload (POST, PUT)' : 'streamed upload (POST, chunked PATCH, PUT)';
@@ -17,10 +25,9 @@ export function pushTest(name: string, mode: UploadMode, sizes: SizeLabel | Size
     name,
     summary: `push a new image per request, its layer by ${how}, then its config and manifest`,
     plan(context: TestContext): TestPlan {
-      const classes = typeof sizes === 'string' ? [{ value: SIZES[sizes], weight: 1, label: sizes }] : sizeClasses(sizes);
-      const sequence = mixSequence(classes, context.requests);
+      const { sequence, mix } = sizePlan(sizes, context.requests);
       return {
-        ...(typeof sizes === 'string' ? {} : { mix: mixCounts(classes, sequence) }),
+        ...(mix === undefined ? {} : { mix }),
         async setup() {
           for (const size of new Set(sequence)) await context.data.blob(size);
         },
@@ -39,10 +46,9 @@ export function pullTest(name: string, sizes: SizeLabel | SizeMix): BenchTest {
     name,
     summary: 'pull an image per request: HEAD and GET of its manifest, GET of its config and layer',
     plan(context: TestContext): TestPlan {
-      const classes = typeof sizes === 'string' ? [{ value: SIZES[sizes], weight: 1, label: sizes }] : sizeClasses(sizes);
-      const sequence = mixSequence(classes, context.requests);
+      const { sequence, mix } = sizePlan(sizes, context.requests);
       return {
-        ...(typeof sizes === 'string' ? {} : { mix: mixCounts(classes, sequence) }),
+        ...(mix === undefined ? {} : { mix }),
         async setup() {
           for (const size of new Set(sequence)) {
             const blob = (await context.data.blob(size)).unique();
