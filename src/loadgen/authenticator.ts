@@ -1,5 +1,6 @@
 import { parseAuthChallenge, type AuthChallenge } from '../proxy/auth-challenge.js';
 import { TokenCache, type IssuedToken } from '../proxy/token-cache.js';
+import { issuedTokenOf, tokenRequestUrl } from '../proxy/token-request.js';
 import type { ExchangeResult } from './http-exchange.js';
 
 export interface Credentials {
@@ -93,14 +94,11 @@ export class Authenticator {
 
   /** The token dance: GET realm?service=...&scope=..., with the Basic credentials when there are some. */
   private async issue(challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
-    const realm = challenge.params.realm ?? '';
-    if (!URL.canParse(realm)) throw new CredentialsError(`the registry's bearer challenge names an unusable realm "${realm.slice(0, 200)}"`);
-    const url = new URL(realm);
+    const url = tokenRequestUrl(challenge, scope);
+    if (!url) throw new CredentialsError(`the registry's bearer challenge names an unusable realm "${(challenge.params.realm ?? '').slice(0, 200)}"`);
     if (this.secureRegistry && url.protocol !== 'https:' && this.credentials) {
       throw new CredentialsError(`the registry's token realm ${url.origin} is not https; porthole-bench does not send credentials there in clear text`);
     }
-    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
-    if (scope !== '') url.searchParams.set('scope', scope);
     this.tokenRequests += 1;
     const response = await this.fetchToken(url, this.basic());
     const where = `the token realm ${url.origin}${url.pathname}`;
@@ -110,14 +108,14 @@ export class Authenticator {
       );
     }
     if (response.status !== 200) throw new CredentialsError(`${where} answered ${response.status}`);
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
+    let parsed: unknown;
     try {
-      parsed = JSON.parse((response.body ?? Buffer.alloc(0)).toString('utf8')) as typeof parsed;
+      parsed = JSON.parse((response.body ?? Buffer.alloc(0)).toString('utf8'));
     } catch {
       throw new CredentialsError(`${where} did not answer JSON`);
     }
-    const token = typeof parsed?.token === 'string' ? parsed.token : typeof parsed?.access_token === 'string' ? parsed.access_token : undefined;
-    if (!token) throw new CredentialsError(`${where} answered without a token`);
-    return typeof parsed?.expires_in === 'number' ? { token, expiresInSeconds: parsed.expires_in } : { token };
+    const issued = issuedTokenOf(parsed);
+    if (!issued) throw new CredentialsError(`${where} answered without a token`);
+    return issued;
   }
 }

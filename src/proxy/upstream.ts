@@ -10,6 +10,7 @@ import { bareMediaType, MEDIA_TYPES } from '../core/media-types.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { redactedUrl } from '../observability/redact.js';
 import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
+import { issuedTokenOf, tokenRequestUrl } from './token-request.js';
 import { TokenCache, type IssuedToken } from './token-cache.js';
 import { UpstreamCircuit, type CircuitChange, type CircuitState, type CircuitTicket } from './upstream-circuit.js';
 import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, UpstreamFailure, UpstreamUnavailable, type UpstreamOutcome } from './upstream-failure.js';
@@ -302,24 +303,20 @@ export class Upstream {
 
   /** The token dance: GET realm?service=...&scope=..., with the basic credentials when there are some. */
   private async issueToken(trace: UpstreamTracing, challenge: AuthChallenge, scope: string): Promise<IssuedToken> {
-    const realm = challenge.params.realm ?? '';
-    const url = URL.canParse(realm) ? new URL(realm) : undefined;
+    const url = tokenRequestUrl(challenge, scope);
     // Credentials never travel in clear text to a realm when the upstream itself is https.
     const allowed = this.base.protocol === 'https:' ? ['https:'] : ['https:', 'http:'];
     if (!url || !allowed.includes(url.protocol)) {
-      throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${redactedUrl(realm.slice(0, 200))}"`, 'denied');
+      throw new UpstreamFailure(`${this.name} sent a bearer challenge with an unusable realm "${redactedUrl((challenge.params.realm ?? '').slice(0, 200))}"`, 'denied');
     }
-    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
-    url.searchParams.set('scope', scope);
     // The token request is in the trace too, under proxy.token.
     const headers: Record<string, string> = { ...trace.outgoingHeaders(), accept: 'application/json' };
     if (this.basic !== undefined) headers.authorization = this.basic;
     const response = await this.exchange(url, { method: 'GET', headers });
     await this.expectSuccess(response, `${this.name} token endpoint ${redactedUrl(`${url.origin}${url.pathname}`)}`, url);
-    const body = (await response.body.json().catch(() => undefined)) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
-    const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new UpstreamFailure(`${this.name} token endpoint answered without a token`, 'denied');
-    return typeof body?.expires_in === 'number' ? { token, expiresInSeconds: body.expires_in } : { token };
+    const issued = issuedTokenOf(await response.body.json().catch(() => undefined));
+    if (!issued) throw new UpstreamFailure(`${this.name} token endpoint answered without a token`, 'denied');
+    return issued;
   }
 
   /**

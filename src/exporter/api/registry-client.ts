@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseAuthChallenge, type AuthChallenge } from '../../proxy/auth-challenge.js';
 import { TokenCache, type IssuedToken } from '../../proxy/token-cache.js';
+import { issuedTokenOf, tokenRequestUrl } from '../../proxy/token-request.js';
 import { compactHeapIfGrown } from './compact-heap.js';
 import type { TlsMaterial } from './tls-files.js';
 
@@ -125,14 +126,11 @@ export class RegistryClient {
 
   /** The token dance: GET realm?service=...&scope=..., with the Basic credentials when there are some. */
   private async issueToken(challenge: AuthChallenge, scope: string, signal: AbortSignal): Promise<IssuedToken> {
-    const realm = challenge.params.realm ?? '';
-    if (!URL.canParse(realm)) throw new RegistryRequestError(`the registry's bearer challenge names an unusable realm "${realm.slice(0, 200)}"`, 'unauthorized');
-    const url = new URL(realm);
+    const url = tokenRequestUrl(challenge, scope);
+    if (!url) throw new RegistryRequestError(`the registry's bearer challenge names an unusable realm "${(challenge.params.realm ?? '').slice(0, 200)}"`, 'unauthorized');
     if (this.base.protocol === 'https:' && url.protocol !== 'https:' && this.settings.username !== undefined) {
       throw new RegistryRequestError(`the registry's token realm ${url.origin} is not https; the exporter does not send credentials there in clear text`, 'unauthorized');
     }
-    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
-    if (scope !== '') url.searchParams.set('scope', scope);
     this.counts.tokenRequests += 1;
     const response = await this.send(url, { scope, signal }, this.basic());
     const where = `token endpoint ${url.origin}${url.pathname}`;
@@ -140,10 +138,9 @@ export class RegistryClient {
       throw new RegistryRequestError(`${where} refused ${this.settings.username === undefined ? 'an anonymous token request (give --username and --password)' : "the exporter's credentials"} (${response.status})`, 'unauthorized', response.status);
     }
     if (response.status !== 200) throw new RegistryRequestError(`${where} answered ${response.status}`, 'status', response.status);
-    const body = parseJson(response, where) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
-    const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new RegistryRequestError(`${where} answered without a token`, 'invalid');
-    return typeof body?.expires_in === 'number' ? { token, expiresInSeconds: body.expires_in } : { token };
+    const issued = issuedTokenOf(parseJson(response, where));
+    if (!issued) throw new RegistryRequestError(`${where} answered without a token`, 'invalid');
+    return issued;
   }
 
   private async send(url: URL, init: RequestInit, authorization: string | undefined): Promise<RegistryResponse> {
