@@ -6,6 +6,9 @@ export const MEDIA_TYPES = {
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
 } as const;
 
+/** An Accept header naming every manifest type porthole knows, for a client of another registry (distribution answers 404 to a GET of an OCI manifest without one). */
+export const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
+
 export type ManifestMediaType = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 export type ManifestKind = 'image' | 'index';
 

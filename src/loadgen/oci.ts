@@ -5,9 +5,6 @@ export const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 export const EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
 export const ARTIFACT_TYPE = 'application/vnd.porthole-bench.note.v1';
 
-/** What a pull asks for: the manifest kinds a client takes (distribution answers 404 to an OCI manifest GET without it). */
-export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.dockerManifestList].join(', ');
-
 export interface Descriptor {
   mediaType: string;
   digest: string;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { eachBounded } from './bounded.js';
 import { pushImage, putManifest, uploadBlob } from './image-transfer.js';
-import { ARTIFACT_TYPE, EMPTY_MEDIA_TYPE, imageManifest, MANIFEST_ACCEPT, scope } from './oci.js';
+import { MANIFEST_ACCEPT } from '../core/media-types.js';
+import { ARTIFACT_TYPE, EMPTY_MEDIA_TYPE, imageManifest, scope } from './oci.js';
 import { MEDIA_TYPES } from '../core/media-types.js';
 import { TINY_LAYER_BYTES } from './sizes.js';
 import { smallBlob } from './test-data.js';

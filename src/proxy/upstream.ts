@@ -6,7 +6,7 @@ import { ConfigError } from '../config/load.js';
 import { durationMs } from '../config/durations.js';
 import type { UpstreamConfig } from '../config/proxy-schema.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
-import { bareMediaType, MEDIA_TYPES } from '../core/media-types.js';
+import { bareMediaType, MANIFEST_ACCEPT } from '../core/media-types.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import { redactedUrl } from '../observability/redact.js';
 import { parseAuthChallenge, type AuthChallenge } from './auth-challenge.js';
@@ -17,7 +17,6 @@ import { isUpstreamFailure, meansUnreachable, networkFailure, statusOutcome, Ups
 import type { TraceScope } from '../observability/tracing/tracing.js';
 
 const MAX_REDIRECTS = 5;
-const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(', ');
 
 /** Where an upstream's requests are reported (metrics); one call per request, when it is settled. */
 export interface UpstreamObserver {

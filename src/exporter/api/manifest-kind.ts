@@ -1,4 +1,4 @@
-import { MEDIA_TYPES } from '../../core/media-types.js';
+import { bareMediaType, isManifestMediaType, MANIFEST_ACCEPT as PORTHOLE_MANIFEST_ACCEPT, manifestKind, type ManifestKind } from '../../core/media-types.js';
 
 /**
  * What a manifest is, for oci_registry_manifests{media_type}: an index (OCI image index or Docker
@@ -8,16 +8,12 @@ import { MEDIA_TYPES } from '../../core/media-types.js';
 export type ManifestClass = 'image' | 'index' | 'artifact';
 
 /** Every manifest type the exporter asks for, in the Accept header of HEAD and GET. */
-export const MANIFEST_ACCEPT = [
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.ociIndex,
-  MEDIA_TYPES.dockerManifest,
-  MEDIA_TYPES.dockerManifestList,
-  'application/vnd.oci.artifact.manifest.v1+json',
-].join(', ');
+export const MANIFEST_ACCEPT = `${PORTHOLE_MANIFEST_ACCEPT}, application/vnd.oci.artifact.manifest.v1+json`;
 
-const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
-const IMAGE_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
+/** Whether `mediaType` is one of the manifest types porthole knows, of this kind. */
+function isKnownOfKind(mediaType: string | undefined, kind: ManifestKind): boolean {
+  return mediaType !== undefined && isManifestMediaType(mediaType) && manifestKind(mediaType) === kind;
+}
 /** Config media types of container images; any other config makes the manifest an artifact. */
 export const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 /** The OCI 1.1 release candidates' artifact manifest, which some registries still hold. */
@@ -58,12 +54,6 @@ function references(list: unknown): Reference[] {
   });
 }
 
-/** The bare media type of a Content-Type header. */
-function bare(contentType: string | undefined): string | undefined {
-  const value = contentType?.split(';', 1)[0]?.trim().toLowerCase();
-  return value ? value : undefined;
-}
-
 /**
  * Classifies a manifest and lists what it references. The body's mediaType wins over the
  * Content-Type header (some registries answer application/json); without either, the shape
@@ -78,10 +68,10 @@ export function parseManifestEntry(bytes: Buffer | string, contentType?: string)
   }
   if (!isObject(json)) throw new ManifestParseError('not a JSON object');
   const declared = typeof json.mediaType === 'string' ? json.mediaType : undefined;
-  const headerType = bare(contentType);
+  const headerType = bareMediaType(contentType);
   const mediaType = declared ?? (headerType && headerType !== 'application/json' ? headerType : undefined);
 
-  if ((mediaType !== undefined && INDEX_TYPES.has(mediaType)) || (mediaType === undefined && Array.isArray(json.manifests))) {
+  if (isKnownOfKind(mediaType, 'index') || (mediaType === undefined && Array.isArray(json.manifests))) {
     return { kind: 'index', blobs: [], children: references(json.manifests) };
   }
   if (mediaType === ARTIFACT_MANIFEST) return { kind: 'artifact', blobs: references(json.blobs), children: [] };
@@ -90,7 +80,7 @@ export function parseManifestEntry(bytes: Buffer | string, contentType?: string)
     const layers = (json.fsLayers as unknown[]).flatMap((layer) => (isObject(layer) && typeof layer.blobSum === 'string' ? [{ digest: layer.blobSum, size: 0 }] : []));
     return { kind: 'image', blobs: layers, children: [] };
   }
-  if ((mediaType !== undefined && IMAGE_TYPES.has(mediaType)) || (mediaType === undefined && isObject(json.config))) {
+  if (isKnownOfKind(mediaType, 'image') || (mediaType === undefined && isObject(json.config))) {
     const config = isObject(json.config) ? json.config : undefined;
     const blobs = [...references(config ? [config] : []), ...references(json.layers)];
     const configType = typeof config?.mediaType === 'string' ? config.mediaType : undefined;
