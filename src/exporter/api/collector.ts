@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import type { PortholeLogger } from '../../observability/logger.js';
 import type { ManifestCache } from './manifest-cache.js';
 import { MANIFEST_ACCEPT, ManifestParseError, parseManifestEntry, type ManifestClass } from './manifest-kind.js';
-import { mapLimit } from './map-limit.js';
+import { mapLimited } from '../../storage/concurrency.js';
 import { readPorthole, type PortholeFigures } from './porthole-extras.js';
 import { chooseProbeTarget, probePull, timed, type ProbeResult, type StepResult } from './probe.js';
 import { nextLink, parseJson, RegistryRequestError, statusError, type RegistryClient, type RegistryResponse } from './registry-client.js';
@@ -86,9 +86,9 @@ export class Collector {
       return undefined;
     });
     const names = await this.catalog(signal);
-    const repositories = await mapLimit(names, this.concurrency, async (name) => {
+    const repositories = await mapLimited(names, this.concurrency, async (name) => {
       const tags = await this.tagList(name, signal);
-      const digests = (await mapLimit(tags, this.concurrency, (tag) => this.resolveTag(name, tag, signal))).filter((d): d is string => d !== undefined);
+      const digests = (await mapLimited(tags, this.concurrency, (tag) => this.resolveTag(name, tag, signal))).filter((d): d is string => d !== undefined);
       return { name, tags: tags.length, digests };
     });
     const live = new Set<string>();
@@ -205,6 +205,6 @@ export class Collector {
       throw err;
     }
     const entry = this.cache.put(digest, response.body.length, parsed);
-    if (entry.children.length > 0) await mapLimit(entry.children, this.concurrency, (child) => this.ensure(name, child, signal, true));
+    if (entry.children.length > 0) await mapLimited(entry.children, this.concurrency, (child) => this.ensure(name, child, signal, true));
   }
 }
