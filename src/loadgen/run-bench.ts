@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
 import { buildInfo } from '../observability/build-info.js';
-import { pemCertificateBlocks } from '../runtime/pem.js';
+import { pemCertificatesProblem } from '../runtime/pem.js';
 import { checkAccess, StartupError } from './access-check.js';
 import { cicdEntries } from './output-cicd.js';
 import { openMetricsText } from './output-metrics.js';
@@ -45,16 +44,7 @@ async function tlsSettings(options: BenchOptions): Promise<TlsSettings> {
   } catch (err) {
     throw new StartupError(`--ca: cannot read ${options.ca} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const blocks = pemCertificateBlocks(pem.toString('utf8'));
-  const usable = blocks.length > 0 && blocks.every((block) => {
-    try {
-      new X509Certificate(block);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!usable) throw new StartupError(`--ca: ${options.ca} holds no usable PEM certificate`);
+  if (pemCertificatesProblem(pem.toString('utf8')) !== undefined) throw new StartupError(`--ca: ${options.ca} holds no usable PEM certificate`);
   tls.ca = pem;
   return tls;
 }

@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /**
@@ -6,4 +8,23 @@ const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICA
  */
 export function pemCertificateBlocks(text: string): string[] {
   return text.match(CERTIFICATE_BLOCK) ?? [];
+}
+
+/**
+ * What is wrong with a PEM text given as certificates to trust or present (a CA bundle, a client
+ * certificate): it holds none, or one that does not parse; undefined when every one parses.
+ */
+export function pemCertificatesProblem(text: string): 'holds no PEM certificate' | 'holds a certificate that cannot be parsed' | undefined {
+  const blocks = pemCertificateBlocks(text);
+  if (blocks.length === 0) return 'holds no PEM certificate';
+  return blocks.every(parses) ? undefined : 'holds a certificate that cannot be parsed';
+}
+
+function parses(block: string): boolean {
+  try {
+    new X509Certificate(block);
+    return true;
+  } catch {
+    return false;
+  }
 }

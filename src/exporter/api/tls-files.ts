@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { ConfigError } from '../../config/config-error.js';
-import { pemCertificateBlocks as splitPemCertificates } from '../../runtime/pem.js';
+import { pemCertificatesProblem } from '../../runtime/pem.js';
 import type { ApiOptions, OptionSources } from './options.js';
 
 /** What undici's connector takes to reach the registry over TLS. */
@@ -33,14 +33,12 @@ export async function loadTlsMaterial(options: ApiOptions, sources: OptionSource
   };
   const [ca, cert, key] = await Promise.all([read('ca'), read('cert'), read('key')]);
   if (ca) {
-    const blocks = splitPemCertificates(ca.toString('utf8'));
-    const bad = blocks.length === 0 ? 'holds no PEM certificate' : blocks.every(isCertificate) ? undefined : 'holds a certificate that cannot be parsed';
+    const bad = pemCertificatesProblem(ca.toString('utf8'));
     if (bad) problems.push(`${sources.ca}: ${options.ca} ${bad}`);
     else material.ca = ca;
   }
   if (cert) {
-    const blocks = splitPemCertificates(cert.toString('utf8'));
-    if (blocks.length === 0 || !blocks.every(isCertificate)) problems.push(`${sources.cert}: ${options.cert} holds no usable PEM certificate`);
+    if (pemCertificatesProblem(cert.toString('utf8')) !== undefined) problems.push(`${sources.cert}: ${options.cert} holds no usable PEM certificate`);
     else material.cert = cert;
   }
   if (key) {
@@ -53,13 +51,4 @@ export async function loadTlsMaterial(options: ApiOptions, sources: OptionSource
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return material;
-}
-
-function isCertificate(pem: string): boolean {
-  try {
-    new X509Certificate(pem);
-    return true;
-  } catch {
-    return false;
-  }
 }
