@@ -45,7 +45,7 @@ export class ExchangeError extends Error {
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** A short, stable description of a transport failure: its code (ECONNREFUSED, UND_ERR_SOCKET) or message. */
-function describe(err: Error & { code?: string; cause?: unknown }): string {
+export function describeTransportError(err: Error & { code?: string; cause?: unknown }): string {
   const code = (err.cause as { code?: string } | undefined)?.code ?? err.code;
   if (code === 'UND_ERR_SOCKET') return 'connection closed by the registry';
   return code !== undefined && code !== '' ? `${code}${err.message && !err.message.includes(code) ? `: ${err.message}` : ''}` : err.message;
@@ -133,7 +133,7 @@ export function exchange(dispatcher: Dispatcher, watchdog: ProgressWatchdog, req
         return;
       }
       const coded = err as Error & { code?: string };
-      reject(new ExchangeError(describe(coded), TIMEOUT_CODES.has(coded.code ?? '')));
+      reject(new ExchangeError(describeTransportError(coded), TIMEOUT_CODES.has(coded.code ?? '')));
     };
     const body =
       request.body === undefined

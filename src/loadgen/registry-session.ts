@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import { Authenticator, CredentialsError, type Credentials, type NegotiatedAuth } from './authenticator.js';
+import { DrainPool } from './drain-pool.js';
 import { exchange, ExchangeError, ProgressWatchdog, type BodyChunks, type ExchangeResult, type Method } from './http-exchange.js';
 import type { Recorder } from './recorder.js';
 
@@ -58,12 +59,15 @@ export interface SendOptions {
 /**
  * One registry as porthole-bench talks to it: a pooled keep-alive undici Agent (as many
  * connections as clients), the authenticator, and `send`, which records every answer and turns an
- * unexpected status or a transport failure into an OperationError.
+ * unexpected status or a transport failure into an OperationError. GETs whose bodies are only
+ * counted (the blobs of a pull, most of the bytes a benchmark moves) go over a DrainPool of
+ * the same size instead (drain-pool.ts says why).
  */
 export class RegistrySession {
   readonly base: URL;
   readonly auth: Authenticator;
   private readonly agent: Agent;
+  private readonly drains: DrainPool;
   private readonly watchdog: ProgressWatchdog;
 
   constructor(private readonly settings: SessionSettings) {
@@ -79,6 +83,7 @@ export class RegistrySession {
       bodyTimeout: settings.timeoutMs,
     });
     this.watchdog = new ProgressWatchdog(settings.timeoutMs);
+    this.drains = new DrainPool(settings.connections, settings.tls, this.watchdog);
     this.auth = new Authenticator(settings.credentials, this.base.protocol === 'https:', (url, authorization) =>
       exchange(this.agent, this.watchdog, { method: 'GET', url, headers: this.headers(authorization), keepBody: 1024 * 1024 }),
     );
@@ -143,13 +148,17 @@ export class RegistrySession {
 
   private async once(url: URL, options: SendOptions, authorization: string | undefined, recorder: Recorder): Promise<ExchangeResult> {
     try {
-      const result = await exchange(this.agent, this.watchdog, {
-        method: options.method,
-        url,
-        headers: this.headers(authorization, options.headers),
-        ...(options.body === undefined ? {} : { body: options.body }),
-        ...(options.keepBody === undefined ? {} : { keepBody: options.keepBody }),
-      });
+      const headers = this.headers(authorization, options.headers);
+      const drained = options.method === 'GET' && options.body === undefined && options.keepBody === undefined;
+      const result = drained
+        ? await this.drains.exchange({ url, headers })
+        : await exchange(this.agent, this.watchdog, {
+            method: options.method,
+            url,
+            headers,
+            ...(options.body === undefined ? {} : { body: options.body }),
+            ...(options.keepBody === undefined ? {} : { keepBody: options.keepBody }),
+          });
       recorder.answered(result);
       return result;
     } catch (err) {
@@ -159,12 +168,12 @@ export class RegistrySession {
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.drains.close()]);
   }
 
   /** Ends every connection at once (a run cut short). */
-  destroy(): Promise<void> {
-    return this.agent.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([this.agent.destroy(), this.drains.destroy()]);
   }
 }
