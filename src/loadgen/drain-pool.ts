@@ -209,7 +209,9 @@ export class DrainPool {
         if (settled) return;
         settled = true;
         unwatch();
-        if (connection.used && !reader.started && !(err instanceof ExchangeError) && !(err instanceof ProtocolError)) reject(new StaleConnection());
+        // A clean close before any byte (the reader's ProtocolError from closed()) is a stale keep-alive too;
+        // a malformed answer never gets here, since its bytes have started the reader.
+        if (connection.used && !reader.started && !(err instanceof ExchangeError)) reject(new StaleConnection());
         else reject(err instanceof ExchangeError ? err : new ExchangeError(err instanceof ProtocolError ? err.message : describeTransportError(err), false));
       };
       const reader = new ResponseReader('GET', {

@@ -134,6 +134,8 @@ export class ResponseReader {
       return pieceEnd;
     }
     const headEnd = searchFrom + match.index;
+    // The terminator may come in the same read as the rest of an oversized head: measured here too.
+    if (headEnd > HEAD_LIMIT) throw new ProtocolError(`status line and headers over ${HEAD_LIMIT} bytes`);
     const bodyStart = headEnd + match[0].length;
     // Where in this read the body starts: what was taken of it beyond the head is given back.
     const consumed = pieceEnd - (this.headText.length - bodyStart);
