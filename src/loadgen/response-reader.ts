@@ -125,8 +125,9 @@ export class ResponseReader {
   private readHead(buffer: Buffer, from: number, to: number): number {
     const searchFrom = Math.max(0, this.headText.length - 3);
     // Only the head is turned into text, not the body bytes that came in the same read.
-    const terminator = buffer.indexOf(HEAD_END, from);
-    const pieceEnd = terminator !== -1 && terminator + HEAD_END.length <= to ? terminator + HEAD_END.length : Math.min(to, from + HEAD_LIMIT + 1);
+    // Searched within this read only: the rest of a reused buffer holds older reads.
+    const inRead = buffer.subarray(from, to).indexOf(HEAD_END);
+    const pieceEnd = inRead !== -1 ? from + inRead + HEAD_END.length : Math.min(to, from + HEAD_LIMIT + 1);
     this.headText += buffer.toString('latin1', from, pieceEnd);
     const match = /\r?\n\r?\n/.exec(this.headText.slice(searchFrom));
     if (!match) {
@@ -174,8 +175,8 @@ export class ResponseReader {
 
   /** Chunk sizes, the CRLF after each chunk's data and the trailers: short lines, read a byte at a time. */
   private readLine(buffer: Buffer, from: number, to: number): number {
-    const newline = buffer.indexOf(LF, from);
-    const end = newline === -1 || newline >= to ? to : newline;
+    const inRead = buffer.subarray(from, to).indexOf(LF);
+    const end = inRead === -1 ? to : from + inRead;
     this.line += buffer.toString('latin1', from, end);
     if (this.line.length > CHUNK_LINE_LIMIT) throw new ProtocolError('chunk framing line too long');
     if (end === to) return to;
