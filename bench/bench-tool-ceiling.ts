@@ -2,7 +2,7 @@
  * Is porthole-bench's load generator the bottleneck of what it measures (issue 16)? nginx serves
  * the same bytes as static files, and the same blob URL is read at the same concurrency by `wrk`
  * and by porthole-bench's own runner: runTest with the threads porthole-bench takes by default,
- * so its worker threads (each with its own undici Agent), the shared operation counter and the
+ * so its worker threads (each with its own connections), the shared operation counter and the
  * merged figures are all in what is measured. Its operation is a blob GET as a pull makes it
  * (getBlob: RegistrySession.send, the body counted chunk by chunk and dropped; bench/lib/ceiling-tests.ts).
  * Target: porthole-bench's bytes per second at least 80% of wrk's.

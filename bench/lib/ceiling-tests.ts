@@ -1,6 +1,6 @@
 /**
  * The operation bench-tool-ceiling.ts has porthole-bench run against nginx: a blob GET as every
- * config and layer GET of a pull makes it (getBlob: RegistrySession.send over the undici Agent, the
+ * config and layer GET of a pull makes it (getBlob: RegistrySession.send over its DrainPool, the
  * body counted chunk by chunk and dropped). A module of its own, exporting TESTS as the catalog
  * does, so that porthole-bench's worker threads find the test by its name and build it there.
  */
