@@ -1,16 +1,18 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { decodeProtobufExport, int64Value } from './otlp-protobuf.js';
 import { waitFor } from './wait-for.js';
 
 /**
  * An OTLP/HTTP trace receiver (POST /v1/traces) that keeps every span it is sent, for tests of
  * porthole's tracing. It stands in for Jaeger or the OpenTelemetry collector, neither of which has
- * a Debian package on these machines. It decodes what @opentelemetry/exporter-trace-otlp-http
- * sends: OTLP/JSON (`application/json`), gzipped or not.
+ * a Debian package on these machines. It decodes both encodings of OTLP/HTTP, gzipped or not:
+ * OTLP/JSON (`application/json`) and OTLP/protobuf (`application/x-protobuf`, or
+ * `application/protobuf`), the latter through the reader in otlp-protobuf.ts (protobufjs is not in
+ * node_modules). Either one gives the same ReceivedSpan, so a test need not know which was sent.
  *
- * JSON only: protobufjs is not in node_modules, so an `application/x-protobuf` body (the `-proto`
- * exporter) is counted in requests() and answered 415, which the exporter reports as a failed
- * export rather than a silent loss.
+ * Any other media type, or a compression other than gzip, is counted in requests() and answered
+ * 415, which an exporter reports as a failed export rather than a silent loss.
  *
  * Its modes stand for the collectors porthole must survive: 'accept' (200 `{}`, the OTLP success
  * answer), 'refuse' (503, a collector that is up but overloaded), 'hang' (reads the body and never
@@ -19,7 +21,12 @@ import { waitFor } from './wait-for.js';
  */
 export type OtlpReceiverMode = 'accept' | 'refuse' | 'hang';
 
-/** An OTLP AnyValue as a plain value: int64 beyond 2^53 as bigint, bytes as a Buffer, an empty AnyValue as null. */
+/**
+ * An OTLP AnyValue as a plain value: int64 beyond 2^53 as bigint, bytes as a Buffer, an empty
+ * AnyValue as null. One exception: an OTLP/JSON intValue written as a JSON number (as the JS JSON
+ * serializer writes them) stays a number even beyond 2^53, since JSON.parse has already rounded it;
+ * the same value in protobuf is a bigint.
+ */
 export type OtlpValue = string | number | bigint | boolean | null | Buffer | OtlpValue[] | { [key: string]: OtlpValue };
 export type OtlpAttributes = Record<string, OtlpValue>;
 
@@ -30,6 +37,7 @@ export interface ReceivedSpan {
   spanId: string;
   /** Lowercase hex, 16 digits; undefined for a root span (absent or empty on the wire). */
   parentSpanId: string | undefined;
+  /** The W3C tracestate; undefined when absent or empty on the wire. */
   traceState: string | undefined;
   name: string;
   /** OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
@@ -46,6 +54,7 @@ export interface ReceivedSpan {
   /** Attributes of the resource of the batch the span came in (service.name, ...). */
   resource: OtlpAttributes;
   scopeName: string;
+  /** Undefined when absent or empty on the wire. */
   scopeVersion: string | undefined;
   /** Index in requests() of the export that carried it. */
   exportIndex: number;
@@ -203,17 +212,21 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   };
 }
 
-/** A body this receiver does not decode (protobuf, an unknown compression): answered 415, not 400. */
+/** A body this receiver does not decode (an unknown media type or compression): answered 415, not 400. */
 class UnsupportedBody extends Error {}
 
-/** The spans of one export body, flattened. Throws on anything that is not OTLP/JSON traces. */
+/** OTLP/HTTP's protobuf media type, and the registered name some clients send instead. */
+const PROTOBUF_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/x-protobuf', 'application/protobuf']);
+
+/** The spans of one export body, flattened. Throws on anything that is not OTLP/JSON or OTLP/protobuf traces. */
 export function decodeExport(headers: IncomingHttpHeaders, body: Buffer, exportIndex: number): ReceivedSpan[] {
   const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'gzip') body = gunzipSync(body);
   else if (encoding !== 'identity') throw new UnsupportedBody(`unsupported content-encoding ${encoding}`);
-  const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') throw new UnsupportedBody(`unsupported content-type ${mediaType || '(none)'}: this receiver decodes OTLP/JSON only`);
-  return flattenExportRequest(JSON.parse(body.toString('utf8')), exportIndex);
+  const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType === 'application/json') return flattenExportRequest(JSON.parse(body.toString('utf8')), exportIndex);
+  if (PROTOBUF_MEDIA_TYPES.has(mediaType)) return decodeProtobufExport(body, exportIndex);
+  throw new UnsupportedBody(`unsupported content-type ${mediaType || '(none)'}: this receiver decodes OTLP/JSON and OTLP/protobuf only`);
 }
 
 /** ExportTraceServiceRequest (resourceSpans → scopeSpans → spans) to one list of spans. */
@@ -232,7 +245,7 @@ export function flattenExportRequest(request: unknown, exportIndex = 0): Receive
           traceId: idOf(span.traceId, 16, 'traceId'),
           spanId: idOf(span.spanId, 8, 'spanId'),
           parentSpanId: span.parentSpanId === undefined || span.parentSpanId === '' ? undefined : idOf(span.parentSpanId, 8, 'parentSpanId'),
-          traceState: optionalString(span.traceState, 'traceState'),
+          traceState: nonEmptyString(span.traceState, 'traceState'),
           name: optionalString(span.name, 'name') ?? '',
           kind: integerOf(span.kind, 'kind'),
           startTimeUnixNano: nanosOf(span.startTimeUnixNano, 'startTimeUnixNano'),
@@ -248,14 +261,14 @@ export function flattenExportRequest(request: unknown, exportIndex = 0): Receive
             return {
               traceId: idOf(fields.traceId, 16, 'link.traceId'),
               spanId: idOf(fields.spanId, 8, 'link.spanId'),
-              traceState: optionalString(fields.traceState, 'link.traceState'),
+              traceState: nonEmptyString(fields.traceState, 'link.traceState'),
               attributes: attributesOf(fields),
             };
           }),
           flags: integerOf(span.flags, 'flags'),
           resource,
           scopeName: optionalString(scope.name, 'scope.name') ?? '',
-          scopeVersion: optionalString(scope.version, 'scope.version'),
+          scopeVersion: nonEmptyString(scope.version, 'scope.version'),
           exportIndex,
         });
       }
@@ -283,6 +296,16 @@ function optionalString(value: unknown, what: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new Error(`${what} is not a string`);
   return value;
+}
+
+/**
+ * A string the model leaves undefined when absent, read the same when empty: protobuf cannot tell
+ * the two apart (the JS protobuf serializer leaves an empty tracestate out, its JSON one writes
+ * `""`), and a span must not read differently for the encoding it came in.
+ */
+function nonEmptyString(value: unknown, what: string): string | undefined {
+  const string = optionalString(value, what);
+  return string === '' ? undefined : string;
 }
 
 /** An int32/enum field: proto3 JSON leaves a zero out, and may quote numbers. */
@@ -341,10 +364,7 @@ function anyValueOf(value: unknown, what: string): OtlpValue {
     // int64: a decimal string in OTLP/JSON, a number from the JS exporter.
     const raw = fields.intValue;
     if (typeof raw === 'number' && Number.isInteger(raw)) return raw;
-    if (typeof raw === 'string' && /^-?\d+$/.test(raw)) {
-      const big = BigInt(raw);
-      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
-    }
+    if (typeof raw === 'string' && /^-?\d+$/.test(raw)) return int64Value(BigInt(raw));
     throw new Error(`${what} intValue is not an integer: ${JSON.stringify(raw)}`);
   }
   if ('doubleValue' in fields) {
