@@ -1,11 +1,12 @@
 /**
- * The floor under tracing's cost at samplingProb 1: what the OpenTelemetry SDK and its OTLP/HTTP
- * exporter alone cost for the spans of one manifest GET, with nothing of porthole (no server, no
- * hooks, no store decorators). Run as its own process (`node otel-floor.js SINK_URL RATE SECONDS
+ * The floor under tracing's cost at samplingProb 1: what the OpenTelemetry SDK and porthole's
+ * OTLP/HTTP export (span-export.ts: each span encoded to protobuf as it ends, batches POSTed by
+ * otlp/http-sender.ts) alone cost for the spans of one manifest GET, with nothing else of porthole
+ * (no server, no hooks, no store decorators). Run as its own process (`node otel-floor.js SINK_URL RATE SECONDS
  * MODE`), pinned to the server's core like porthole, it makes RATE "requests" a second for
  * SECONDS: in mode `sdk` each is a server span with the attributes porthole's server spans carry
  * for a manifest GET by tag and one `storage.getManifest` child, batched and exported as porthole
- * does (same batch sizes, same exporter, same kind of collector); in mode `idle` the same pacing
+ * does (same batch sizes, same export code, same kind of collector); in mode `idle` the same pacing
  * with no spans, whose own cost is taken off. It prints the CPU time per request as JSON.
  *
  * A floor, not an estimate: in a tight loop the SDK's code and data stay in the caches, which
@@ -14,9 +15,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import { NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
+import { createLogger } from '../../src/observability/logger.js';
+import { OtlpHttpSender } from '../../src/observability/tracing/otlp/http-sender.js';
+import { EncodedSpanQueue } from '../../src/observability/tracing/span-export.js';
 import { pinProcess } from './cpu-pinning.js';
 
 type FloorMode = 'sdk' | 'idle';
@@ -30,7 +33,17 @@ function tracerFor(sinkUrl: string) {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'porthole', 'service.version': 'floor', 'service.instance.id': `floor:${process.pid}` }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(1) }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: sinkUrl }), { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1_000 })],
+    spanProcessors: [
+      new EncodedSpanQueue({
+        sender: new OtlpHttpSender(new URL(sinkUrl), {}, 10_000, 'porthole/floor'),
+        counts: { exported: () => undefined, dropped: () => undefined },
+        log: createLogger({ level: 'warn' }, process.stderr),
+        endpoint: sinkUrl,
+        maxQueueSize: 2048,
+        maxBatchSize: 512,
+        delayMs: 1_000,
+      }),
+    ],
   });
   return { provider, tracer: provider.getTracer('porthole', 'floor') };
 }

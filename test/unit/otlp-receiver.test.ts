@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Context, type Link } from '@opentelemetry/api';
-import { TraceState } from '@opentelemetry/core';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { raw, type RawResponse } from '../helpers/raw-http.js';
+import { linkedSpanId, linkedTraceId, recordSpans, remoteSpanId, remoteTraceId, serverAttributes } from '../helpers/sample-spans.js';
 import { decodeExport, startOtlpReceiver, type OtlpAttributes, type OtlpReceiver, type OtlpValue, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const traceId = '5b8efff798038103d269b633813fc60c';
 const rootSpanId = 'eee19b7ec3c1b174';
 const childSpanId = 'a1b2c3d4e5f60718';
-const linkedTraceId = '0af7651916cd43dd8448eb211c80319c';
-const linkedSpanId = 'b7ad6b7169203331';
 
 /** An ExportTraceServiceRequest written by hand after the OTLP/JSON format, shaped like the JS exporter's. */
 function exportBody(ids: { traceId: string; rootSpanId: string; childSpanId: string } = { traceId, rootSpanId, childSpanId }) {
@@ -258,86 +255,8 @@ describe('the OTLP/HTTP test receiver', () => {
 // OTLP/protobuf. The oracle is @opentelemetry/otlp-transformer: the same SDK spans through its
 // protobuf and its JSON serializer must come out of the receiver as the same ReceivedSpans.
 
-const remoteTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-const remoteSpanId = '00f067aa0ba902b7';
-const serverStart: [number, number] = [1_700_000_000, 123_456_789];
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const PROTOBUF_HEADERS = { 'content-type': 'application/x-protobuf' };
-
-/** A context whose span is a remote caller's, as an incoming traceparent/tracestate makes it. */
-function remoteParent(traceState: TraceState): Context {
-  return trace.setSpanContext(ROOT_CONTEXT, { traceId: remoteTraceId, spanId: remoteSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true, traceState });
-}
-
-/** Every kind of attribute value the SDK takes, with the edges of int64 and of JS numbers. */
-const serverAttributes = {
-  'http.request.method': 'GET',
-  'http.response.status_code': 200,
-  'porthole.negative': -42,
-  'porthole.wide': 2 ** 53 + 2,
-  'porthole.int64.min': -(2 ** 63),
-  // One past int64: both serializers write it as a double.
-  'porthole.two.pow.63': 2 ** 63,
-  'porthole.ratio': 0.5,
-  'porthole.denormal': 5e-324,
-  'porthole.cached': false,
-  'porthole.tags': ['latest', 'v1'],
-  'porthole.sizes': [1, 2 ** 60, -3],
-  'porthole.answers': [true, false],
-  'porthole.ratios': [0.25, 1.5],
-  'porthole.sparse': ['a', null, 'b'],
-  'porthole.none': [],
-  'porthole.note': 'café ✓',
-  'porthole.clé': '🐳 naïve — 東京',
-  'porthole.bom': '\uFEFFlead',
-  'porthole.empty': '',
-  // Long enough that its length takes three varint bytes.
-  'porthole.long': 'x'.repeat(70_000),
-};
-
-/** Real SDK spans: two resources, three scopes, every span kind, parent and child, events, links, statuses, tracestates. */
-function recordSpans(): ReadableSpan[] {
-  const exporter = new InMemorySpanExporter();
-  const processor = new SimpleSpanProcessor(exporter);
-  const registry = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'porthole', 'service.version': '0.1.0', 'process.pid': 4242, 'host.name': 'bâtiment-7' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' }),
-    spanProcessors: [processor],
-  });
-  const worker = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'porthole-worker' }), spanProcessors: [processor] });
-  const tracer = registry.getTracer('porthole', '0.1.0');
-  const storage = registry.getTracer('porthole.storage', undefined, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
-
-  const server = tracer.startSpan(
-    'GET /v2/:name/manifests/:reference',
-    { kind: SpanKind.SERVER, startTime: serverStart, attributes: serverAttributes },
-    remoteParent(new TraceState('porthole-test=continued,vendor=a1')),
-  );
-  const linked: Link = {
-    context: { traceId: linkedTraceId, spanId: linkedSpanId, traceFlags: TraceFlags.NONE, isRemote: true, traceState: new TraceState('linked=yes') },
-    attributes: { 'porthole.joined': true, 'porthole.attempt': 2 },
-  };
-  const client = tracer.startSpan('proxy.fetchManifest', { kind: SpanKind.CLIENT, links: [linked, { context: server.spanContext() }] }, trace.setSpan(ROOT_CONTEXT, server));
-  client.recordException(new Error('upstream said 503 — réessayer ✗'));
-  client.addEvent('retry', { 'porthole.attempt': 2, 'porthole.delay_ms': 12.5 });
-  client.addEvent('gave up');
-  client.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream 503: café ✓' });
-  const read = storage.startSpan('storage.getBlob', { kind: SpanKind.INTERNAL, attributes: { 'porthole.digest': 'sha256:abc' } }, trace.setSpan(ROOT_CONTEXT, client));
-  read.end();
-  client.end();
-  server.end([serverStart[0], serverStart[1] + 250_000_000]);
-
-  // A tracestate header that held no valid entry: an empty TraceState, which the JSON serializer writes as "".
-  tracer.startSpan('GET /v2/', { kind: SpanKind.SERVER }, remoteParent(new TraceState())).end();
-  const publish = tracer.startSpan('events.publish', { kind: SpanKind.PRODUCER }, ROOT_CONTEXT);
-  publish.setStatus({ code: SpanStatusCode.OK });
-  publish.end();
-  worker.getTracer('porthole.jobs', '2.0.0').startSpan('gc.run', { kind: SpanKind.CONSUMER, attributes: { 'porthole.freed': 123_456_789_012 } }, ROOT_CONTEXT).end();
-  // Enough spans that the messages holding them need multi-byte lengths.
-  for (let index = 0; index < 300; index++) {
-    tracer.startSpan(`batch.${index}`, { attributes: { 'porthole.index': index, 'porthole.path': `/v2/library/ubuntu/blobs/sha256:${index.toString(16).padStart(64, '0')}` } }, ROOT_CONTEXT).end();
-  }
-  return exporter.getFinishedSpans();
-}
 
 function serialize(spans: ReadableSpan[]): { json: Buffer; protobuf: Buffer } {
   const json = JsonTraceSerializer.serializeRequest(spans);

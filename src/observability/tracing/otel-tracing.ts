@@ -2,9 +2,8 @@ import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { context, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-node';
+import { NodeTracerProvider, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import { durationMs } from '../../config/durations.js';
@@ -15,7 +14,9 @@ import { bindStore } from './bound-store.js';
 import { serverSpans } from './server-spans.js';
 import { SyncContextManager } from './sync-context.js';
 import { isSampled, OtelScope, runInSpan, startSpanAt, type ScopeParts } from './otel-scope.js';
-import { BoundedSpanQueue, CountingExporter, type SpanCounts } from './span-export.js';
+import { OtlpHttpSender } from './otlp/http-sender.js';
+import { collectorTransport } from './otlp/transport-env.js';
+import { EncodedSpanQueue, type SpanCounts } from './span-export.js';
 import { tracedStore } from './traced-store.js';
 import { notRecorded, type TraceIds, type TraceScope, type Tracing } from './tracing.js';
 
@@ -51,15 +52,15 @@ function requestsSampledJobsAlways(samplingProb: number): Sampler {
  * Says once, at start-up, when nothing listens at the collector's address: tracing stays on (the
  * collector may come later) and requests are never held up by it.
  */
-function probeCollector(endpoint: URL, exporter: CountingExporter): void {
+function probeCollector(endpoint: URL, queue: EncodedSpanQueue): void {
   const port = Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80));
   const socket = connect({ host: endpoint.hostname, port, timeout: PROBE_TIMEOUT_MS });
   socket.once('connect', () => socket.destroy());
   socket.once('timeout', () => {
     socket.destroy();
-    exporter.markDown(`no connection to ${endpoint.host} within ${PROBE_TIMEOUT_MS} ms`);
+    queue.markDown(`no connection to ${endpoint.host} within ${PROBE_TIMEOUT_MS} ms`);
   });
-  socket.once('error', (err) => exporter.markDown(err.message));
+  socket.once('error', (err) => queue.markDown(err.message));
 }
 
 /**
@@ -75,17 +76,14 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
   const propagator = new W3CTraceContextPropagator();
   const log = deps.log;
   const exportTimeoutMs = durationMs(config.exportTimeout);
-  const exporter = new CountingExporter(
-    new OTLPTraceExporter({ url: config.endpoint, headers: { ...config.headers }, timeoutMillis: exportTimeoutMs }),
-    deps.counts,
+  const queue = new EncodedSpanQueue({
+    sender: new OtlpHttpSender(new URL(config.endpoint), config.headers, exportTimeoutMs, `porthole/${deps.version}`, collectorTransport(process.env)),
+    counts: deps.counts,
     log,
-    redactedUrl(config.endpoint),
-  );
-  const batches = new BatchSpanProcessor(exporter, {
+    endpoint: redactedUrl(config.endpoint),
     maxQueueSize: config.maxQueueSize,
-    maxExportBatchSize: Math.min(512, config.maxQueueSize),
-    scheduledDelayMillis: 1_000,
-    exportTimeoutMillis: exportTimeoutMs + 1_000,
+    maxBatchSize: Math.min(512, config.maxQueueSize),
+    delayMs: 1_000,
   });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
@@ -95,11 +93,11 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       [ATTR_SERVICE_INSTANCE_ID]: `${hostname()}:${process.pid}`,
     }),
     sampler: requestsSampledJobsAlways(config.samplingProb),
-    spanProcessors: [new BoundedSpanQueue(batches, exporter, deps.counts, config.maxQueueSize)],
+    spanProcessors: [queue],
   });
   const tracer: Tracer = provider.getTracer('porthole', deps.version);
   const requestSpans = new WeakMap<FastifyRequest, Span>();
-  probeCollector(new URL(config.endpoint), exporter);
+  probeCollector(new URL(config.endpoint), queue);
   log.info({ endpoint: redactedUrl(config.endpoint), samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
 
   const parts: ScopeParts = { tracer, propagator };
@@ -153,7 +151,10 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       );
       const outcome = await Promise.race([flushed, gaveUp]);
       clearTimeout(timer);
-      if (outcome === 'timeout') log.warn({ timeoutMs, pending: exporter.pending }, 'tracing: spans still queued at shutdown were not sent');
+      if (outcome === 'timeout') {
+        log.warn({ timeoutMs, pending: queue.pending }, 'tracing: spans still queued at shutdown were not sent');
+        queue.abort();
+      }
       else if (outcome !== 'flushed') log.warn({ err: outcome }, 'tracing: spans still queued at shutdown were not sent');
     },
   };

@@ -1,7 +1,9 @@
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { TraceFlags, type Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-node';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import type { PortholeLogger } from '../logger.js';
+import type { OtlpHttpSender } from './otlp/http-sender.js';
+import { ProtoWriter } from './otlp/proto-writer.js';
+import { SpanBatch, WriterPool } from './otlp/span-batch.js';
 
 /** Where the fate of each span is counted (porthole_tracing_spans_{exported,dropped}_total). */
 export interface SpanCounts {
@@ -9,102 +11,125 @@ export interface SpanCounts {
   dropped(count: number): void;
 }
 
+export interface SpanQueueOptions {
+  sender: Pick<OtlpHttpSender, 'export' | 'abort'>;
+  counts: SpanCounts;
+  log: PortholeLogger;
+  /** The collector's address as logs may show it (credentials taken out). */
+  endpoint: string;
+  /** Spans encoded and not yet exported, at most; past it new spans are dropped (and counted). */
+  maxQueueSize: number;
+  /** Spans in one export request, at most. */
+  maxBatchSize: number;
+  /** How long a batch waits for more spans before it is sent anyway. */
+  delayMs: number;
+}
+
 /**
- * Wraps the OTLP exporter: counts what each export delivered or lost, and says so in the log
- * once per outage (a line when the collector stops taking spans, one when it takes them again),
- * never once per batch: distribution's tracing fills logs when no collector runs.
+ * The span processor between the SDK and the collector. A sampled span is encoded to OTLP
+ * protobuf the moment it ends, into the current batch's buffer outside V8's heap, and let go:
+ * spans die young instead of being held (and copied by every young-generation collection) until
+ * their batch is sent, and no batch-wide object tree is built at export time. A batch is sent
+ * when it holds `maxBatchSize` spans or `delayMs` after its first, one export at a time.
+ *
+ * A span that finds `maxQueueSize` spans already waiting (a collector that is down or slow) is
+ * dropped and counted, never queued or waited for, so a collector can neither slow a request
+ * nor grow porthole's memory. Export failures are said once per outage, with one line when the
+ * collector takes spans again, never once per batch: distribution's tracing fills logs when no
+ * collector runs.
  */
-export class CountingExporter implements SpanExporter {
+export class EncodedSpanQueue implements SpanProcessor {
+  private readonly pool = new WriterPool();
+  /** The export request being sent: one at a time, so one writer, reused. */
+  private readonly request = new ProtoWriter(256 * 1024);
+  private current = new SpanBatch(this.pool);
+  private readonly ready: SpanBatch[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  /** Spans encoded and not yet exported or dropped. */
+  private waiting = 0;
   private down = false;
-  /** Spans handed to an export whose outcome is not known yet. */
-  private exporting = 0;
 
-  constructor(
-    private readonly inner: SpanExporter,
-    private readonly counts: SpanCounts,
-    private readonly log: PortholeLogger,
-    private readonly endpoint: string,
-  ) {}
+  constructor(private readonly options: SpanQueueOptions) {}
 
-  /** Spans queued or being exported: what the bound of BoundedSpanQueue counts against. */
   get pending(): number {
-    return this.exporting;
+    return this.waiting;
   }
 
-  begin(count: number): void {
-    this.exporting += count;
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    // Spans recorded but not sampled are never exported.
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.waiting >= this.options.maxQueueSize) {
+      this.options.counts.dropped(1);
+      return;
+    }
+    try {
+      this.current.add(span);
+    } catch (err) {
+      this.options.counts.dropped(1);
+      this.options.log.warn({ err, span: span.name }, 'tracing: a span could not be encoded and was dropped');
+      return;
+    }
+    this.waiting += 1;
+    if (this.current.count >= this.options.maxBatchSize) this.seal();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.seal(), this.options.delayMs);
+      this.timer.unref();
+    }
   }
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    // Only the count outlives the call: the spans themselves are let go once serialized, not
-    // held (and copied by every young-generation collection) until the collector answers.
-    const count = spans.length;
-    this.inner.export(spans, (result) => {
-      this.exporting -= count;
-      if (result.code === ExportResultCode.SUCCESS) {
-        this.counts.exported(count);
-        if (this.down) {
-          this.down = false;
-          this.log.info({ endpoint: this.endpoint }, 'tracing collector takes spans again');
-        }
-      } else {
-        this.counts.dropped(count);
-        this.markDown(result.error?.message ?? 'export failed');
-      }
-      resultCallback(result);
-    });
+  /** Sends everything encoded so far; resolves when it has been exported or dropped. */
+  async forceFlush(): Promise<void> {
+    this.seal();
+    while (this.sending !== undefined) await this.sending;
+  }
+
+  /** Sends what is left, then closes the collector's kept-alive connections. */
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.options.sender.abort();
+  }
+
+  /** Gives up on exports in flight (the shutdown timeout passed). */
+  abort(): void {
+    this.options.sender.abort();
   }
 
   /** The collector cannot be reached (an export failed, or nothing listens at start-up): said once per outage. */
   markDown(reason: string): void {
     if (this.down) return;
     this.down = true;
-    this.log.warn({ endpoint: this.endpoint, reason }, 'tracing collector unreachable: spans are dropped until it answers');
+    this.options.log.warn({ endpoint: this.options.endpoint, reason }, 'tracing collector unreachable: spans are dropped until it answers');
   }
 
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
-
-/**
- * In front of the batch processor: a sampled span that finds `maxQueueSize` spans already waiting
- * (a collector that is down or slow) is dropped and counted, never queued or waited for, so a
- * collector can neither slow a request nor grow porthole's memory. The batch processor's own
- * queue has the same size, so it never drops anything uncounted.
- */
-export class BoundedSpanQueue implements SpanProcessor {
-  constructor(
-    private readonly batches: SpanProcessor,
-    private readonly exporter: CountingExporter,
-    private readonly counts: SpanCounts,
-    private readonly maxQueueSize: number,
-  ) {}
-
-  onStart(span: Span, parentContext: Context): void {
-    this.batches.onStart(span, parentContext);
-  }
-
-  onEnd(span: ReadableSpan): void {
-    // Spans recorded but not sampled are never exported (the batch processor skips them too).
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.exporter.pending >= this.maxQueueSize) {
-      this.counts.dropped(1);
-      return;
+  private seal(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
-    this.exporter.begin(1);
-    this.batches.onEnd(span);
+    if (this.current.count === 0) return;
+    this.ready.push(this.current);
+    this.current = new SpanBatch(this.pool);
+    this.sending ??= this.sendAll();
   }
 
-  forceFlush(): Promise<void> {
-    return this.batches.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.batches.shutdown();
+  private async sendAll(): Promise<void> {
+    for (let batch = this.ready.shift(); batch !== undefined; batch = this.ready.shift()) {
+      const outcome = await this.options.sender.export(batch.body(this.request)).catch((err: unknown) => ({ ok: false as const, reason: err instanceof Error ? err.message : String(err) }));
+      this.waiting -= batch.count;
+      if (outcome.ok) {
+        this.options.counts.exported(batch.count);
+        if (this.down) {
+          this.down = false;
+          this.options.log.info({ endpoint: this.options.endpoint }, 'tracing collector takes spans again');
+        }
+      } else {
+        this.options.counts.dropped(batch.count);
+        this.markDown(outcome.reason);
+      }
+    }
+    this.sending = undefined;
   }
 }
