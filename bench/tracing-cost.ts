@@ -115,4 +115,4 @@ const full = contenders[contenders.length - 1] as Contender;
 const fullOver = (medianRatio(full.samples, off.samples) - 1) * 100;
 console.log(`\nAt samplingProb 1.0: ${fullOver.toFixed(1)}% over tracing off, of which the libraries' floor is ${floorShare.toFixed(1)}% and porthole's own instrumentation the other ${(fullOver - floorShare).toFixed(1)} points.`);
 console.log(`(The floor loop's own pacing, without spans, cost ${floorIdle.toFixed(1)} µs per request and is taken off.)`);
-console.log(`\nexports taken by the stand-in collector: ${receiver.exports()}, ${(receiver.bytes() / 1024 / 1024).toFixed(0)} MiB of OTLP/JSON`);
+console.log(`\nexports taken by the stand-in collector: ${receiver.exports()}, ${(receiver.bytes() / 1024 / 1024).toFixed(0)} MiB of OTLP/protobuf`);

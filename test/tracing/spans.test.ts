@@ -28,7 +28,7 @@ import {
 /**
  * porthole's spans, seen from outside: real porthole processes with tracing on export to an
  * OTLP/HTTP receiver (test/helpers/otlp-receiver.ts) that stands in for Jaeger or the
- * OpenTelemetry collector, which have no Debian package here; it decodes the OTLP/JSON that
+ * OpenTelemetry collector, which have no Debian package here; it decodes the OTLP/protobuf that
  * porthole's real exporter sends. skopeo pushes and pulls; raw requests carry hand-written
  * `traceparent` headers.
  *
