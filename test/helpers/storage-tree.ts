@@ -17,7 +17,15 @@ export async function sha256File(path: string, algorithm: 'sha256' | 'sha512' = 
 
 /** Every path below `relative`, relative to the storage root, '/'-separated, directories included. */
 async function walk(root: string, relative: string, into: Array<{ path: string; isDirectory: boolean }>): Promise<void> {
-  const entries = await readdir(join(root, relative), { withFileTypes: true });
+  let entries;
+  try {
+    entries = await readdir(join(root, relative), { withFileTypes: true });
+  } catch (err) {
+    // A directory removed while the walk was on its way to it (an upload session being
+    // discarded by a running server): it is not there, as if the walk had come a moment later.
+    if (relative !== '' && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
   for (const entry of entries) {
     const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
     if (path === STAGING_DIR || BOOKKEEPING.some((pattern) => pattern.test(path))) continue;
