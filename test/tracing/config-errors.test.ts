@@ -69,6 +69,15 @@ describe('tracing: invalid settings are config errors naming the key (exit 2)', 
     });
   }
 
+  test('porthole serve --tracing with an OTLP certificate variable naming no readable file, or an unknown compression', async () => {
+    const missing = join(workDir(), 'no-such-ca.pem');
+    const withEnv = (env: Record<string, string>) => runCli(['serve', '--tracing', '--port', '0', '--root', join(workDir(), 'root')], { env: { ...process.env, ...env } });
+    const unreadable = await withEnv({ OTEL_EXPORTER_OTLP_CERTIFICATE: missing });
+    assertRefused(unreadable, 'OTEL_EXPORTER_OTLP_CERTIFICATE', 'an unreadable collector CA');
+    assert.match(unreadable.stderr, /cannot read ".*no-such-ca\.pem" \(ENOENT\)/);
+    assertRefused(await withEnv({ OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'zstd' }), 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'compression zstd');
+  });
+
   test('the password of an endpoint with credentials is not repeated in the error', async () => {
     const file = await tracingFile('secret-endpoint', ['endpoint: http://user:s3cr3tpw@127.0.0.1:4318/v1/traces']);
     for (const result of [await serve(['--config', file]), await runCli(['verify', file])]) {
