@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS } from '../http/request-context.js';
+import { answerDelivered } from '../runtime/body-delivery.js';
 import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
@@ -52,7 +53,7 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing
   // Only a sampled request's ids: an unsampled trace is found nowhere, so its id would lead nowhere.
   Object.assign(line, tracing.idsOf(request));
   // The connection closed before the whole answer was written (client gone, or cut off).
-  if (!reply.raw.writableFinished) line.aborted = true;
+  if (!answerDelivered(reply.raw)) line.aborted = true;
   return line;
 }
 

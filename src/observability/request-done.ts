@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { afterSelfSentBody } from '../runtime/body-delivery.js';
 
 type Done = (request: FastifyRequest, reply: FastifyReply) => void;
 
@@ -58,6 +59,9 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
     const onClose = (): void => {
       // A response written in full is onResponse's.
       if (reply.raw.writableFinished) return;
+      // A body porthole sends itself (sendfile) says when it settles whether it went out in
+      // full: a client may close on the last byte before the send that carried it returns.
+      if (afterSelfSentBody(reply.raw, onClose)) return;
       closedEarly.add(request);
       if (answered.has(request)) report(request, reply);
     };

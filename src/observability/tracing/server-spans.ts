@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestAction } from '../../http/request-action.js';
 import '../../http/request-context.js';
 import { pathOf } from '../../http/request-url.js';
+import { answerDelivered } from '../../runtime/body-delivery.js';
 import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
 import { onRequestDone } from '../request-done.js';
 import { requestTarget } from '../request-target.js';
@@ -49,7 +50,7 @@ function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Recor
   if (target.digest !== undefined) attributes['porthole.digest'] = target.digest;
   if (target.uploadId !== undefined) attributes['porthole.upload_id'] = target.uploadId;
   if (request.errorCode !== undefined) attributes['porthole.error_code'] = request.errorCode;
-  if (!reply.raw.writableFinished) attributes['porthole.aborted'] = true;
+  if (!answerDelivered(reply.raw)) attributes['porthole.aborted'] = true;
   return attributes;
 }
 

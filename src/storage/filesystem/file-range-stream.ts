@@ -2,6 +2,7 @@ import { close, open, read } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
 import { kernelIo, type KernelIo } from '../../native/kernel-io.js';
+import { markBodyDelivered, selfSentBodyStarted } from '../../runtime/body-delivery.js';
 import type { GrowingFile } from '../driver.js';
 import { plainSocketFd, sendFileToSocket } from './zero-copy.js';
 
@@ -152,6 +153,15 @@ export class FileRangeStream extends Readable {
 
   /** Status line and headers as node writes them, then the body by sendfile, then the end. */
   private async sendTo(response: ServerResponse, addon: KernelIo, socketFd: number): Promise<void> {
+    const settled = selfSentBodyStarted(response);
+    try {
+      await this.sendBody(response, addon, socketFd);
+    } finally {
+      settled();
+    }
+  }
+
+  private async sendBody(response: ServerResponse, addon: KernelIo, socketFd: number): Promise<void> {
     await this.opened;
     const socket = response.socket!;
     response.flushHeaders();
@@ -166,12 +176,19 @@ export class FileRangeStream extends Readable {
       await sendFileToSocket(addon, socket, socketFd, this.fd, this.position, last - this.position + 1);
       this.position = last + 1;
     }
+    // Every byte of the body is with the kernel now, even if the client has already hung up.
+    markBodyDelivered(response);
     // End this stream before the response, so that whoever piped it (Fastify) sees a stream that
     // ended, not one cut off by the response finishing first.
-    const ended = new Promise<void>((resolve) => this.once('end', resolve));
+    // (Or closed: whoever piped it may have destroyed it when the client hung up, and a
+    // destroyed stream never ends.)
+    const ended = new Promise<void>((resolve) => {
+      this.once('end', resolve);
+      this.once('close', resolve);
+    });
     this.push(null);
     this.resume();
-    await ended;
+    if (!this.destroyed) await ended;
     response.end();
   }
 }

@@ -25,6 +25,8 @@ export function sendFileToSocket(addon: KernelIo, socket: Socket, socketFd: numb
     let waiting: object | undefined;
     let sending = false;
     let settled = false;
+    /** The connection closed while a send was in the pool: its result says whether everything went out. */
+    let closedWhileSending = false;
     const finish = (err?: Error): void => {
       if (settled) return;
       settled = true;
@@ -36,7 +38,12 @@ export function sendFileToSocket(addon: KernelIo, socket: Socket, socketFd: numb
       if (err) reject(err);
       else resolve();
     };
-    const onClose = (): void => finish(errnoError('ECONNRESET', 'the connection closed during sendfile'));
+    const onClose = (): void => {
+      // A client that closes as soon as it has the last byte can be heard before the send that
+      // carried that byte returns from the pool: the send decides whether the body went out.
+      if (sending) closedWhileSending = true;
+      else finish(errnoError('ECONNRESET', 'the connection closed during sendfile'));
+    };
     const step = (): void => {
       sending = true;
       addon.send(outFd, fileFd, position, remaining, (error, sent) => {
@@ -47,8 +54,9 @@ export function sendFileToSocket(addon: KernelIo, socket: Socket, socketFd: numb
         }
         position += sent;
         remaining -= sent;
-        if (error) return finish(errnoError(error, 'sendfile failed'));
         if (remaining === 0) return finish();
+        if (error) return finish(errnoError(error, 'sendfile failed'));
+        if (closedWhileSending) return finish(errnoError('ECONNRESET', 'the connection closed during sendfile'));
         // The socket's buffer is full: wait on the event loop until the client has read some.
         waiting = addon.waitWritable(outFd, (waitError) => {
           waiting = undefined;
