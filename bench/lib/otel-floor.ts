@@ -19,7 +19,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
 import { createLogger } from '../../src/observability/logger.js';
 import { OtlpHttpSender } from '../../src/observability/tracing/otlp/http-sender.js';
-import { EncodedSpanQueue } from '../../src/observability/tracing/span-export.js';
+import { EncodedSpanQueue, EXPORT_BATCH_SPANS, EXPORT_DELAY_MS } from '../../src/observability/tracing/span-export.js';
 import { pinProcess } from './cpu-pinning.js';
 
 type FloorMode = 'sdk' | 'idle';
@@ -40,8 +40,8 @@ function tracerFor(sinkUrl: string) {
         log: createLogger({ level: 'warn' }, process.stderr),
         endpoint: sinkUrl,
         maxQueueSize: 2048,
-        maxBatchSize: 512,
-        delayMs: 1_000,
+        maxBatchSize: EXPORT_BATCH_SPANS,
+        delayMs: EXPORT_DELAY_MS,
       }),
     ],
   });

@@ -176,18 +176,21 @@ export class DrainPool {
 
   /** Closes idle connections now and each busy one when its answer is in. */
   async close(): Promise<void> {
-    this.closing = true;
-    for (const list of this.idle.values()) for (const connection of list) connection.close();
-    this.idle.clear();
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new ExchangeError('porthole-bench is closing its connections', false));
+    this.stop([...this.idle.values()].flat());
   }
 
-  destroy(): Promise<void> {
+  /** Closes every connection now, busy ones included (a run cut short). */
+  async destroy(): Promise<void> {
+    this.stop([...this.all]);
+  }
+
+  /** Takes no more requests, refuses those waiting, and closes `connections`. */
+  private stop(connections: Connection[]): void {
+    // Before closing any: a connection that goes must not be handed on to a waiter (forget).
     this.closing = true;
-    for (const connection of this.all) connection.close();
+    for (const connection of connections) connection.close();
     this.idle.clear();
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new ExchangeError('porthole-bench is closing its connections', false));
-    return Promise.resolve();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(closingError());
   }
 
   private send(connection: Connection, head: string, started: number): Promise<ExchangeResult> {
@@ -237,7 +240,7 @@ export class DrainPool {
   }
 
   private take(url: URL): Promise<Connection> {
-    if (this.closing) return Promise.reject(new ExchangeError('porthole-bench is closing its connections', false));
+    if (this.closing) return Promise.reject(closingError());
     const idle = this.idle.get(url.origin);
     for (let connection = idle?.pop(); connection !== undefined; connection = idle?.pop()) {
       if (connection.open) return Promise.resolve(connection);
@@ -289,6 +292,10 @@ export class DrainPool {
     const waiter = this.closing ? undefined : this.waiters.shift();
     if (waiter !== undefined) waiter.resolve(this.open(waiter.url));
   }
+}
+
+function closingError(): ExchangeError {
+  return new ExchangeError('porthole-bench is closing its connections', false);
 }
 
 /** A kept-alive connection that the registry had closed: the request is sent again on a new one. */

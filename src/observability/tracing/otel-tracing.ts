@@ -16,7 +16,7 @@ import { SyncContextManager } from './sync-context.js';
 import { isSampled, OtelScope, runInSpan, startSpanAt, type ScopeParts } from './otel-scope.js';
 import { OtlpHttpSender } from './otlp/http-sender.js';
 import { collectorTransport } from './otlp/transport-env.js';
-import { EncodedSpanQueue, type SpanCounts } from './span-export.js';
+import { EncodedSpanQueue, EXPORT_BATCH_SPANS, EXPORT_DELAY_MS, type SpanCounts } from './span-export.js';
 import { tracedStore } from './traced-store.js';
 import { notRecorded, type TraceIds, type TraceScope, type Tracing } from './tracing.js';
 
@@ -82,8 +82,8 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     log,
     endpoint: redactedUrl(config.endpoint),
     maxQueueSize: config.maxQueueSize,
-    maxBatchSize: Math.min(512, config.maxQueueSize),
-    delayMs: 1_000,
+    maxBatchSize: Math.min(EXPORT_BATCH_SPANS, config.maxQueueSize),
+    delayMs: EXPORT_DELAY_MS,
   });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({

@@ -11,6 +11,10 @@ export interface SpanCounts {
   dropped(count: number): void;
 }
 
+/** Spans in one export request at most, and how long a batch waits for more: porthole's, and the bench floor's (bench/lib/otel-floor.ts). */
+export const EXPORT_BATCH_SPANS = 512;
+export const EXPORT_DELAY_MS = 1_000;
+
 export interface SpanQueueOptions {
   sender: Pick<OtlpHttpSender, 'export' | 'abort'>;
   counts: SpanCounts;
