@@ -1,3 +1,4 @@
+import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { ProtoWriter } from './proto-writer.js';
@@ -27,7 +28,11 @@ export class WriterPool {
 /** The spans of one export request, encoded as they ended, per resource and instrumentation scope. */
 export class SpanBatch {
   count = 0;
-  private readonly byResource = new Map<Resource, Map<string, { scope: ReadableSpan['instrumentationScope']; writer: ProtoWriter }>>();
+  /**
+   * Keyed by the SDK's own objects: every span of a tracer shares its provider's resource and the
+   * tracer's scope, so no key is built per span.
+   */
+  private readonly byResource = new Map<Resource, Map<InstrumentationScope, ProtoWriter>>();
 
   constructor(private readonly pool: WriterPool = new WriterPool()) {}
 
@@ -37,18 +42,16 @@ export class SpanBatch {
       scopes = new Map();
       this.byResource.set(span.resource, scopes);
     }
-    const scope = span.instrumentationScope;
-    const key = `${scope.name}\n${scope.version ?? ''}\n${scope.schemaUrl ?? ''}`;
-    let entry = scopes.get(key);
-    if (entry === undefined) {
-      entry = { scope, writer: this.pool.take() };
-      scopes.set(key, entry);
+    let writer = scopes.get(span.instrumentationScope);
+    if (writer === undefined) {
+      writer = this.pool.take();
+      scopes.set(span.instrumentationScope, writer);
     }
-    const before = entry.writer.length;
+    const before = writer.length;
     try {
-      writeSpan(entry.writer, span);
+      writeSpan(writer, span);
     } catch (err) {
-      entry.writer.truncate(before);
+      writer.truncate(before);
       throw err;
     }
     this.count += 1;
@@ -62,9 +65,9 @@ export class SpanBatch {
   body(request: ProtoWriter): Buffer {
     request.truncate(0);
     for (const [resource, scopes] of this.byResource) {
-      const batches: ScopeBatch[] = [...scopes.values()].map(({ scope, writer }) => ({ scope, spans: writer.bytes() }));
+      const batches: ScopeBatch[] = [...scopes].map(([scope, writer]) => ({ scope, spans: writer.bytes() }));
       writeExportRequest(request, resource, batches);
-      for (const { writer } of scopes.values()) this.pool.give(writer);
+      for (const writer of scopes.values()) this.pool.give(writer);
     }
     this.byResource.clear();
     return request.bytes();
