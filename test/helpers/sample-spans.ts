@@ -1,13 +1,49 @@
 /**
- * Real OpenTelemetry SDK spans covering what OTLP can carry: two resources, three scopes, every
- * span kind, parent and child, events, links, statuses, tracestates, and every kind of attribute
- * value with the edges of int64 and of JS numbers. Shared by the tests that check OTLP encoders
- * and decoders against each other.
+ * Real spans covering what OTLP can carry: two resources, three scopes, every span kind, parent
+ * and child, events, links, statuses, tracestates, and every kind of attribute value with the
+ * edges of int64 and of JS numbers. Made by the OpenTelemetry SDK or by porthole's own tracer
+ * (recorder/), the same calls for both. Shared by the tests that check OTLP encoders and decoders
+ * against each other, and porthole's tracer against the SDK.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Context, type Link } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Context, type Link, type Tracer } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
+import { parentBasedRatio } from '../../src/observability/tracing/recorder/sampling.js';
+import { SpanRecorder } from '../../src/observability/tracing/recorder/span-recorder.js';
+
+/** Where the sample spans are made: tracers for a resource and a scope, and the spans they ended, in order. */
+export interface TracerSource {
+  tracer(resource: Resource, scope: { name: string; version?: string; schemaUrl?: string }): Tracer;
+  finished(): ReadableSpan[];
+}
+
+/** The OpenTelemetry SDK's tracers, sampling everything, their spans kept in memory. */
+export function sdkTracers(): TracerSource {
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor(exporter);
+  const providers = new Map<Resource, BasicTracerProvider>();
+  return {
+    tracer(resource, scope) {
+      let provider = providers.get(resource);
+      if (provider === undefined) {
+        provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+        providers.set(resource, provider);
+      }
+      return provider.getTracer(scope.name, scope.version, scope.schemaUrl === undefined ? {} : { schemaUrl: scope.schemaUrl });
+    },
+    finished: () => exporter.getFinishedSpans(),
+  };
+}
+
+/** porthole's own tracer (as porthole runs it, at samplingProb 1), its spans kept in memory. */
+export function recorderTracers(): TracerSource {
+  const ended: ReadableSpan[] = [];
+  return {
+    tracer: (resource, scope) => new SpanRecorder({ resource, scope, sampled: parentBasedRatio(1), sink: { onEnd: (span) => ended.push(span) } }),
+    finished: () => ended,
+  };
+}
 
 export const linkedTraceId = '0af7651916cd43dd8448eb211c80319c';
 export const linkedSpanId = 'b7ad6b7169203331';
@@ -47,17 +83,12 @@ export const serverAttributes = {
   'porthole.long': 'x'.repeat(70_000),
 };
 
-/** Real SDK spans: two resources, three scopes, every span kind, parent and child, events, links, statuses, tracestates. */
-export function recordSpans(): ReadableSpan[] {
-  const exporter = new InMemorySpanExporter();
-  const processor = new SimpleSpanProcessor(exporter);
-  const registry = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'porthole', 'service.version': '0.1.0', 'process.pid': 4242, 'host.name': 'bâtiment-7' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' }),
-    spanProcessors: [processor],
-  });
-  const worker = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'porthole-worker' }), spanProcessors: [processor] });
-  const tracer = registry.getTracer('porthole', '0.1.0');
-  const storage = registry.getTracer('porthole.storage', undefined, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
+/** Spans of two resources, three scopes, every span kind, parent and child, events, links, statuses, tracestates. */
+export function recordSpans(source: TracerSource = sdkTracers()): ReadableSpan[] {
+  const registry = resourceFromAttributes({ 'service.name': 'porthole', 'service.version': '0.1.0', 'process.pid': 4242, 'host.name': 'bâtiment-7' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
+  const worker = resourceFromAttributes({ 'service.name': 'porthole-worker' });
+  const tracer = source.tracer(registry, { name: 'porthole', version: '0.1.0' });
+  const storage = source.tracer(registry, { name: 'porthole.storage', schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
 
   const server = tracer.startSpan(
     'GET /v2/:name/manifests/:reference',
@@ -83,10 +114,10 @@ export function recordSpans(): ReadableSpan[] {
   const publish = tracer.startSpan('events.publish', { kind: SpanKind.PRODUCER }, ROOT_CONTEXT);
   publish.setStatus({ code: SpanStatusCode.OK });
   publish.end();
-  worker.getTracer('porthole.jobs', '2.0.0').startSpan('gc.run', { kind: SpanKind.CONSUMER, attributes: { 'porthole.freed': 123_456_789_012 } }, ROOT_CONTEXT).end();
+  source.tracer(worker, { name: 'porthole.jobs', version: '2.0.0' }).startSpan('gc.run', { kind: SpanKind.CONSUMER, attributes: { 'porthole.freed': 123_456_789_012 } }, ROOT_CONTEXT).end();
   // Enough spans that the messages holding them need multi-byte lengths.
   for (let index = 0; index < 300; index++) {
     tracer.startSpan(`batch.${index}`, { attributes: { 'porthole.index': index, 'porthole.path': `/v2/library/ubuntu/blobs/sha256:${index.toString(16).padStart(64, '0')}` } }, ROOT_CONTEXT).end();
   }
-  return exporter.getFinishedSpans();
+  return source.finished();
 }

@@ -1,16 +1,8 @@
+import { storeProperties } from './store-properties.js';
 import type { TraceScope } from './tracing.js';
 
 type Operation = (...args: unknown[]) => unknown;
 type ViewClass = new (scope: TraceScope) => object;
-
-/** Every property a store offers, its own and its prototypes' (a decorating Proxy forwards both). */
-function propertyNames(store: object): Set<string> {
-  const names = new Set<string>();
-  for (let level: object | null = store; level !== null && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
-    for (const key of Reflect.ownKeys(level)) if (typeof key === 'string' && key !== 'constructor') names.add(key);
-  }
-  return names;
-}
 
 /**
  * A class whose instances stand for `store` in one scope: each method runs the store's inside
@@ -21,7 +13,7 @@ function viewClassOf(store: object): ViewClass {
   class BoundStore {
     constructor(readonly scope: TraceScope) {}
   }
-  for (const name of propertyNames(store)) {
+  for (const name of storeProperties(store)) {
     const value: unknown = Reflect.get(store, name);
     if (typeof value === 'function') {
       Object.defineProperty(BoundStore.prototype, name, {

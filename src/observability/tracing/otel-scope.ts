@@ -15,7 +15,7 @@ function failureMessage(failure: unknown): string {
   return failure instanceof Error ? failure.message : String(failure);
 }
 
-/** Links as the SDK takes them: to spans of sampled traces (unsampled ones are never linked to). */
+/** Links as the API's tracer takes them: to spans of sampled traces (unsampled ones are never linked to). */
 function sdkLinks(links: SpanLink[] | undefined) {
   return links === undefined ? undefined : links.map((link) => ({ context: { ...link, traceFlags: TraceFlags.SAMPLED } }));
 }
@@ -93,7 +93,7 @@ class OtelStartedSpan implements StartedSpan {
   }
 
   setAttributes(attributes: SpanAttributes): void {
-    // The SDK leaves out undefined values itself.
+    // The tracer leaves out undefined values itself (recorder/recorded-span.ts).
     this.span.setAttributes(attributes);
   }
 

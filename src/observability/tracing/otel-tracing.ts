@@ -1,9 +1,8 @@
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { context, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, type Span } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeTracerProvider, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import { durationMs } from '../../config/durations.js';
@@ -16,6 +15,8 @@ import { SyncContextManager } from './sync-context.js';
 import { isSampled, OtelScope, runInSpan, startSpanAt, type ScopeParts } from './otel-scope.js';
 import { OtlpHttpSender } from './otlp/http-sender.js';
 import { collectorTransport } from './otlp/transport-env.js';
+import { parentBasedRatio } from './recorder/sampling.js';
+import { SpanRecorder } from './recorder/span-recorder.js';
 import { EncodedSpanQueue, EXPORT_BATCH_SPANS, EXPORT_DELAY_MS, type SpanCounts } from './span-export.js';
 import { tracedStore } from './traced-store.js';
 import { notRecorded, type TraceIds, type TraceScope, type Tracing } from './tracing.js';
@@ -29,24 +30,6 @@ export interface OtelTracingDeps {
 
 /** How long the start-up check of the collector waits for a connection. */
 const PROBE_TIMEOUT_MS = 2_000;
-
-/** The attribute every batch job's root span carries (jobs/runner.ts). */
-const JOB_ATTRIBUTE = 'porthole.job';
-
-/**
- * Requests are sampled at samplingProb; a batch job's run (rare, long, and looked for when it
- * failed) is always recorded. Everything else is the parent-based ratio sampler's.
- */
-function requestsSampledJobsAlways(samplingProb: number): Sampler {
-  const requests = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplingProb) });
-  return {
-    shouldSample(context, traceId, spanName, spanKind, attributes, links) {
-      if (attributes[JOB_ATTRIBUTE] !== undefined && trace.getSpan(context) === undefined) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-      return requests.shouldSample(context, traceId, spanName, spanKind, attributes, links);
-    },
-    toString: () => `JobsAlwaysOn{${requests.toString()}}`,
-  };
-}
 
 /**
  * Says once, at start-up, when nothing listens at the collector's address: tracing stays on (the
@@ -85,17 +68,17 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     maxBatchSize: Math.min(EXPORT_BATCH_SPANS, config.maxQueueSize),
     delayMs: EXPORT_DELAY_MS,
   });
-  const provider = new NodeTracerProvider({
+  const tracer = new SpanRecorder({
     resource: resourceFromAttributes({
       ...config.attributes,
       [ATTR_SERVICE_NAME]: config.serviceName,
       [ATTR_SERVICE_VERSION]: deps.version,
       [ATTR_SERVICE_INSTANCE_ID]: `${hostname()}:${process.pid}`,
     }),
-    sampler: requestsSampledJobsAlways(config.samplingProb),
-    spanProcessors: [queue],
+    scope: { name: 'porthole', version: deps.version },
+    sampled: parentBasedRatio(config.samplingProb),
+    sink: queue,
   });
-  const tracer: Tracer = provider.getTracer('porthole', deps.version);
   const requestSpans = new WeakMap<FastifyRequest, Span>();
   probeCollector(new URL(config.endpoint), queue);
   log.info({ endpoint: redactedUrl(config.endpoint), samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
@@ -145,7 +128,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       const gaveUp = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      const flushed = provider.shutdown().then(
+      const flushed = queue.shutdown().then(
         () => 'flushed' as const,
         (err: unknown) => err,
       );

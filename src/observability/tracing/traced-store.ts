@@ -1,4 +1,5 @@
 import type { LocalCache } from '../../storage/local-cache.js';
+import { storeProperties } from './store-properties.js';
 import type { SpanAttributes, Tracing } from './tracing.js';
 
 /** The store's operations that get a span, with the span's name (docs/tracing.md). */
@@ -62,24 +63,25 @@ function attributesOf(operation: PropertyKey, args: unknown[]): SpanAttributes {
  * repository and the digest, reference or upload session it is about; a failure is recorded on
  * its span. Operations outside any traced request or job (the periodic storage scan) are not
  * traced: they would make a root trace every few seconds. Everything else passes through as is.
+ *
+ * A plain object whose methods are made once, not a Proxy: every storage call of every request
+ * goes through it, traced or not, and a Proxy's trap on each property read cost more than the
+ * check that decides whether to trace.
  */
 export function tracedStore(store: LocalCache, tracing: Tracing): LocalCache {
-  // Each method is wrapped (or bound) once, on first use, not on every call.
-  const methods = new Map<PropertyKey, unknown>();
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const known = methods.get(property);
-      if (known !== undefined) return known;
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const name = SPAN_NAMES[property as keyof LocalCache];
-      const operation = value as (...args: unknown[]) => Promise<unknown>;
-      const method =
-        name === undefined
-          ? operation.bind(target)
-          : (...args: unknown[]) => (tracing.recording ? tracing.span(name, attributesOf(property, args), () => operation.apply(target, args)) : operation.apply(target, args));
-      methods.set(property, method);
-      return method;
-    },
-  });
+  const traced: Record<string, unknown> = {};
+  for (const property of storeProperties(store)) {
+    const value: unknown = Reflect.get(store, property);
+    if (typeof value !== 'function') {
+      Object.defineProperty(traced, property, { get: () => Reflect.get(store, property), enumerable: true });
+      continue;
+    }
+    const operation = value as (...args: unknown[]) => Promise<unknown>;
+    const name = SPAN_NAMES[property as keyof LocalCache];
+    traced[property] =
+      name === undefined
+        ? operation.bind(store)
+        : (...args: unknown[]) => (tracing.recording ? tracing.span(name, attributesOf(property, args), () => operation.apply(store, args)) : operation.apply(store, args));
+  }
+  return traced as unknown as LocalCache;
 }

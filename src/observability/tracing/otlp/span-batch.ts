@@ -29,8 +29,8 @@ export class WriterPool {
 export class SpanBatch {
   count = 0;
   /**
-   * Keyed by the SDK's own objects: every span of a tracer shares its provider's resource and the
-   * tracer's scope, so no key is built per span.
+   * Keyed by the tracer's own objects: every span of a tracer shares its resource and scope
+   * objects, so no key is built per span.
    */
   private readonly byResource = new Map<Resource, Map<InstrumentationScope, ProtoWriter>>();
 

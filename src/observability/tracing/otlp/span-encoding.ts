@@ -6,8 +6,9 @@ import { FIXED32, FIXED64, LENGTH_DELIMITED, ProtoWriter, VARINT } from './proto
 
 /**
  * OTLP's trace messages (opentelemetry-proto, trace/v1 and common/v1) written field by field from
- * the SDK's spans: the field numbers below are the schema's. Written straight into a ProtoWriter,
- * without the intermediate objects the library's serializers build for a whole batch.
+ * ended spans (the SDK's ReadableSpan shape, which porthole's RecordedSpan has): the field
+ * numbers below are the schema's. Written straight into a ProtoWriter, without the intermediate
+ * objects the library's serializers build for a whole batch.
  */
 
 /** Span.flags: the W3C trace flags in the low byte, and whether the parent's context came from another process. */
