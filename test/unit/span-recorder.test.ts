@@ -159,6 +159,24 @@ describe("porthole's tracer", () => {
     assert.equal(span.attributes.ok, 2, 'a key already held may change at the limit');
   });
 
+  test('takeAttributes keeps a handed-over object of valid values, and copies (checking) anything else', () => {
+    const { recorder } = recorderAt(1);
+    const given = { 'http.route': '/v2/', 'http.response.status_code': 200, 'porthole.aborted': true };
+    const kept = recorder.startSpan('s', {}, ROOT_CONTEXT) as RecordedSpan;
+    kept.takeAttributes(given);
+    assert.equal(kept.attributes, given, 'kept, not copied');
+    kept.setAttribute('later', 1);
+    assert.equal(Object.keys(kept.attributes).length, 4, 'and counted: later attributes add to it');
+    const withArray = recorder.startSpan('s', {}, ROOT_CONTEXT) as RecordedSpan;
+    const tags = ['a'];
+    withArray.takeAttributes({ tags, bad: {} as unknown as string });
+    tags.push('b');
+    assert.deepEqual(withArray.attributes, { tags: ['a'] }, 'an array is copied and an invalid value left out, as setAttributes does');
+    const started = recorder.startSpan('s', { attributes: { first: 1 } }, ROOT_CONTEXT) as RecordedSpan;
+    started.takeAttributes({ second: 2 });
+    assert.deepEqual(started.attributes, { first: 1, second: 2 }, 'a span that has attributes adds to them');
+  });
+
   test('status: UNSET changes nothing, OK is final, a message belongs to an error only', () => {
     const { recorder } = recorderAt(1);
     const span = recorder.startSpan('s', {}, ROOT_CONTEXT) as RecordedSpan;

@@ -17,6 +17,7 @@ import { answerDelivered } from '../../runtime/body-delivery.js';
 import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
 import { onRequestDone } from '../request-done.js';
 import { requestTarget } from '../request-target.js';
+import { RecordedSpan } from './recorder/recorded-span.js';
 
 /** HTTP semantic-convention attributes that the stable constants do not name yet. */
 const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -52,6 +53,25 @@ function finishedAttributes(request: FastifyRequest, reply: FastifyReply): Recor
   if (request.errorCode !== undefined) attributes['porthole.error_code'] = request.errorCode;
   if (!answerDelivered(reply.raw)) attributes['porthole.aborted'] = true;
   return attributes;
+}
+
+/** Span names by method and route: the same few dozen for every request, made once each. */
+const spanNames = new Map<string, Map<string, string>>();
+
+function spanName(method: string, route: string): string {
+  let byRoute = spanNames.get(method);
+  if (byRoute === undefined) {
+    byRoute = new Map();
+    spanNames.set(method, byRoute);
+  }
+  let name = byRoute.get(route);
+  if (name === undefined) {
+    name = `${method} ${route}`;
+    // Routes are templates (or the fixed label of an unmatched path), so the names are few; a
+    // cap keeps a method name a client made up from growing the map.
+    if (byRoute.size < 256 && spanNames.size < 64) byRoute.set(route, name);
+  }
+  return name;
 }
 
 /**
@@ -91,8 +111,9 @@ export function serverSpans(
     if (!span) return;
     if (!span.isRecording()) return span.end();
     const attributes = finishedAttributes(request, reply);
-    span.updateName(`${request.method} ${attributes[ATTR_HTTP_ROUTE]}`);
-    span.setAttributes(attributes);
+    span.updateName(spanName(request.method, attributes[ATTR_HTTP_ROUTE] as string));
+    if (span instanceof RecordedSpan) span.takeAttributes(attributes);
+    else span.setAttributes(attributes);
     if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: request.errorCode ?? `HTTP ${reply.statusCode}` });
     span.end();
   });

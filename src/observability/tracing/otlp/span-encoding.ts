@@ -62,6 +62,28 @@ function anyValue(writer: ProtoWriter, value: AttributeValue | null | undefined)
   // null and undefined (an array's holes): an empty AnyValue.
 }
 
+/** Attribute keys seen, at most this many, kept already encoded (see keyField). */
+const KEPT_KEYS = 512;
+const encodedKeys = new Map<string, Uint8Array>();
+const keyWriter = new ProtoWriter(256);
+
+/**
+ * KeyValue.key (field 1) of `key`: copied from its encoding the first time, since the same few
+ * dozen keys (the semantic conventions', porthole's) make up most of what every span writes, and
+ * a copy costs less than encoding them again character by character.
+ */
+function keyField(writer: ProtoWriter, key: string): void {
+  let encoded = encodedKeys.get(key);
+  if (encoded === undefined) {
+    if (encodedKeys.size >= KEPT_KEYS) return stringField(writer, 1, key);
+    keyWriter.truncate(0);
+    stringField(keyWriter, 1, key);
+    encoded = Uint8Array.from(keyWriter.bytes());
+    encodedKeys.set(key, encoded);
+  }
+  writer.raw(encoded);
+}
+
 /** Repeated KeyValue (key 1, value 2) at `field`. */
 function attributes(writer: ProtoWriter, field: number, values: Attributes): void {
   for (const key in values) {
@@ -69,7 +91,7 @@ function attributes(writer: ProtoWriter, field: number, values: Attributes): voi
     if (value === undefined) continue;
     writer.tag(field, LENGTH_DELIMITED);
     const keyValue = writer.begin();
-    stringField(writer, 1, key);
+    keyField(writer, key);
     writer.tag(2, LENGTH_DELIMITED);
     const any = writer.begin();
     anyValue(writer, value);

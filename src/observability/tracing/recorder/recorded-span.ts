@@ -58,6 +58,18 @@ function copyAttributes(into: Attributes, input: Attributes, limit: number, held
   return { held, dropped };
 }
 
+/** Whether `attributes` can be kept as they are: within the limit, every key and value valid, no array (those are copied). */
+function adoptable(attributes: Attributes): boolean {
+  let count = 0;
+  for (const key in attributes) {
+    const value = attributes[key];
+    const type = typeof value;
+    if (key === '' || (type !== 'string' && type !== 'number' && type !== 'boolean')) return false;
+    count += 1;
+  }
+  return count <= SPAN_LIMITS.attributes;
+}
+
 function limitedAttributes(input: Attributes | undefined, limit: number): { attributes: Attributes; dropped: number } {
   const attributes: Attributes = {};
   if (input === undefined) return { attributes, dropped: 0 };
@@ -84,7 +96,7 @@ export class RecordedSpan implements Span, ReadableSpan {
   readonly startTime: HrTime;
   endTime: HrTime = [0, 0];
   status: SpanStatus = { code: SpanStatusCode.UNSET };
-  readonly attributes: Attributes;
+  attributes: Attributes;
   readonly links: Link[] = [];
   readonly events: TimedEvent[] = [];
   ended = false;
@@ -140,6 +152,18 @@ export class RecordedSpan implements Span, ReadableSpan {
     const { held, dropped } = copyAttributes(this.attributes, attributes, SPAN_LIMITS.attributes, this.attributeCount);
     this.attributeCount = held;
     this.droppedAttributesCount += dropped;
+    return this;
+  }
+
+  /**
+   * setAttributes for a caller that hands its object over and never touches it again (porthole's
+   * server spans, whose fourteen-odd attributes are built fresh for each request): a span that
+   * has no attributes yet keeps that object instead of copying it, once its values are checked.
+   */
+  takeAttributes(attributes: Attributes): this {
+    if (this.ended || this.attributeCount !== 0 || !adoptable(attributes)) return this.setAttributes(attributes);
+    this.attributes = attributes;
+    this.attributeCount = Object.keys(attributes).length;
     return this;
   }
 
