@@ -65,8 +65,8 @@ function attributesOf(operation: PropertyKey, args: unknown[]): SpanAttributes {
  * traced: they would make a root trace every few seconds. Everything else passes through as is.
  *
  * A plain object whose methods are made once, not a Proxy: every storage call of every request
- * goes through it, traced or not, and a Proxy's trap on each property read cost more than the
- * check that decides whether to trace.
+ * goes through it, traced or not, and a Proxy runs its trap (and defeats V8's inline caches) on
+ * every property read.
  */
 export function tracedStore(store: LocalCache, tracing: Tracing): LocalCache {
   const traced: Record<string, unknown> = {};
