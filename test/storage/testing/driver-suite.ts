@@ -1,0 +1,229 @@
+/**
+ * The storage driver contract as tests (issue 18: "one shared driver test suite that every driver
+ * passes"): what the image store relies on from any driver, run against each driver by a
+ * `*.test.ts` of its own. The first part is what an object store can do as well as a disk
+ * (whole-object reads and atomic writes, ranged reads, listing a prefix, removal, exclusive
+ * creation, commit); the second is what only some drivers can do (positioned writes and
+ * truncation, marking a file used, renaming a directory), run only for a driver that declares it.
+ * Following a file that is still being written has its own tests (test/unit/follow-stream.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { Driver } from '../../../src/storage/driver.js';
+
+export interface DriverUnderTest {
+  driver: Driver;
+  /** Removes whatever the driver stored (its root, its bucket). */
+  dispose(): Promise<void>;
+}
+
+/** What a driver can do beyond an object store's operations. */
+export interface DriverCapabilities {
+  /** writeStreamAt at an offset, and truncate. */
+  positionedWrites: boolean;
+  /** touch sets a file's modification time. */
+  touch: boolean;
+  /** rename moves a whole directory. */
+  renamesDirectories: boolean;
+}
+
+/** Every byte value, and then some: what a blob may hold. */
+function binary(size: number, seed = 0): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let index = 0; index < size; index += 1) bytes[index] = (index * 31 + seed) & 0xff;
+  return bytes;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, capabilities: DriverCapabilities): void {
+  describe(`storage driver contract: ${name}`, () => {
+    let subject: DriverUnderTest;
+    let driver: Driver;
+    /** A fresh key prefix per test, so that tests never see each other's objects. */
+    let counter = 0;
+    const fresh = (): string => `suite/${(counter += 1)}`;
+
+    before(async () => {
+      subject = await open();
+      driver = subject.driver;
+      await driver.init();
+    });
+    after(async () => {
+      await subject.dispose();
+    });
+
+    it('absent: read gives undefined, stat undefined, list of a prefix with nothing under it []', async () => {
+      const base = fresh();
+      assert.equal(await driver.read(`${base}/nothing`), undefined);
+      assert.equal(await driver.stat(`${base}/nothing`), undefined);
+      assert.deepEqual(await driver.list(base), []);
+    });
+
+    it('writeAtomic then read: the same bytes, every byte value, and stat gives their size', async () => {
+      const base = fresh();
+      const bytes = binary(70_000);
+      await driver.writeAtomic(`${base}/blob`, bytes);
+      assert.deepEqual(await driver.read(`${base}/blob`), bytes);
+      const info = await driver.stat(`${base}/blob`);
+      assert.equal(info?.size, bytes.length);
+      assert.ok(info !== undefined && Math.abs(info.modifiedMs - Date.now()) < 60_000, 'a modification time of about now');
+      await driver.writeAtomic(`${base}/text`, 'café ✓');
+      assert.equal((await driver.read(`${base}/text`))?.toString('utf8'), 'café ✓');
+      await driver.writeAtomic(`${base}/scratch`, 'not durable', { durable: false });
+      assert.equal((await driver.read(`${base}/scratch`))?.toString(), 'not durable');
+    });
+
+    it('writeAtomic replaces as a whole: readers during rewrites see one whole version or the other', async () => {
+      const key = `${fresh()}/tag`;
+      const small = Buffer.from('sha256:' + 'a'.repeat(64));
+      const large = binary(200_000, 7);
+      await driver.writeAtomic(key, small);
+      const seen = new Set<string>();
+      let writing = true;
+      const readers = Array.from({ length: 4 }, async () => {
+        while (writing) {
+          const bytes = await driver.read(key);
+          assert.ok(bytes !== undefined, 'never absent while it is being replaced');
+          assert.ok(bytes.equals(small) || bytes.equals(large), `a torn read of ${bytes.length} bytes`);
+          seen.add(bytes.equals(small) ? 'small' : 'large');
+        }
+      });
+      for (let round = 0; round < 30; round += 1) await driver.writeAtomic(key, round % 2 === 0 ? large : small, { durable: false });
+      writing = false;
+      await Promise.all(readers);
+      assert.ok(seen.size >= 1);
+    });
+
+    it('list gives the names directly under a prefix, files and deeper prefixes alike, once each', async () => {
+      const base = fresh();
+      await driver.writeAtomic(`${base}/a/one`, '1');
+      await driver.writeAtomic(`${base}/a/two`, '2');
+      await driver.writeAtomic(`${base}/a/deeper/three`, '3');
+      await driver.writeAtomic(`${base}/a/deeper/four`, '4');
+      await driver.writeAtomic(`${base}/b`, 'b');
+      assert.deepEqual((await driver.list(`${base}/a`)).sort(), ['deeper', 'one', 'two']);
+      assert.deepEqual((await driver.list(base)).sort(), ['a', 'b']);
+    });
+
+    it('remove takes a file or everything under a prefix; removing what is absent is no error', async () => {
+      const base = fresh();
+      await driver.writeAtomic(`${base}/keep`, 'k');
+      await driver.writeAtomic(`${base}/file`, 'f');
+      await driver.writeAtomic(`${base}/dir/x`, 'x');
+      await driver.writeAtomic(`${base}/dir/sub/y`, 'y');
+      await driver.remove(`${base}/file`);
+      await driver.remove(`${base}/dir`);
+      await driver.remove(`${base}/never-there`);
+      assert.equal(await driver.read(`${base}/file`), undefined);
+      assert.equal(await driver.read(`${base}/dir/sub/y`), undefined);
+      assert.deepEqual(await driver.list(base), ['keep']);
+    });
+
+    it('readStream: the whole object, or an inclusive byte range of it', async () => {
+      const key = `${fresh()}/blob`;
+      const bytes = binary(300_000, 3);
+      await driver.writeAtomic(key, bytes);
+      assert.deepEqual(await collect(driver.readStream(key)), bytes);
+      for (const [start, end] of [
+        [0, 0],
+        [1, 1],
+        [10, 99_999],
+        [299_999, 299_999],
+        [65_535, 65_537],
+      ] as const) {
+        assert.deepEqual(await collect(driver.readStream(key, { start, end })), bytes.subarray(start, end + 1), `bytes ${start}-${end}`);
+      }
+    });
+
+    it('readStream of an absent object fails as a stream, not by throwing', async () => {
+      const stream = driver.readStream(`${fresh()}/absent`);
+      await assert.rejects(collect(stream));
+    });
+
+    it('createExclusive: of ten at once exactly one wins, and what is stored is the winner\'s', async () => {
+      const key = `${fresh()}/lock`;
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, index) => driver.createExclusive(key, `holder ${index}`)));
+      const winners = outcomes.flatMap((won, index) => (won ? [index] : []));
+      assert.equal(winners.length, 1);
+      assert.equal((await driver.read(key))?.toString(), `holder ${winners[0]}`);
+      assert.equal(await driver.createExclusive(key, 'late'), false);
+      await driver.remove(key);
+      assert.equal(await driver.createExclusive(key, 'after release'), true);
+    });
+
+    it('commit gives the content its home and leaves the source; a home that exists is kept as it is', async () => {
+      const base = fresh();
+      const bytes = binary(50_000, 11);
+      await driver.writeAtomic(`${base}/uploads/session/data`, bytes);
+      await driver.commit(`${base}/uploads/session/data`, `${base}/blobs/home`);
+      assert.deepEqual(await driver.read(`${base}/blobs/home`), bytes);
+      assert.deepEqual(await driver.read(`${base}/uploads/session/data`), bytes, 'the source stays until its caller removes it');
+      await driver.writeAtomic(`${base}/uploads/other/data`, bytes);
+      await driver.commit(`${base}/uploads/other/data`, `${base}/blobs/home`);
+      assert.deepEqual(await driver.read(`${base}/blobs/home`), bytes);
+    });
+
+    it('keys that could leave the store are refused, and nothing is written', async () => {
+      const base = fresh();
+      for (const key of [`${base}/../escaped`, `${base}//double`, '../outside', `${base}/`]) {
+        await assert.rejects(driver.writeAtomic(key, 'x'), `writeAtomic(${JSON.stringify(key)})`);
+        await assert.rejects(driver.read(key), `read(${JSON.stringify(key)})`);
+      }
+      assert.deepEqual(await driver.list(base), []);
+    });
+
+    if (capabilities.positionedWrites) {
+      it('writeStreamAt appends at an offset, tells its progress, and a failed chunk is cut back to where it began', async () => {
+        const key = `${fresh()}/upload`;
+        const first = binary(100_000, 1);
+        const second = binary(70_000, 2);
+        const seen: number[] = [];
+        assert.equal(await driver.writeStreamAt(key, 0, Readable.from([first.subarray(0, 40_000), first.subarray(40_000)]), { onChunk: (chunk) => seen.push(chunk.length) }), first.length);
+        assert.deepEqual(seen, [40_000, 60_000]);
+        assert.equal(await driver.writeStreamAt(key, first.length, Readable.from([second])), second.length);
+        assert.deepEqual(await driver.read(key), Buffer.concat([first, second]));
+        const failing = Readable.from(
+          (async function* () {
+            yield binary(10_000, 9);
+            throw new Error('client went away');
+          })(),
+        );
+        await assert.rejects(driver.writeStreamAt(key, first.length + second.length, failing), /client went away/);
+        assert.equal((await driver.stat(key))?.size, first.length + second.length, 'the broken chunk is not part of the data');
+        await driver.truncate(key, 10);
+        assert.deepEqual(await driver.read(key), first.subarray(0, 10));
+      });
+    }
+
+    if (capabilities.touch) {
+      it('touch marks a file used now, and says false for a file that is not there', async () => {
+        const key = `${fresh()}/used`;
+        assert.equal(await driver.touch(key), false);
+        await driver.writeAtomic(key, 'x');
+        const before = (await driver.stat(key))?.modifiedMs ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(await driver.touch(key), true);
+        assert.ok(((await driver.stat(key))?.modifiedMs ?? 0) > before);
+      });
+    }
+
+    if (capabilities.renamesDirectories) {
+      it('rename moves a whole directory at once, and refuses a target that is not empty', async () => {
+        const base = fresh();
+        await driver.writeAtomic(`${base}/from/a`, 'a');
+        await driver.writeAtomic(`${base}/from/sub/b`, 'b');
+        await driver.rename(`${base}/from`, `${base}/to`);
+        assert.equal((await driver.read(`${base}/to/sub/b`))?.toString(), 'b');
+        assert.deepEqual(await driver.list(`${base}/from`), []);
+        await driver.writeAtomic(`${base}/other/c`, 'c');
+        await assert.rejects(driver.rename(`${base}/other`, `${base}/to`));
+      });
+    }
+  });
+}
