@@ -4,7 +4,7 @@ import { FilesystemDriver } from '../../src/storage/filesystem/fs-driver.js';
 import { tempDir } from '../helpers/porthole-process.js';
 import { driverSuite, type DriverCapabilities } from './testing/driver-suite.js';
 
-const everything: DriverCapabilities = { positionedWrites: true, touch: true, renamesDirectories: true };
+const everything: DriverCapabilities = { positionedWrites: true, touch: true, renamesDirectories: true, followsGrowingFiles: true };
 
 for (const zeroCopy of [true, false]) {
   driverSuite(

@@ -10,7 +10,9 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { Driver } from '../../../src/storage/driver.js';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Driver, GrowingFile } from '../../../src/storage/driver.js';
 
 export interface DriverUnderTest {
   driver: Driver;
@@ -26,6 +28,35 @@ export interface DriverCapabilities {
   touch: boolean;
   /** rename moves a whole directory. */
   renamesDirectories: boolean;
+  /** followStream reads a file that writeStreamAt is still filling. */
+  followsGrowingFiles: boolean;
+}
+
+/** A file that the test fills through the driver's writeStreamAt, told as a GrowingFile. */
+class FilledFile implements GrowingFile {
+  written = 0;
+  error: Error | undefined;
+  done = false;
+  private wake: () => void = () => undefined;
+  private next = this.fresh();
+
+  constructor(public where: string) {}
+
+  private fresh(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  announce(): void {
+    const wake = this.wake;
+    this.next = this.fresh();
+    wake();
+  }
+
+  path = (): string => this.where;
+  available = (): number => this.written;
+  failure = (): Error | undefined => this.error;
+  complete = (): boolean => this.done || this.error !== undefined;
+  changed = (): Promise<void> => this.next;
 }
 
 /** Every byte value, and then some: what a blob may hold. */
@@ -198,6 +229,52 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         assert.equal((await driver.stat(key))?.size, first.length + second.length, 'the broken chunk is not part of the data');
         await driver.truncate(key, 10);
         assert.deepEqual(await driver.read(key), first.subarray(0, 10));
+      });
+    }
+
+    if (capabilities.followsGrowingFiles) {
+      it('followStream reads a file as it is written, across its move to its final place, and fails with the writer', async () => {
+        const base = fresh();
+        const parts = [binary(30_000, 1), binary(50_000, 2), binary(20_000, 3)];
+        const whole = Buffer.concat(parts);
+        const file = new FilledFile(`${base}/uploads/data`);
+        const body = new PassThrough();
+        const writing = driver.writeStreamAt(file.where, 0, body, {
+          onWritten: (written) => {
+            file.written = written;
+            file.announce();
+          },
+        });
+        const reading = collect(driver.followStream(file, { start: 10, end: whole.length - 1 }));
+        for (const part of parts) {
+          body.write(part);
+          await sleep(10);
+        }
+        body.end();
+        await writing;
+        await driver.commit(file.where, `${base}/blobs/home`);
+        file.where = `${base}/blobs/home`;
+        await driver.remove(`${base}/uploads`);
+        file.done = true;
+        file.announce();
+        assert.deepEqual(await reading, whole.subarray(10));
+
+        const broken = new FilledFile(`${base}/uploads/broken`);
+        const brokenBody = new PassThrough();
+        const brokenWrite = driver.writeStreamAt(broken.where, 0, brokenBody, {
+          onWritten: (written) => {
+            broken.written = written;
+            broken.announce();
+          },
+        });
+        const brokenRead = collect(driver.followStream(broken, { start: 0, end: 99_999 }));
+        brokenBody.write(binary(1_000));
+        await sleep(10);
+        brokenBody.destroy(new Error('upstream went away'));
+        await assert.rejects(brokenWrite);
+        broken.error = new Error('upstream went away');
+        broken.announce();
+        await assert.rejects(brokenRead, /upstream went away/);
       });
     }
 

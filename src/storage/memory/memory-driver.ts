@@ -1,0 +1,214 @@
+import { Readable } from 'node:stream';
+import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
+import { drainChunks } from '../../runtime/drain-chunks.js';
+
+/** Bytes a read stream hands out at a time, as a disk read would. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** A file's bytes, with room to grow (appends from positioned writes). */
+interface StoredFile {
+  bytes: Buffer;
+  length: number;
+  modifiedMs: number;
+}
+
+/** An error with the code a filesystem call would have failed with, which callers check. */
+function codedError(code: 'ENOENT' | 'ENOTEMPTY', message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}
+
+/** The key's parts, refusing any that could name something outside the store (as the filesystem driver does). */
+function checkedKey(path: string): string {
+  if (path.split('/').some((part) => part === '..' || part === '' || part === '.')) throw new Error(`refusing unsafe storage path "${path}"`);
+  return path;
+}
+
+function view(file: StoredFile): Buffer {
+  return file.bytes.subarray(0, file.length);
+}
+
+/**
+ * A driver that keeps everything in this process's memory: for unit tests of the image store and
+ * of what sits on it, which need a real driver but neither a disk nor a server. It keeps the
+ * whole contract (test/storage/testing/driver-suite.ts), the filesystem's capabilities included,
+ * with directories being nothing more than the prefixes of keys, as in an object store. Nothing
+ * survives the process, so it is never offered in porthole's configuration.
+ */
+export class MemoryDriver implements Driver {
+  readonly name = 'memory';
+  private readonly files = new Map<string, StoredFile>();
+
+  async init(): Promise<void> {}
+
+  async attach(): Promise<void> {}
+
+  async read(path: string): Promise<Buffer | undefined> {
+    const file = this.files.get(checkedKey(path));
+    return file === undefined ? undefined : Buffer.from(view(file));
+  }
+
+  async writeAtomic(path: string, data: Uint8Array | string, _options?: WriteOptions): Promise<void> {
+    // A new file object replaces the old in one step: a reader holds one or the other.
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    this.files.set(checkedKey(path), { bytes, length: bytes.length, modifiedMs: Date.now() });
+  }
+
+  async createExclusive(path: string, data: string): Promise<boolean> {
+    const key = checkedKey(path);
+    if (this.files.has(key)) return false;
+    const bytes = Buffer.from(data, 'utf8');
+    this.files.set(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
+    return true;
+  }
+
+  async stat(path: string): Promise<FileInfo | undefined> {
+    const file = this.files.get(checkedKey(path));
+    return file === undefined ? undefined : { size: file.length, modifiedMs: file.modifiedMs };
+  }
+
+  async touch(path: string): Promise<boolean> {
+    const file = this.files.get(checkedKey(path));
+    if (file === undefined) return false;
+    file.modifiedMs = Date.now();
+    return true;
+  }
+
+  readStream(path: string, range?: { start: number; end: number }): Readable {
+    const files = this.files;
+    return Readable.from(
+      (async function* () {
+        const file = files.get(checkedKey(path));
+        if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
+        // The bytes as they are when reading starts: a replacement is a new file object.
+        const bytes = view(file);
+        const end = Math.min(range?.end ?? bytes.length - 1, bytes.length - 1);
+        for (let at = range?.start ?? 0; at <= end; at += READ_CHUNK_BYTES) yield Buffer.from(bytes.subarray(at, Math.min(at + READ_CHUNK_BYTES, end + 1)));
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  followStream(file: GrowingFile, range: { start: number; end: number }): Readable {
+    const files = this.files;
+    return Readable.from(
+      (async function* () {
+        let at = range.start;
+        while (at <= range.end) {
+          const failure = file.failure();
+          if (failure !== undefined) throw failure;
+          const stored = files.get(checkedKey(file.path()));
+          const until = Math.min(file.available(), range.end + 1, stored?.length ?? 0);
+          if (stored !== undefined && until > at) {
+            const next = Math.min(until, at + READ_CHUNK_BYTES);
+            yield Buffer.from(stored.bytes.subarray(at, next));
+            at = next;
+            continue;
+          }
+          if (file.complete()) {
+            if (stored === undefined) throw codedError('ENOENT', `no file at "${file.path()}"`);
+            // Complete and still short of the range: the file was never going to hold it.
+            throw new Error(`"${file.path()}" ended at ${stored.length} bytes, before byte ${range.end}`);
+          }
+          await file.changed();
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  async list(path: string): Promise<string[]> {
+    const prefix = `${checkedKey(path)}/`;
+    const names = new Set<string>();
+    for (const key of this.files.keys()) if (key.startsWith(prefix)) names.add(key.slice(prefix.length).split('/')[0] as string);
+    return [...names];
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = checkedKey(from);
+    const target = checkedKey(to);
+    const file = this.files.get(source);
+    if (file !== undefined) {
+      this.files.delete(source);
+      this.files.set(target, file);
+      return;
+    }
+    const moving = this.keysUnder(source);
+    if (moving.length === 0) throw codedError('ENOENT', `nothing at "${from}"`);
+    if (this.files.has(target) || this.keysUnder(target).length > 0) throw codedError('ENOTEMPTY', `"${to}" is not empty`);
+    for (const key of moving) {
+      this.files.set(target + key.slice(source.length), this.files.get(key) as StoredFile);
+      this.files.delete(key);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    const key = checkedKey(path);
+    this.files.delete(key);
+    for (const under of this.keysUnder(key)) this.files.delete(under);
+  }
+
+  async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
+    const key = checkedKey(path);
+    let file = this.files.get(key);
+    if (file === undefined) {
+      file = { bytes: Buffer.alloc(0), length: 0, modifiedMs: Date.now() };
+      this.files.set(key, file);
+    }
+    const target = file;
+    // As the filesystem driver's ftruncate: bytes past the offset go, a gap up to it reads as zeros.
+    if (target.length < offset) {
+      this.grow(target, offset);
+      target.bytes.fill(0, target.length, offset);
+    }
+    target.length = offset;
+    let written = 0;
+    try {
+      await drainChunks(source, (chunk) => {
+        watch.onChunk?.(chunk);
+        this.grow(target, offset + written + chunk.length);
+        chunk.copy(target.bytes, offset + written);
+        written += chunk.length;
+        target.length = offset + written;
+        target.modifiedMs = Date.now();
+        watch.onWritten?.(written);
+      });
+      return written;
+    } catch (err) {
+      target.length = offset;
+      throw err;
+    }
+  }
+
+  async commit(from: string, to: string): Promise<void> {
+    const target = checkedKey(to);
+    if (this.files.has(target)) return;
+    const file = this.files.get(checkedKey(from));
+    if (file === undefined) throw codedError('ENOENT', `no file at "${from}"`);
+    const bytes = Buffer.from(view(file));
+    this.files.set(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const file = this.files.get(checkedKey(path));
+    if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
+    if (size > file.length) {
+      this.grow(file, size);
+      file.bytes.fill(0, file.length, size);
+    }
+    file.length = size;
+    file.modifiedMs = Date.now();
+  }
+
+  private keysUnder(prefix: string): string[] {
+    const start = `${prefix}/`;
+    return [...this.files.keys()].filter((key) => key.startsWith(start));
+  }
+
+  /** Room for `size` bytes, doubling as a disk file's appends would not need to. */
+  private grow(file: StoredFile, size: number): void {
+    if (file.bytes.length >= size) return;
+    const grown = Buffer.alloc(Math.max(size, file.bytes.length * 2, 4096));
+    file.bytes.copy(grown, 0, 0, file.length);
+    file.bytes = grown;
+  }
+}
