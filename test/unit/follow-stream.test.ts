@@ -4,38 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
-import type { GrowingFile } from '../../src/storage/driver.js';
 import { FilesystemDriver } from '../../src/storage/filesystem/fs-driver.js';
-
-/** A GrowingFile whose state the test sets by hand, announcing each change. */
-class HandFedFile implements GrowingFile {
-  written = 0;
-  error: Error | undefined;
-  done = false;
-  where: string;
-  private wake: () => void = () => undefined;
-  private next = this.fresh();
-
-  constructor(path: string) {
-    this.where = path;
-  }
-
-  private fresh(): Promise<void> {
-    return new Promise((resolve) => (this.wake = resolve));
-  }
-
-  announce(): void {
-    const wake = this.wake;
-    this.next = this.fresh();
-    wake();
-  }
-
-  path = () => this.where;
-  available = () => this.written;
-  failure = () => this.error;
-  complete = () => this.done || this.error !== undefined;
-  changed = () => this.next;
-}
+import { HandFedFile } from '../helpers/hand-fed-file.js';
 
 /** Everything a stream gives until it ends or fails (bounded, so that a hang fails the test). */
 async function drain(stream: Readable): Promise<{ bytes: Buffer; error?: Error }> {

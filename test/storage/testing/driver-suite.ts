@@ -12,7 +12,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Driver, GrowingFile } from '../../../src/storage/driver.js';
+import type { Driver } from '../../../src/storage/driver.js';
+import { HandFedFile } from '../../helpers/hand-fed-file.js';
 
 export interface DriverUnderTest {
   driver: Driver;
@@ -32,31 +33,14 @@ export interface DriverCapabilities {
   followsGrowingFiles: boolean;
 }
 
-/** A file that the test fills through the driver's writeStreamAt, told as a GrowingFile. */
-class FilledFile implements GrowingFile {
-  written = 0;
-  error: Error | undefined;
-  done = false;
-  private wake: () => void = () => undefined;
-  private next = this.fresh();
-
-  constructor(public where: string) {}
-
-  private fresh(): Promise<void> {
-    return new Promise((resolve) => (this.wake = resolve));
-  }
-
-  announce(): void {
-    const wake = this.wake;
-    this.next = this.fresh();
-    wake();
-  }
-
-  path = (): string => this.where;
-  available = (): number => this.written;
-  failure = (): Error | undefined => this.error;
-  complete = (): boolean => this.done || this.error !== undefined;
-  changed = (): Promise<void> => this.next;
+/** `body` written through the driver into `file`'s place from its start, each step told to the file's followers. */
+function fill(driver: Driver, file: HandFedFile, body: Readable): Promise<number> {
+  return driver.writeStreamAt(file.where, 0, body, {
+    onWritten: (written) => {
+      file.written = written;
+      file.announce();
+    },
+  });
 }
 
 /** Every byte value, and then some: what a blob may hold. */
@@ -237,14 +221,9 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         const base = fresh();
         const parts = [binary(30_000, 1), binary(50_000, 2), binary(20_000, 3)];
         const whole = Buffer.concat(parts);
-        const file = new FilledFile(`${base}/uploads/data`);
+        const file = new HandFedFile(`${base}/uploads/data`);
         const body = new PassThrough();
-        const writing = driver.writeStreamAt(file.where, 0, body, {
-          onWritten: (written) => {
-            file.written = written;
-            file.announce();
-          },
-        });
+        const writing = fill(driver, file, body);
         const reading = collect(driver.followStream(file, { start: 10, end: whole.length - 1 }));
         for (const part of parts) {
           body.write(part);
@@ -259,14 +238,9 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         file.announce();
         assert.deepEqual(await reading, whole.subarray(10));
 
-        const broken = new FilledFile(`${base}/uploads/broken`);
+        const broken = new HandFedFile(`${base}/uploads/broken`);
         const brokenBody = new PassThrough();
-        const brokenWrite = driver.writeStreamAt(broken.where, 0, brokenBody, {
-          onWritten: (written) => {
-            broken.written = written;
-            broken.announce();
-          },
-        });
+        const brokenWrite = fill(driver, broken, brokenBody);
         const brokenRead = collect(driver.followStream(broken, { start: 0, end: 99_999 }));
         brokenBody.write(binary(1_000));
         await sleep(10);
