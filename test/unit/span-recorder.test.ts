@@ -245,6 +245,22 @@ describe("porthole's tracer", () => {
     assert.deepEqual(given.startTime, [1_700_000_000, 123_500_000]);
   });
 
+  test('times after the start: measured from it on the monotonic clock, or, for a start the caller gave, taken from the wall clock', async () => {
+    const { recorder } = recorderAt(1);
+    const measured = recorder.startSpan('measured', {}, ROOT_CONTEXT) as RecordedSpan;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    measured.end();
+    const lengthMs = measured.duration[0] * 1000 + measured.duration[1] / 1e6;
+    assert.ok(lengthMs >= 29 && lengthMs < 1_000, `a 30 ms span measured ${lengthMs} ms`);
+    const past = recorder.startSpan('past', { startTime: Date.now() - 5_000 }, ROOT_CONTEXT) as RecordedSpan;
+    past.end();
+    const pastMs = past.duration[0] * 1000 + past.duration[1] / 1e6;
+    assert.ok(pastMs >= 4_990 && pastMs < 6_000, `a span dated 5 s back lasts ${pastMs} ms`);
+    const endless = recorder.startSpan('null end', {}, ROOT_CONTEXT) as RecordedSpan;
+    endless.end(null as unknown as undefined);
+    assert.equal(endless.ended, true, 'end(null) ends the span now, as the SDK does');
+  });
+
   test('startActiveSpan runs its function with the span current, and returns what it returns', () => {
     const { recorder } = recorderAt(1);
     let inside: Span | undefined;

@@ -73,7 +73,7 @@ export function tracedStore(store: LocalCache, tracing: Tracing): LocalCache {
   for (const property of storeProperties(store)) {
     const value: unknown = Reflect.get(store, property);
     if (typeof value !== 'function') {
-      Object.defineProperty(traced, property, { get: () => Reflect.get(store, property), enumerable: true });
+      Object.defineProperty(traced, property, { get: () => Reflect.get(store, property), set: (value: unknown) => Reflect.set(store, property, value), enumerable: true });
       continue;
     }
     const operation = value as (...args: unknown[]) => Promise<unknown>;

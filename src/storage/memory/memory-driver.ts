@@ -13,7 +13,7 @@ interface StoredFile {
 }
 
 /** An error with the code a filesystem call would have failed with, which callers check. */
-function codedError(code: 'ENOENT' | 'ENOTEMPTY', message: string): NodeJS.ErrnoException {
+function codedError(code: 'ENOENT' | 'ENOTEMPTY' | 'EISDIR', message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
@@ -37,6 +37,11 @@ function view(file: StoredFile): Buffer {
 export class MemoryDriver implements Driver {
   readonly name = 'memory';
   private readonly files = new Map<string, StoredFile>();
+  /**
+   * When each directory (a prefix of keys) last gained or lost an entry, as a filesystem keeps a
+   * directory's modification time: the image store's tag lists use it to know their cache is stale.
+   */
+  private readonly directoryTimes = new Map<string, number>();
 
   async init(): Promise<void> {}
 
@@ -50,20 +55,24 @@ export class MemoryDriver implements Driver {
   async writeAtomic(path: string, data: Uint8Array | string, _options?: WriteOptions): Promise<void> {
     // A new file object replaces the old in one step: a reader holds one or the other.
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-    this.files.set(checkedKey(path), { bytes, length: bytes.length, modifiedMs: Date.now() });
+    this.place(checkedKey(path), { bytes, length: bytes.length, modifiedMs: Date.now() });
   }
 
   async createExclusive(path: string, data: string): Promise<boolean> {
     const key = checkedKey(path);
     if (this.files.has(key)) return false;
     const bytes = Buffer.from(data, 'utf8');
-    this.files.set(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
+    this.place(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
     return true;
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
-    const file = this.files.get(checkedKey(path));
-    return file === undefined ? undefined : { size: file.length, modifiedMs: file.modifiedMs };
+    const key = checkedKey(path);
+    const file = this.files.get(key);
+    if (file !== undefined) return { size: file.length, modifiedMs: file.modifiedMs };
+    // A directory: there while something is under it, as in an object store.
+    if (this.keysUnder(key).length === 0) return undefined;
+    return { size: 0, modifiedMs: this.directoryTimes.get(key) ?? 0 };
   }
 
   async touch(path: string): Promise<boolean> {
@@ -128,23 +137,24 @@ export class MemoryDriver implements Driver {
     const target = checkedKey(to);
     const file = this.files.get(source);
     if (file !== undefined) {
-      this.files.delete(source);
-      this.files.set(target, file);
+      if (this.keysUnder(target).length > 0) throw codedError('EISDIR', `"${to}" is a directory`);
+      this.forget(source);
+      this.place(target, file);
       return;
     }
     const moving = this.keysUnder(source);
     if (moving.length === 0) throw codedError('ENOENT', `nothing at "${from}"`);
     if (this.files.has(target) || this.keysUnder(target).length > 0) throw codedError('ENOTEMPTY', `"${to}" is not empty`);
     for (const key of moving) {
-      this.files.set(target + key.slice(source.length), this.files.get(key) as StoredFile);
-      this.files.delete(key);
+      this.place(target + key.slice(source.length), this.files.get(key) as StoredFile);
+      this.forget(key);
     }
   }
 
   async remove(path: string): Promise<void> {
     const key = checkedKey(path);
-    this.files.delete(key);
-    for (const under of this.keysUnder(key)) this.files.delete(under);
+    this.forget(key);
+    for (const under of this.keysUnder(key)) this.forget(under);
   }
 
   async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
@@ -152,7 +162,7 @@ export class MemoryDriver implements Driver {
     let file = this.files.get(key);
     if (file === undefined) {
       file = { bytes: Buffer.alloc(0), length: 0, modifiedMs: Date.now() };
-      this.files.set(key, file);
+      this.place(key, file);
     }
     const target = file;
     // As the filesystem driver's ftruncate: bytes past the offset go, a gap up to it reads as zeros.
@@ -185,7 +195,7 @@ export class MemoryDriver implements Driver {
     const file = this.files.get(checkedKey(from));
     if (file === undefined) throw codedError('ENOENT', `no file at "${from}"`);
     const bytes = Buffer.from(view(file));
-    this.files.set(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
+    this.place(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -197,6 +207,25 @@ export class MemoryDriver implements Driver {
     }
     file.length = size;
     file.modifiedMs = Date.now();
+  }
+
+  /** Stores `file` at `key`, and dates the directories above it as changed (an entry came or was replaced). */
+  private place(key: string, file: StoredFile): void {
+    this.files.set(key, file);
+    this.directoriesChanged(key);
+  }
+
+  private forget(key: string): void {
+    if (this.files.delete(key)) this.directoriesChanged(key);
+  }
+
+  /**
+   * Every directory above `key`, not only its own: a filesystem dates only the one whose entries
+   * changed, and a later time on the others can only make a cache look stale a little more often.
+   */
+  private directoriesChanged(key: string): void {
+    const now = Date.now();
+    for (let slash = key.lastIndexOf('/'); slash > 0; slash = key.lastIndexOf('/', slash - 1)) this.directoryTimes.set(key.slice(0, slash), now);
   }
 
   private keysUnder(prefix: string): string[] {

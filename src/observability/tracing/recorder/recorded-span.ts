@@ -15,7 +15,7 @@ import { isAttributeValue, type InstrumentationScope } from '@opentelemetry/core
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-node';
 import { ATTR_EXCEPTION_MESSAGE, ATTR_EXCEPTION_STACKTRACE, ATTR_EXCEPTION_TYPE } from '@opentelemetry/semantic-conventions';
-import { hrBefore, hrDuration, hrTimeOf } from './span-clock.js';
+import { hrBefore, hrDuration, SpanClock } from './span-clock.js';
 
 /** The OpenTelemetry SDK's default span limits, which porthole keeps: beyond them, items are counted as dropped. */
 export const SPAN_LIMITS = { attributes: 128, events: 128, links: 128, attributesPerEvent: 128, attributesPerLink: 128 } as const;
@@ -46,7 +46,7 @@ function copyAttributes(into: Attributes, input: Attributes, limit: number, held
     // Strings, numbers and booleans (nearly every attribute) without the call that checks arrays.
     const type = typeof value;
     if (type !== 'string' && type !== 'number' && type !== 'boolean' && !isAttributeValue(value)) continue;
-    if (!(key in into)) {
+    if (!Object.hasOwn(into, key)) {
       if (held >= limit) {
         dropped += 1;
         continue;
@@ -104,6 +104,7 @@ export class RecordedSpan implements Span, ReadableSpan {
   droppedEventsCount = 0;
   droppedLinksCount = 0;
   private readonly context: SpanContext;
+  private readonly clock: SpanClock;
   private attributeCount: number;
 
   constructor(
@@ -114,7 +115,8 @@ export class RecordedSpan implements Span, ReadableSpan {
     this.kind = start.kind;
     this.context = start.context;
     this.parentSpanContext = start.parent;
-    this.startTime = hrTimeOf(start.startTime);
+    this.clock = new SpanClock(start.startTime);
+    this.startTime = this.clock.start;
     const { attributes, dropped } = limitedAttributes(start.attributes, SPAN_LIMITS.attributes);
     this.attributes = attributes;
     this.droppedAttributesCount = dropped;
@@ -171,7 +173,8 @@ export class RecordedSpan implements Span, ReadableSpan {
     if (this.ended) return this;
     const timeGiven = attributesOrTime instanceof Date || typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime);
     const { attributes, dropped } = limitedAttributes(timeGiven ? undefined : (attributesOrTime as Attributes | undefined), SPAN_LIMITS.attributesPerEvent);
-    const event: TimedEvent = { name, attributes, time: hrTimeOf(timeGiven ? (attributesOrTime as TimeInput) : time), droppedAttributesCount: dropped };
+    // As the SDK has it: with two times given, the second is the event's.
+    const event: TimedEvent = { name, attributes, time: this.clock.at(timeGiven ? (time ?? (attributesOrTime as TimeInput)) : time), droppedAttributesCount: dropped };
     // As the SDK does: past the limit the oldest event gives way.
     if (this.events.length >= SPAN_LIMITS.events) {
       this.events.shift();
@@ -183,8 +186,12 @@ export class RecordedSpan implements Span, ReadableSpan {
 
   addLink(link: Link): this {
     if (this.ended) return this;
-    if (this.links.length >= SPAN_LIMITS.links) this.droppedLinksCount += 1;
-    else this.links.push(limitedLink(link));
+    // As the SDK does: past the limit the oldest link gives way.
+    if (this.links.length >= SPAN_LIMITS.links) {
+      this.links.shift();
+      this.droppedLinksCount += 1;
+    }
+    this.links.push(limitedLink(link));
     return this;
   }
 
@@ -220,7 +227,7 @@ export class RecordedSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
-    const end = hrTimeOf(endTime);
+    const end = this.clock.at(endTime);
     // An end given before the start (a caller's clock) makes a span of no length, not a negative one.
     this.endTime = hrBefore(end, this.startTime) ? this.startTime : end;
     this.ended = true;

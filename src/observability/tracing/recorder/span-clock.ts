@@ -1,26 +1,39 @@
 import type { HrTime, TimeInput } from '@opentelemetry/api';
-import { timeInputToHrTime } from '@opentelemetry/core';
+import { addHrTimes, millisToHrTime, timeInputToHrTime } from '@opentelemetry/core';
 
 const NANOS_PER_SECOND = 1_000_000_000;
-const NANOS_PER_MILLI = 1_000_000;
 
-// performance.timeOrigin in whole seconds and nanoseconds, taken apart once: adding the small
-// performance.now() to it in nanoseconds keeps a span's times exact to the nanosecond, which one
-// double of epoch milliseconds (about 0.25 µs apart today) would not.
-const originMillis = performance.timeOrigin;
-const originSeconds = Math.floor(originMillis / 1000);
-const originNanos = Math.round((originMillis - originSeconds * 1000) * NANOS_PER_MILLI);
+/**
+ * A span's times, as the SDK takes them: the start from the wall clock (Date.now(), or what the
+ * caller gave), every later time as the start plus what the monotonic clock measured since, so
+ * that a duration is exact and the times agree with other services' wall clocks. The monotonic
+ * clock alone (performance.timeOrigin + performance.now()) drifts from the wall clock as a
+ * process runs; a span started from a wall-clock time the caller gave ends at Date.now(), as the
+ * SDK's do, since there is no monotonic reading of its start to measure from.
+ */
+export class SpanClock {
+  readonly start: HrTime;
+  private readonly monotonicAtStart = performance.now();
+  /** What to add to a performance.now() reading for epoch milliseconds, per this span's start. */
+  private readonly monotonicToEpoch: number;
+  private readonly startGiven: boolean;
 
-/** Now, as OpenTelemetry's [seconds, nanoseconds] since the epoch, from the monotonic clock. */
-export function hrNow(): HrTime {
-  const nanos = originNanos + Math.round(performance.now() * NANOS_PER_MILLI);
-  const carried = Math.floor(nanos / NANOS_PER_SECOND);
-  return [originSeconds + carried, nanos - carried * NANOS_PER_SECOND];
-}
+  constructor(startTime: TimeInput | undefined | null) {
+    const wallMs = Date.now();
+    this.monotonicToEpoch = wallMs - this.monotonicAtStart;
+    this.startGiven = startTime !== undefined && startTime !== null;
+    this.start = this.startGiven ? this.at(startTime as TimeInput) : millisToHrTime(wallMs);
+  }
 
-/** A time a caller gave (epoch or performance milliseconds, a Date, an HrTime), or now. */
-export function hrTimeOf(input: TimeInput | undefined): HrTime {
-  return input === undefined ? hrNow() : timeInputToHrTime(input);
+  /** A time a caller gave (epoch or performance milliseconds, a Date, an HrTime), or now. */
+  at(input: TimeInput | undefined | null): HrTime {
+    if (input === undefined || input === null) {
+      return this.startGiven ? millisToHrTime(Date.now()) : addHrTimes(this.start, millisToHrTime(performance.now() - this.monotonicAtStart));
+    }
+    // A performance.now() reading (as OpenTelemetry tells them apart: below half the time origin).
+    if (typeof input === 'number' && input < performance.timeOrigin / 2) return millisToHrTime(input + this.monotonicToEpoch);
+    return timeInputToHrTime(input);
+  }
 }
 
 /** `end` minus `start`, never negative. */

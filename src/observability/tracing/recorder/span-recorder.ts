@@ -63,7 +63,7 @@ export class SpanRecorder implements Tracer, SpanOwner {
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
     const fn = rest[rest.length - 1] as F;
     const options = rest.length > 1 ? (rest[0] as SpanOptions) : {};
-    const parent = rest.length > 2 ? (rest[1] as Context) : contextApi.active();
+    const parent = (rest.length > 2 ? (rest[1] as Context | undefined) : undefined) ?? contextApi.active();
     const span = this.startSpan(name, options, parent);
     return contextApi.with(trace.setSpan(parent, span), () => fn(span) as ReturnType<F>);
   }
