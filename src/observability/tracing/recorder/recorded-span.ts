@@ -37,15 +37,20 @@ export interface RecordedSpanStart {
   links: Link[] | undefined;
 }
 
-/** Valid attributes of `input` copied into `into`, up to `limit` keys in all; returns how many were left out for the limit. */
+/** A string, number or boolean: nearly every attribute, and valid as it is. */
+function isScalar(value: unknown): value is string | number | boolean {
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean';
+}
+
+/** Valid attributes of `input` copied into `into`, up to `limit` keys in all; returns how many `into` holds, and how many were left out for the limit. */
 function copyAttributes(into: Attributes, input: Attributes, limit: number, held: number): { held: number; dropped: number } {
   let dropped = 0;
   for (const key in input) {
     const value = input[key];
     if (value === undefined || value === null || key === '') continue;
-    // Strings, numbers and booleans (nearly every attribute) without the call that checks arrays.
-    const type = typeof value;
-    if (type !== 'string' && type !== 'number' && type !== 'boolean' && !isAttributeValue(value)) continue;
+    // Scalars without the call that checks arrays.
+    if (!isScalar(value) && !isAttributeValue(value)) continue;
     if (!Object.hasOwn(into, key)) {
       if (held >= limit) {
         dropped += 1;
@@ -58,22 +63,23 @@ function copyAttributes(into: Attributes, input: Attributes, limit: number, held
   return { held, dropped };
 }
 
-/** Whether `attributes` can be kept as they are: within the limit, every key and value valid, no array (those are copied). */
-function adoptable(attributes: Attributes): boolean {
+/**
+ * How many attributes `attributes` holds when it can be kept as it is (within the limit, every key
+ * non-empty and every value a scalar; arrays are copied), else undefined.
+ */
+function adoptableCount(attributes: Attributes): number | undefined {
   let count = 0;
   for (const key in attributes) {
-    const value = attributes[key];
-    const type = typeof value;
-    if (key === '' || (type !== 'string' && type !== 'number' && type !== 'boolean')) return false;
+    if (key === '' || !isScalar(attributes[key])) return undefined;
     count += 1;
   }
-  return count <= SPAN_LIMITS.attributes;
+  return count <= SPAN_LIMITS.attributes ? count : undefined;
 }
 
-function limitedAttributes(input: Attributes | undefined, limit: number): { attributes: Attributes; dropped: number } {
+function limitedAttributes(input: Attributes | undefined, limit: number): { attributes: Attributes; held: number; dropped: number } {
   const attributes: Attributes = {};
-  if (input === undefined) return { attributes, dropped: 0 };
-  return { attributes, dropped: copyAttributes(attributes, input, limit, 0).dropped };
+  if (input === undefined) return { attributes, held: 0, dropped: 0 };
+  return { attributes, ...copyAttributes(attributes, input, limit, 0) };
 }
 
 function limitedLink(link: Link): Link {
@@ -86,8 +92,9 @@ function limitedLink(link: Link): Link {
  * A span that is being recorded, and once ended what the export reads of it (the SDK's
  * ReadableSpan shape, which span-encoding.ts writes). It keeps to what the OpenTelemetry
  * specification asks of a span (attribute validity and limits, status precedence, one end,
- * nothing changed after it) with one object and the attributes' own record: the SDK's span
- * was the largest share of what tracing cost per request.
+ * nothing changed after it) with one object and the attributes' own record. In a loop it costs
+ * 1.3 to 3.5 µs a request less than the SDK's span (bench:tracing's two floors), less than was
+ * hoped when it was written.
  */
 export class RecordedSpan implements Span, ReadableSpan {
   name: string;
@@ -117,10 +124,10 @@ export class RecordedSpan implements Span, ReadableSpan {
     this.parentSpanContext = start.parent;
     this.clock = new SpanClock(start.startTime);
     this.startTime = this.clock.start;
-    const { attributes, dropped } = limitedAttributes(start.attributes, SPAN_LIMITS.attributes);
+    const { attributes, held, dropped } = limitedAttributes(start.attributes, SPAN_LIMITS.attributes);
     this.attributes = attributes;
     this.droppedAttributesCount = dropped;
-    this.attributeCount = Object.keys(attributes).length;
+    this.attributeCount = held;
     if (start.links !== undefined) this.addLinks(start.links);
   }
 
@@ -163,9 +170,10 @@ export class RecordedSpan implements Span, ReadableSpan {
    * has no attributes yet keeps that object instead of copying it, once its values are checked.
    */
   takeAttributes(attributes: Attributes): this {
-    if (this.ended || this.attributeCount !== 0 || !adoptable(attributes)) return this.setAttributes(attributes);
+    const count = this.ended || this.attributeCount !== 0 ? undefined : adoptableCount(attributes);
+    if (count === undefined) return this.setAttributes(attributes);
     this.attributes = attributes;
-    this.attributeCount = Object.keys(attributes).length;
+    this.attributeCount = count;
     return this;
   }
 

@@ -20,9 +20,9 @@ export interface SpanRecorderOptions {
 /**
  * porthole's OpenTelemetry tracer: the API's Tracer, making RecordedSpans for sampled spans and
  * the API's non-recording span (which only carries the trace on, to upstreams) for the rest.
- * It stands in for the SDK's tracer provider, which cost more per span than porthole could
- * afford at samplingProb 1 (bench:tracing); contexts, propagation and the semantic conventions
- * are still OpenTelemetry's own.
+ * It stands in for the SDK's tracer provider, written to make samplingProb 1 cheaper
+ * (bench:tracing's floors show the two 1.3 to 3.5 µs a request apart); contexts, propagation and
+ * the semantic conventions are still OpenTelemetry's own.
  */
 export class SpanRecorder implements Tracer, SpanOwner {
   readonly resource: Resource;
