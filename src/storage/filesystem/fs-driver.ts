@@ -11,6 +11,7 @@ import { droppedShortLived } from '../../runtime/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
 import { ensureDirectory } from './ensure-directory.js';
 import { fsyncPath } from './fsync-path.js';
+import { checkedStorageKey } from '../storage-key.js';
 
 const openFd = promisify(openCallback);
 const ftruncateFd = promisify(ftruncate);
@@ -49,10 +50,7 @@ export class FilesystemDriver implements Driver {
   }
 
   private full(path: string): string {
-    // Keys come from the image store, built only from validated names and digests; this check
-    // is a second line of defence so a bug there can never reach outside the root.
-    if (path.split('/').some((part) => part === '..' || part === '')) throw new Error(`refusing unsafe storage path "${path}"`);
-    return join(this.root, ...path.split('/'));
+    return join(this.root, ...checkedStorageKey(path).split('/'));
   }
 
   read(path: string): Promise<Buffer | undefined> {

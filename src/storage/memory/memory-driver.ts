@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
+import { checkedStorageKey } from '../storage-key.js';
 
 /** Bytes a read stream hands out at a time, as a disk read would. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -15,12 +16,6 @@ interface StoredFile {
 /** An error with the code a filesystem call would have failed with, which callers check. */
 function codedError(code: 'ENOENT' | 'ENOTEMPTY' | 'EISDIR', message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
-}
-
-/** The key's parts, refusing any that could name something outside the store (as the filesystem driver does). */
-function checkedKey(path: string): string {
-  if (path.split('/').some((part) => part === '..' || part === '' || part === '.')) throw new Error(`refusing unsafe storage path "${path}"`);
-  return path;
 }
 
 function view(file: StoredFile): Buffer {
@@ -48,18 +43,18 @@ export class MemoryDriver implements Driver {
   async attach(): Promise<void> {}
 
   async read(path: string): Promise<Buffer | undefined> {
-    const file = this.files.get(checkedKey(path));
+    const file = this.files.get(checkedStorageKey(path));
     return file === undefined ? undefined : Buffer.from(view(file));
   }
 
   async writeAtomic(path: string, data: Uint8Array | string, _options?: WriteOptions): Promise<void> {
     // A new file object replaces the old in one step: a reader holds one or the other.
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-    this.place(checkedKey(path), { bytes, length: bytes.length, modifiedMs: Date.now() });
+    this.place(checkedStorageKey(path), { bytes, length: bytes.length, modifiedMs: Date.now() });
   }
 
   async createExclusive(path: string, data: string): Promise<boolean> {
-    const key = checkedKey(path);
+    const key = checkedStorageKey(path);
     if (this.files.has(key)) return false;
     const bytes = Buffer.from(data, 'utf8');
     this.place(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
@@ -67,7 +62,7 @@ export class MemoryDriver implements Driver {
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
-    const key = checkedKey(path);
+    const key = checkedStorageKey(path);
     const file = this.files.get(key);
     if (file !== undefined) return { size: file.length, modifiedMs: file.modifiedMs };
     // A directory: there while something is under it, as in an object store.
@@ -76,7 +71,7 @@ export class MemoryDriver implements Driver {
   }
 
   async touch(path: string): Promise<boolean> {
-    const file = this.files.get(checkedKey(path));
+    const file = this.files.get(checkedStorageKey(path));
     if (file === undefined) return false;
     file.modifiedMs = Date.now();
     return true;
@@ -86,7 +81,7 @@ export class MemoryDriver implements Driver {
     const files = this.files;
     return Readable.from(
       (async function* () {
-        const file = files.get(checkedKey(path));
+        const file = files.get(checkedStorageKey(path));
         if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
         // The bytes as they are when reading starts: a replacement is a new file object.
         const bytes = view(file);
@@ -105,7 +100,7 @@ export class MemoryDriver implements Driver {
         while (at <= range.end) {
           const failure = file.failure();
           if (failure !== undefined) throw failure;
-          const stored = files.get(checkedKey(file.path()));
+          const stored = files.get(checkedStorageKey(file.path()));
           const until = Math.min(file.available(), range.end + 1, stored?.length ?? 0);
           if (stored !== undefined && until > at) {
             const next = Math.min(until, at + READ_CHUNK_BYTES);
@@ -126,15 +121,15 @@ export class MemoryDriver implements Driver {
   }
 
   async list(path: string): Promise<string[]> {
-    const prefix = `${checkedKey(path)}/`;
+    const prefix = `${checkedStorageKey(path)}/`;
     const names = new Set<string>();
     for (const key of this.files.keys()) if (key.startsWith(prefix)) names.add(key.slice(prefix.length).split('/')[0] as string);
     return [...names];
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const source = checkedKey(from);
-    const target = checkedKey(to);
+    const source = checkedStorageKey(from);
+    const target = checkedStorageKey(to);
     const file = this.files.get(source);
     if (file !== undefined) {
       if (this.keysUnder(target).length > 0) throw codedError('EISDIR', `"${to}" is a directory`);
@@ -152,13 +147,13 @@ export class MemoryDriver implements Driver {
   }
 
   async remove(path: string): Promise<void> {
-    const key = checkedKey(path);
+    const key = checkedStorageKey(path);
     this.forget(key);
     for (const under of this.keysUnder(key)) this.forget(under);
   }
 
   async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
-    const key = checkedKey(path);
+    const key = checkedStorageKey(path);
     let file = this.files.get(key);
     if (file === undefined) {
       file = { bytes: Buffer.alloc(0), length: 0, modifiedMs: Date.now() };
@@ -190,16 +185,16 @@ export class MemoryDriver implements Driver {
   }
 
   async commit(from: string, to: string): Promise<void> {
-    const target = checkedKey(to);
+    const target = checkedStorageKey(to);
     if (this.files.has(target)) return;
-    const file = this.files.get(checkedKey(from));
+    const file = this.files.get(checkedStorageKey(from));
     if (file === undefined) throw codedError('ENOENT', `no file at "${from}"`);
     const bytes = Buffer.from(view(file));
     this.place(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    const file = this.files.get(checkedKey(path));
+    const file = this.files.get(checkedStorageKey(path));
     if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
     if (size > file.length) {
       this.grow(file, size);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Driver } from '../../../src/storage/driver.js';
 import { HandFedFile } from '../../helpers/hand-fed-file.js';
@@ -51,12 +52,6 @@ function binary(size: number, seed = 0): Buffer {
   const bytes = Buffer.alloc(size);
   for (let index = 0; index < size; index += 1) bytes[index] = (index * 31 + seed) & 0xff;
   return bytes;
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, capabilities: DriverCapabilities): void {
@@ -144,7 +139,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       const key = `${fresh()}/blob`;
       const bytes = binary(300_000, 3);
       await driver.writeAtomic(key, bytes);
-      assert.deepEqual(await collect(driver.readStream(key)), bytes);
+      assert.deepEqual(await buffer(driver.readStream(key)), bytes);
       for (const [start, end] of [
         [0, 0],
         [1, 1],
@@ -152,13 +147,13 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         [299_999, 299_999],
         [65_535, 65_537],
       ] as const) {
-        assert.deepEqual(await collect(driver.readStream(key, { start, end })), bytes.subarray(start, end + 1), `bytes ${start}-${end}`);
+        assert.deepEqual(await buffer(driver.readStream(key, { start, end })), bytes.subarray(start, end + 1), `bytes ${start}-${end}`);
       }
     });
 
     it('readStream of an absent object fails as a stream, not by throwing', async () => {
       const stream = driver.readStream(`${fresh()}/absent`);
-      await assert.rejects(collect(stream));
+      await assert.rejects(buffer(stream));
     });
 
     it('createExclusive: of ten at once exactly one wins, and what is stored is the winner\'s', async () => {
@@ -245,7 +240,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         // reader must find it in the file's final place.
         const shownBeforeMove = whole.length - parts[2]!.length;
         const writing = fill(driver, file, body, shownBeforeMove);
-        const reading = collect(driver.followStream(file, { start: 10, end: whole.length - 1 }));
+        const reading = buffer(driver.followStream(file, { start: 10, end: whole.length - 1 }));
         for (const part of parts) {
           body.write(part);
           await sleep(10);
@@ -263,7 +258,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         const broken = new HandFedFile(`${base}/uploads/broken`);
         const brokenBody = new PassThrough();
         const brokenWrite = fill(driver, broken, brokenBody);
-        const brokenRead = collect(driver.followStream(broken, { start: 0, end: 99_999 }));
+        const brokenRead = buffer(driver.followStream(broken, { start: 0, end: 99_999 }));
         brokenBody.write(binary(1_000));
         await sleep(10);
         brokenBody.destroy(new Error('upstream went away'));
