@@ -159,7 +159,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     },
     (err) => storageLog.error({ err }, 'upload purge failed'),
   );
-  const gauges = new StorageGauges(store, telemetry.metrics, telemetry.repoLabels, config.storage.rootDirectory);
+  const gauges = new StorageGauges(store, telemetry.metrics, telemetry.repoLabels, config.storage.driver === 'filesystem' ? config.storage.filesystem.rootDirectory : undefined);
   const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
   gauges.refresh().catch(onScanError);
   const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);

@@ -9,6 +9,8 @@ import { ImageStore } from './storage/image-store/image-store.js';
 import { InstrumentedDriver } from './storage/instrumented-driver.js';
 import type { LocalCache } from './storage/local-cache.js';
 import { StorageLocks } from './storage/storage-lock.js';
+import { createS3Client } from './storage/s3/s3-client.js';
+import { S3Driver } from './storage/s3/s3-driver.js';
 
 export interface StorageDeps {
   log: PortholeLogger;
@@ -25,19 +27,41 @@ export interface Storage {
   driver: Driver;
 }
 
+/** The configuration key that names where the storage is, and how to say where, for start-up failures and logs. */
+export function storageLocation(config: PortholeConfig): { key: string; where: string } {
+  const { s3 } = config.storage;
+  if (config.storage.driver === 's3' && s3) return { key: 'storage.s3.bucket', where: `bucket "${s3.bucket}"${s3.prefix ? ` under "${s3.prefix}/"` : ''}${s3.endpoint ? ` at ${s3.endpoint}` : ''}` };
+  return { key: 'storage.filesystem.rootDirectory', where: `"${config.storage.filesystem.rootDirectory}"` };
+}
+
+/** The driver storage.driver chooses. */
+function configuredDriver(config: PortholeConfig): Driver {
+  const { s3 } = config.storage;
+  if (config.storage.driver === 's3' && s3) {
+    const client = createS3Client({
+      region: s3.region,
+      forcePathStyle: s3.forcePathStyle,
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      ...(s3.credentials ? { credentials: s3.credentials } : {}),
+    });
+    return new S3Driver({ client, bucket: s3.bucket, partSize: s3.partSize, ...(s3.prefix ? { prefix: s3.prefix } : {}) });
+  }
+  return new FilesystemDriver(config.storage.filesystem.rootDirectory, { zeroCopy: config.storage.filesystem.sendfile });
+}
+
 /**
  * Builds the storage of a configuration, the one way: for `serve` and for every CLI job alike.
- * The filesystem image store under storage.rootDirectory; with a recorder, its driver timed for
+ * The image store on the driver storage.driver chooses; with a recorder, its driver timed for
  * metrics and watched for a full disk; the store traced (the undecorated store when tracing is off).
  */
 export function createStorage(config: PortholeConfig, deps: StorageDeps): Storage {
   const tracing = deps.tracing ?? disabledTracing;
-  const filesystem = new FilesystemDriver(config.storage.rootDirectory, { zeroCopy: config.storage.sendfile });
+  const configured = configuredDriver(config);
   const recorder = deps.recorder;
-  let driver: Driver = filesystem;
+  let driver: Driver = configured;
   if (recorder) {
     const storageFull = new StorageFullWatch(recorder.metrics.storageFull, deps.log);
-    driver = new InstrumentedDriver(filesystem, (operation, seconds, failure) => {
+    driver = new InstrumentedDriver(configured, (operation, seconds, failure) => {
       recorder.storageOperation(operation, seconds, failure !== undefined);
       storageFull.observe(operation, failure);
     });

@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
 import type { PortholeConfig } from '../config/schema.js';
-import { createStorage } from '../create-storage.js';
+import { createStorage, storageLocation } from '../create-storage.js';
+import { storageFailure } from '../storage/storage-failure.js';
 import type { Job, JobAction } from '../jobs/job.js';
 import { pushgatewayPusher } from '../jobs/pushgateway.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -33,7 +34,7 @@ export function refuseJob(action: string, message: string): never {
 async function readConfig(action: JobAction, options: JobCommandOptions, overrides: Overrides): Promise<PortholeConfig> {
   try {
     return await loadConfig(options.config, {
-      'storage.rootDirectory': options.root,
+      'storage.filesystem.rootDirectory': options.root,
       'log.level': options.logLevel,
       'jobs.pushgateway.url': options.pushgateway,
       ...overrides,
@@ -72,9 +73,10 @@ export async function runJobCommand(
   const metrics = createMetrics(new Registry(), { cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
   const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
-  await storage.store.attach().catch((err: unknown) =>
-    refuseJob(action, `storage.rootDirectory: cannot use "${config.storage.rootDirectory}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`),
-  );
+  await storage.store.attach().catch((err: unknown) => {
+    const location = storageLocation(config);
+    return refuseJob(action, `${location.key}: cannot use ${location.where} (${storageFailure(err) ?? String(err)})`);
+  });
   const gateway = config.jobs.pushgateway;
   const runner = new JobRunner({
     storage,

@@ -20,7 +20,7 @@ program
   .option('-c, --config <file>', 'YAML or JSON configuration file', process.env.PORTHOLE_CONFIG)
   .option('--address <address>', 'listen address (http.address)')
   .option('-p, --port <port>', 'listen port (http.port); 0 picks a free one')
-  .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
+  .option('--root <dir>', 'storage root directory (storage.filesystem.rootDirectory)')
   .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level)')
   .option('--log-output <path>', 'stdout, stderr or a file path (log.output)')
   .option('--metrics [port]', 'serve Prometheus metrics (extensions.metrics.enable); with a port, on their own listener (extensions.metrics.port)')
@@ -35,7 +35,7 @@ function jobCommand(name: string, description: string): Command {
     .command(name)
     .description(description)
     .option('-c, --config <file>', 'YAML or JSON configuration file', process.env.PORTHOLE_CONFIG)
-    .option('--root <dir>', 'storage root directory (storage.rootDirectory)')
+    .option('--root <dir>', 'storage root directory (storage.filesystem.rootDirectory)')
     .option('--pushgateway <url>', 'push the run\'s metrics to this Prometheus Pushgateway (jobs.pushgateway.url)')
     .option('--log-level <level>', 'panic, fatal, error, warn, info, debug or trace (log.level); log lines go to stderr');
 }

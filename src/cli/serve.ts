@@ -1,3 +1,5 @@
+import { storageFailure } from '../storage/storage-failure.js';
+import { storageLocation } from '../create-storage.js';
 import { buildApp } from '../app.js';
 import { durationMs } from '../config/durations.js';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -60,7 +62,7 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
     return await loadConfig(options.config, {
       'http.address': options.address,
       'http.port': portFlag(options.port),
-      'storage.rootDirectory': options.root,
+      'storage.filesystem.rootDirectory': options.root,
       'log.level': options.logLevel,
       'log.output': options.logOutput,
       ...metricsFlag(options.metrics),
@@ -122,20 +124,21 @@ export async function serve(options: ServeOptions): Promise<void> {
   const auditLog: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   const flushAll = () => Promise.all([logFile.flush(), auditFile?.flush()]);
 
+  const storage = storageLocation(config);
   let app;
   try {
-    app = await step('storage.rootDirectory', `preparing storage under "${config.storage.rootDirectory}"`, buildApp(config, { logger, auditor: auditLog }));
+    app = await step(storage.key, `preparing storage in ${storage.where}`, buildApp(config, { logger, auditor: auditLog }));
   } catch (err) {
     if (err instanceof ConfigError) {
       // A configured feature that cannot start (an upstream's password variable, its CA file).
       process.stderr.write(`porthole: ${err.message}\n`);
       process.exit(EXIT.badConfig);
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    // Only a filesystem error is the storage root's fault; anything else is a bug, which must
-    // surface as one (exit 1, with its stack) rather than as a configuration problem.
-    if (code === undefined) throw err;
-    refuseToStart('storage.rootDirectory', `cannot use "${config.storage.rootDirectory}" (${code})`);
+    // Only a filesystem, network or S3 error is the storage's fault; anything else is a bug,
+    // which must surface as one (exit 1, with its stack) rather than as a configuration problem.
+    const reason = storageFailure(err);
+    if (reason === undefined) throw err;
+    refuseToStart(storage.key, `cannot use ${storage.where} (${reason})`);
   }
   // The app's auditor: the same log, with every event counted (porthole_audit_events_total).
   const { server, health, metricsListener, auditor, certificate } = app;
@@ -151,11 +154,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     log.info({ address, port: metricsPort, path: metrics.prometheus.path }, 'metrics listening');
   }
   // TLS encrypts in user space, where sendfile(2) cannot reach: its downloads are always copied.
-  const copyReason = !config.storage.sendfile ? undefined : config.http.tls ? 'http.tls is set: TLS encrypts in user space, which sendfile cannot' : kernelIo().problem;
+  const copyReason = !config.storage.filesystem.sendfile ? undefined : config.http.tls ? 'http.tls is set: TLS encrypts in user space, which sendfile cannot' : kernelIo().problem;
   if (copyReason) log.warn({ reason: copyReason }, 'blob downloads are copied through user space');
-  const blobDownloads = config.storage.sendfile && !copyReason ? 'sendfile' : 'copy';
+  const blobDownloads = config.storage.filesystem.sendfile && !copyReason ? 'sendfile' : 'copy';
   const scheme = config.http.tls ? 'https' : 'http';
-  log.info({ address: config.http.address, port, scheme, root: config.storage.rootDirectory, blobDownloads }, 'porthole listening');
+  const where = config.storage.driver === 'filesystem' ? { root: config.storage.filesystem.rootDirectory } : { bucket: config.storage.s3?.bucket };
+  log.info({ address: config.http.address, port, scheme, storage: config.storage.driver, ...where, blobDownloads }, 'porthole listening');
   startupDone();
   auditor.record({ action: 'server.start', outcome: 'success', subject: SERVER_SUBJECT, detail: `${config.http.address}:${port}` });
 

@@ -32,7 +32,17 @@ export function closestKey(unknown: string, known: readonly string[]): string | 
   return best?.key;
 }
 
-/** What to suggest for an unknown key at `path` of `schema` (the path of the object holding it). */
+/**
+ * What to suggest for an unknown key at `path` of `schema` (the path of the object holding it): a
+ * key beside it, else one a level down, given with its section (`storage.rootDirectry` finds
+ * `filesystem.rootDirectory`, where that key went when storage learned to choose its driver).
+ */
 export function suggestKey(schema: z.core.$ZodType, path: readonly PropertyKey[], unknown: string): string | undefined {
-  return closestKey(unknown, keysOf(schemaAt(schema, path)));
+  const here = keysOf(schemaAt(schema, path));
+  const beside = closestKey(unknown, here);
+  if (beside !== undefined) return beside;
+  const below = here.flatMap((section) => keysOf(schemaAt(schema, [...path, section])).map((key) => ({ section, key })));
+  const found = closestKey(unknown, below.map((entry) => entry.key));
+  const entry = below.find((candidate) => candidate.key === found);
+  return entry && `${entry.section}.${entry.key}`;
 }

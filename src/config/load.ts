@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { withMovedKeys } from './moved-keys.js';
 import { ConfigError } from './config-error.js';
 import { readConfigFile } from './config-file.js';
 import { suggestKey } from './key-suggestions.js';
@@ -32,7 +33,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], schema?: z.c
 
 /** Validates a plain object (from a file, with flags already merged in) into a full config. */
 export function validateConfig(raw: unknown): PortholeConfig {
-  const result = configSchema.safeParse(raw ?? {});
+  const result = configSchema.safeParse(withMovedKeys(raw ?? {}));
   if (!result.success) throw new ConfigError(describeIssues(result.error.issues, configSchema));
   return result.data;
 }
@@ -62,5 +63,5 @@ export function withOverrides(raw: unknown, overrides: Overrides): Overrides {
 
 /** Flags override the file, and the file overrides defaults. */
 export async function loadConfig(file: string | undefined, overrides: Overrides = {}): Promise<PortholeConfig> {
-  return validateConfig(withOverrides(file ? await readConfigFile(file) : {}, overrides));
+  return validateConfig(withOverrides(file ? withMovedKeys(await readConfigFile(file)) : {}, overrides));
 }

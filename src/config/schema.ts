@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { duration } from './duration-field.js';
-import { durationMs } from './durations.js';
 import { proxySchema } from './proxy-schema.js';
 import { tracingSchema } from './tracing-schema.js';
 import { jobsSchema } from './jobs-schema.js';
 import { accessControlSchema, authSchema } from './auth-schema.js';
 import { metricsAuthSchema } from './metrics-auth-schema.js';
+import { storageSchema } from './storage-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -57,36 +57,6 @@ const httpSchema = z
   .strict()
   .prefault({})
   .describe('The HTTP listener.');
-
-const storageSchema = z
-  .object({
-    rootDirectory: z.string().min(1).default('./data').describe('Directory that holds blobs, repositories and upload sessions.'),
-    delete: z
-      .object({
-        enabled: z.boolean().default(true).describe('Allow DELETE of manifests, tags and blobs; when false they answer 405 UNSUPPORTED.'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Deletion through the API.'),
-    uploadExpiry: duration('24h', 'An upload session untouched for this long is removed with its data.'),
-    uploadPurgeInterval: duration('10m', 'How often expired upload sessions are looked for.'),
-    heartbeatInterval: duration(
-      '10s',
-      'How often serve records its heartbeat in the storage (replicas/<id>.json, listed by GET /api/v1/replicas); a replica silent for three intervals is unhealthy.',
-    ),
-    sendfile: z
-      .boolean()
-      .default(true)
-      .describe(
-        'Send blob downloads with sendfile(2), without copying them through porthole (Linux, plain HTTP, when npm ci built the addon); false copies every byte through user space.',
-      ),
-  })
-  .strict()
-  // A heartbeat every 0 s would rewrite its file without pause, and three intervals of 0 s would
-  // make every replica unhealthy.
-  .refine((storage) => durationMs(storage.heartbeatInterval) >= 1_000, { path: ['heartbeatInterval'], message: 'must be at least 1s' })
-  .prefault({})
-  .describe('Storage on the local filesystem.');
 
 const logSchema = z
   .object({

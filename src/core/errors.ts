@@ -25,7 +25,7 @@ export const ERROR_TABLE = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   // The spec allows only the codes above on a 4xx answer; these are for 5xx answers only.
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
-  /** 507 Insufficient Storage: the disk (or quota) under storage.rootDirectory has no room left. */
+  /** 507 Insufficient Storage: the disk (or quota) under storage.filesystem.rootDirectory has no room left. */
   STORAGE_FULL: { status: 507, message: 'storage is full' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;

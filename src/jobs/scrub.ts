@@ -66,7 +66,7 @@ async function scrub(work: JobWork, root: string, repair: boolean): Promise<JobR
  */
 export function scrubJob(config: PortholeConfig): Job {
   const { repair } = config.jobs.scrub;
-  const root = config.storage.rootDirectory;
+  const root = config.storage.filesystem.rootDirectory;
   return {
     action: 'scrub',
     settings: { repair },

@@ -2,7 +2,7 @@ import { isStorageFull } from '../storage/storage-full.js';
 import type { PortholeLogger } from './logger.js';
 
 /** Driver operations that need room; one of them succeeding shows there is room again. */
-const WRITES = new Set(['writeAtomic', 'writeStreamAt', 'commit']);
+const WRITES = new Set(['writeAtomic', 'writeStreamAt', 'writerAppend', 'writerCommit', 'commit']);
 /** A full disk fails every push: one line a minute says so without flooding the log. */
 const LOG_INTERVAL_MS = 60_000;
 

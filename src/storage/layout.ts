@@ -12,6 +12,7 @@ import type { Digest } from '../core/digest.js';
  *   repositories/<name>/_manifests/accessed/<alg>/<hex>      when a cached manifest was last pulled (its mtime)
  *   repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   referrer of a subject (holds its descriptor)
  *   uploads/<id>/info.json, uploads/<id>/data                upload sessions in progress
+ *   uploads/<id>/chunks/<start>-<length>                     their chunks instead of data, on an object store
  *   completed-uploads/<id>                                   what a finished session stored, for a retried PUT
  *   jobs/<action>.lock                                       held while a batch job runs (storage-lock.ts)
  *   jobs/history/<ended ms>-<action>-<rand>.json             the record of a job run; the newest 1000 are kept (jobs/run-records.ts)
@@ -61,6 +62,8 @@ export const layout = {
   upload: (id: string) => `${UPLOADS}/${id}`,
   uploadData: (id: string) => `${UPLOADS}/${id}/data`,
   uploadInfo: (id: string) => `${UPLOADS}/${id}/info.json`,
+  /** Where a driver without file operations keeps a session's chunks, one object each (chunked-upload-data.ts). */
+  uploadChunks: (id: string) => `${UPLOADS}/${id}/chunks`,
   completedUpload: (id: string) => `${COMPLETED_UPLOADS}/${id}`,
   jobLock: (action: string) => `jobs/${action}.lock`,
   jobRunsDir: () => JOB_RUNS,

@@ -81,12 +81,12 @@ export class StorageLocks {
   private async takeOver(path: string, dead: Buffer): Promise<void> {
     const aside = `${path}.stale-${randomUUID()}`;
     try {
-      await this.driver.rename(path, aside);
+      await this.driver.move(path, aside);
     } catch {
       return; // gone already
     }
     const moved = await this.driver.read(aside);
-    if (moved && !moved.equals(dead)) await this.driver.rename(aside, path).catch(() => undefined);
+    if (moved && !moved.equals(dead)) await this.driver.move(aside, path).catch(() => undefined);
     else await this.driver.remove(aside);
   }
 

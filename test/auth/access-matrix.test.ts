@@ -111,10 +111,10 @@ describe('access control: who may do what, on which repository', { skip: skipUnl
     const htpasswd = join(work, 'htpasswd');
     await addHtpasswdUsers(htpasswd, PASSWORDS, { create: true });
     // The content, pushed by a porthole without auth on the same storage, then stopped.
-    const open = await listen({ storage: { rootDirectory: root } });
+    const open = await listen({ storage: { filesystem: { rootDirectory: root } } });
     for (const repository of REPOSITORIES) images.set(repository, await makeImage(open.url, repository, { tag: '1' }));
     await open.app.server.close();
-    const guarded = await listen({ storage: { rootDirectory: root }, auth: { htpasswd: { path: htpasswd } }, accessControl: ACCESS_CONTROL });
+    const guarded = await listen({ storage: { filesystem: { rootDirectory: root } }, auth: { htpasswd: { path: htpasswd } }, accessControl: ACCESS_CONTROL });
     app = guarded.app;
     base = guarded.url;
   });
@@ -216,7 +216,7 @@ describe('the pull-through cache obeys the same policies, and is pull only', { s
     await addHtpasswdUsers(htpasswd, { erin: 'erin-pw', frank: 'frank-pw' }, { create: true });
     // The upstream is a port nothing listens on: every answer below comes before any upstream request.
     const guarded = await listen({
-      storage: { rootDirectory: join(dir, 'root') },
+      storage: { filesystem: { rootDirectory: join(dir, 'root') } },
       auth: { htpasswd: { path: htpasswd } },
       accessControl: { repositories: { 'mirror/**': { policies: [{ users: ['erin'], actions: ['pull', 'push', 'delete'] }] } } },
       proxy: { upstreams: [{ name: 'mirror', url: 'http://127.0.0.1:9' }], airGapped: true },
@@ -242,7 +242,7 @@ describe('htpasswd without accessControl: authenticated users may do everything,
     const dir = await tempDir('auth-only');
     const htpasswd = join(dir, 'htpasswd');
     await addHtpasswdUsers(htpasswd, { carol: 'carol-pw' }, { create: true });
-    const guarded = await listen({ storage: { rootDirectory: join(dir, 'root') }, auth: { htpasswd: { path: htpasswd }, realm: 'my registry' } });
+    const guarded = await listen({ storage: { filesystem: { rootDirectory: join(dir, 'root') } }, auth: { htpasswd: { path: htpasswd }, realm: 'my registry' } });
     try {
       const ping = await fetch(`${guarded.url}/v2/`);
       assert.equal(ping.status, 401);
@@ -263,10 +263,10 @@ describe('htpasswd without accessControl: authenticated users may do everything,
     const dir = await tempDir('auth-config');
     try {
       const missing = join(dir, 'missing');
-      await assert.rejects(buildApp(validateConfig({ storage: { rootDirectory: join(dir, 'a') }, auth: { htpasswd: { path: missing } } }), { logger: memoryLogger('warn').logger }), /auth\.htpasswd\.path: .*missing does not exist/);
+      await assert.rejects(buildApp(validateConfig({ storage: { filesystem: { rootDirectory: join(dir, 'a') } }, auth: { htpasswd: { path: missing } } }), { logger: memoryLogger('warn').logger }), /auth\.htpasswd\.path: .*missing does not exist/);
       const md5 = join(dir, 'md5');
       await run('htpasswd', ['-cbm', md5, 'dave', 'dave-pw']);
-      await assert.rejects(buildApp(validateConfig({ storage: { rootDirectory: join(dir, 'b') }, auth: { htpasswd: { path: md5 } } }), { logger: memoryLogger('warn').logger }), /auth\.htpasswd\.path: .*md5:1: the password of "dave" is not a bcrypt hash/);
+      await assert.rejects(buildApp(validateConfig({ storage: { filesystem: { rootDirectory: join(dir, 'b') } }, auth: { htpasswd: { path: md5 } } }), { logger: memoryLogger('warn').logger }), /auth\.htpasswd\.path: .*md5:1: the password of "dave" is not a bcrypt hash/);
       const file = join(dir, 'porthole.yaml');
       await writeFile(file, `auth:\n  htpasswd:\n    path: ${md5}\n`);
       const verified = await runCli(['verify', file]);

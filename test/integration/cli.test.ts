@@ -78,10 +78,10 @@ describe('porthole verify', () => {
     await writeFile(file, `storage:\n  rootDirectry: ${join(dir, 'data')}\n`);
     const verified = await runCli(['verify', file]);
     assert.equal(verified.code, 2);
-    assert.match(verified.stderr, /storage\.rootDirectry: unknown key \(did you mean rootDirectory\?\)/);
+    assert.match(verified.stderr, /storage\.rootDirectry: unknown key \(did you mean filesystem\.rootDirectory\?\)/);
     const served = await runCli(['serve', '--port', '0', '--config', file]);
     assert.equal(served.code, 2);
-    assert.match(served.stderr, /storage\.rootDirectry: unknown key \(did you mean rootDirectory\?\)/);
+    assert.match(served.stderr, /storage\.rootDirectry: unknown key \(did you mean filesystem\.rootDirectory\?\)/);
     await cleanup(dir);
   });
 });
@@ -165,31 +165,31 @@ describe('porthole serve start-up failures', () => {
     assert.match(result.stderr, /log\.output/);
   });
 
-  it('exits 2 naming storage.rootDirectory when the root cannot be created', async () => {
+  it('exits 2 naming storage.filesystem.rootDirectory when the root cannot be created', async () => {
     const dir = await tempDir('ro');
     const blocked = join(dir, 'file');
     await writeFile(blocked, 'not a directory');
     const result = await runCli(['serve', '--port', '0', '--root', join(blocked, 'data')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /storage\.rootDirectory/);
+    assert.match(result.stderr, /storage\.filesystem\.rootDirectory/);
     await cleanup(dir);
   });
 
   // Node's recursive mkdir never settles under /proc: start-up used to hang for ever.
-  it('exits 2 naming storage.rootDirectory when the root is under /proc', { skip: !existsSync('/proc/self') && 'no /proc here' }, async () => {
+  it('exits 2 naming storage.filesystem.rootDirectory when the root is under /proc', { skip: !existsSync('/proc/self') && 'no /proc here' }, async () => {
     const result = await runCli(['serve', '--port', '0', '--root', '/proc/nope']);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /storage\.rootDirectory: cannot use "\/proc\/nope"/);
+    assert.match(result.stderr, /storage\.filesystem\.rootDirectory: cannot use "\/proc\/nope"/);
   });
 
   // Preparing this root never ends (Node's recursive mkdir of its _tmp loops between ENOENT and
   // EEXIST): the step bound stops start-up. Where that mkdir is made to fail instead, the root is
   // refused at once; either way porthole must exit 2 naming the key rather than hang.
-  it('bounds start-up steps: a root whose preparation never ends exits 2 naming storage.rootDirectory', { skip: !existsSync('/proc/self') && 'no /proc here' }, () => {
+  it('bounds start-up steps: a root whose preparation never ends exits 2 naming storage.filesystem.rootDirectory', { skip: !existsSync('/proc/self') && 'no /proc here' }, () => {
     const env = { ...process.env, PORTHOLE_STARTUP_TIMEOUT: '1s' };
     const result = spawnSync(process.execPath, [PORTHOLE_CLI, 'serve', '--port', '0', '--root', '/proc/self'], { env, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     assert.equal(result.status, 2, `exit ${result.status} ${result.signal ?? ''}: ${result.stderr}`);
-    assert.match(result.stderr, /storage\.rootDirectory: (preparing storage under "\/proc\/self" did not finish within 1s \(PORTHOLE_STARTUP_TIMEOUT|cannot use "\/proc\/self")/);
+    assert.match(result.stderr, /storage\.filesystem\.rootDirectory: (preparing storage in "\/proc\/self" did not finish within 1s \(PORTHOLE_STARTUP_TIMEOUT|cannot use "\/proc\/self")/);
   });
 
   it('exits 2 when PORTHOLE_STARTUP_TIMEOUT is not a duration', () => {

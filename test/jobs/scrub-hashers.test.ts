@@ -80,7 +80,7 @@ describe('scrub: hashing stored files and repairing', () => {
 
     // A blob left aside by a scrub that was killed, while a push stored the same bytes again.
     const twice = await store(randomBytes(5000));
-    await driver.rename(layout.blobDir(twice), quarantineDir(twice));
+    await driver.renameDirectory(layout.blobDir(twice), quarantineDir(twice));
     await store(await readFile(join(root, quarantineDir(twice), 'data')));
     assert.equal((await settleQuarantined(driver, hasher, twice)).outcome, 'whole');
     assert.equal(await driver.stat(`${quarantineDir(twice)}/data`), undefined);

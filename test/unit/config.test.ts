@@ -32,7 +32,8 @@ describe('configuration', () => {
     const config = validateConfig({});
     assert.equal(config.http.address, '127.0.0.1');
     assert.equal(config.http.port, 5000);
-    assert.equal(config.storage.rootDirectory, './data');
+    assert.equal(config.storage.driver, 'filesystem');
+    assert.equal(config.storage.filesystem.rootDirectory, './data');
     assert.equal(config.storage.delete.enabled, true);
     assert.equal(config.log.level, 'info');
     assert.equal(config.log.output, 'stdout');
@@ -50,11 +51,30 @@ describe('configuration', () => {
     const dir = await tempDir('config');
     const file = join(dir, 'c.yaml');
     await writeFile(file, 'http:\n  port: 6000\n  address: 0.0.0.0\nstorage:\n  rootDirectory: /srv/registry\n');
-    const config = await loadConfig(file, { 'http.port': 7000, 'storage.rootDirectory': undefined });
+    const config = await loadConfig(file, { 'http.port': 7000, 'storage.filesystem.rootDirectory': undefined });
     assert.equal(config.http.port, 7000);
     assert.equal(config.http.address, '0.0.0.0');
-    assert.equal(config.storage.rootDirectory, '/srv/registry');
+    assert.equal(config.storage.filesystem.rootDirectory, '/srv/registry', 'the older flat key is still read');
+    const overridden = await loadConfig(file, { 'storage.filesystem.rootDirectory': '/elsewhere' });
+    assert.equal(overridden.storage.filesystem.rootDirectory, '/elsewhere', 'a flag overrides the flat key of a file');
     await cleanup(dir);
+  });
+
+  it('reads storage.rootDirectory and storage.sendfile at their new place, and refuses one given at both', () => {
+    const config = validateConfig({ storage: { rootDirectory: '/srv/a', sendfile: false } });
+    assert.deepEqual(config.storage.filesystem, { rootDirectory: '/srv/a', sendfile: false });
+    const problems = problemsOf(() => validateConfig({ storage: { rootDirectory: '/srv/a', filesystem: { rootDirectory: '/srv/b' } } }));
+    assert.deepEqual(problems, ['storage.rootDirectory: given twice, here and as storage.filesystem.rootDirectory; keep only storage.filesystem.rootDirectory']);
+  });
+
+  it('storage.driver s3 needs storage.s3 with a bucket, and a part size S3 accepts', () => {
+    assert.deepEqual(problemsOf(() => validateConfig({ storage: { driver: 's3' } })), ['storage.s3: storage.driver is s3: storage.s3 (at least its bucket) is needed']);
+    const problems = problemsOf(() => validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', partSize: 1024, prefix: '/lead', endpoint: 'ftp://x' } } }));
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['storage.s3.endpoint', 'storage.s3.partSize', 'storage.s3.prefix']);
+    const config = validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true } } });
+    assert.equal(config.storage.s3?.region, 'us-east-1');
+    assert.equal(config.storage.s3?.partSize, 16 * 1024 * 1024);
+    assert.equal(config.storage.s3?.redirect, false);
   });
 
   it('reads JSON files too, and reports unreadable or unparsable files by path', async () => {
@@ -94,7 +114,7 @@ describe('configuration', () => {
       'http.bogus: unknown key',
       'proxy.prnue: unknown key (did you mean prune?)',
       'proxy.upstreams.0.auht: unknown key (did you mean auth?)',
-      'storage.rootDirectry: unknown key (did you mean rootDirectory?)',
+      'storage.rootDirectry: unknown key (did you mean filesystem.rootDirectory?)',
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { moveDirectory } from '../../storage/move-directory.js';
 import type { Digest } from '../../core/digest.js';
 import type { Driver } from '../../storage/driver.js';
 import { layout, QUARANTINE_PREFIX } from '../../storage/layout.js';
@@ -37,7 +38,7 @@ const NEVER_STOPPED = new AbortController().signal;
  */
 export async function removeCorrupt(driver: Driver, hasher: ContentHasher, digest: Digest): Promise<Repair> {
   try {
-    await driver.rename(layout.blobDir(digest), quarantineDir(digest));
+    await moveDirectory(driver, layout.blobDir(digest), quarantineDir(digest));
   } catch (err) {
     if (isMissingFile(err)) return { outcome: 'gone', bytes: 0 };
     throw err;
@@ -51,7 +52,7 @@ export async function settleQuarantined(driver: Driver, hasher: ContentHasher, d
   const second = await hasher.hash(`${aside}/data`, digest.algorithm, NEVER_STOPPED);
   if (second.state === 'hashed' && second.hex === digest.hex) {
     // Back home, unless a push has stored the same bytes there meanwhile: then ours are a copy.
-    await driver.rename(aside, layout.blobDir(digest)).catch(() => driver.remove(aside));
+    await moveDirectory(driver, aside, layout.blobDir(digest)).catch(() => driver.remove(aside));
     return { outcome: 'whole', bytes: second.bytes };
   }
   await driver.remove(aside);

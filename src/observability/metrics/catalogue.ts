@@ -147,12 +147,12 @@ export function createMetrics(registry: Registry, sources: MetricSources) {
     }),
     filesystemAvailable: new Gauge({
       name: 'porthole_storage_filesystem_avail_bytes',
-      help: 'Bytes free for porthole on the file system holding storage.rootDirectory (statfs), recomputed with the storage gauges.',
+      help: 'Bytes free for porthole on the file system holding storage.filesystem.rootDirectory (statfs), recomputed with the storage gauges.',
       registers,
     }),
     filesystemSize: new Gauge({
       name: 'porthole_storage_filesystem_size_bytes',
-      help: 'Size in bytes of the file system holding storage.rootDirectory (statfs), recomputed with the storage gauges.',
+      help: 'Size in bytes of the file system holding storage.filesystem.rootDirectory (statfs), recomputed with the storage gauges.',
       registers,
     }),
     storageScanTimestamp: new Gauge({

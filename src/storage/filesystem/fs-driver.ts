@@ -4,11 +4,12 @@ import { link, mkdir, open, readdir, rename, rm, stat, truncate, utimes } from '
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
+import { isMissingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
 import { BatchedFdWriter } from './batched-fd-writer.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
 import { droppedShortLived } from '../../runtime/young-garbage.js';
 import { FileRangeStream } from './file-range-stream.js';
+import { StagedFileWriter } from './staged-file-writer.js';
 import { ensureDirectory } from './ensure-directory.js';
 import { fsyncPath } from './fsync-path.js';
 import { checkedStorageKey } from '../storage-key.js';
@@ -20,14 +21,14 @@ const closeFd = promisify(close);
 /** Where atomic writes are staged: inside the root, so that rename never crosses filesystems. */
 const STAGING_DIR = '_tmp';
 
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Local-disk driver: temp file + fsync + rename + directory fsync for every durable write. */
-export class FilesystemDriver implements Driver {
+/**
+ * Local-disk driver: temp file + fsync + rename + directory fsync for every durable write. It has
+ * every file operation (positioned writes, following a growing file, directory renames and times)
+ * and serves reads by sendfile where it can.
+ */
+export class FilesystemDriver implements Driver, FileOperations {
   readonly name = 'filesystem';
+  readonly files: FileOperations = this;
   readonly root: string;
   /** Whether blob streams piped into HTTP responses may use sendfile (file-range-stream.ts). */
   private readonly zeroCopy: boolean;
@@ -68,7 +69,7 @@ export class FilesystemDriver implements Driver {
     return new Promise((resolve, reject) => {
       readFileCallback(full, (err, bytes) => {
         if (!err) resolve(bytes);
-        else if (isMissing(err)) resolve(undefined);
+        else if (isMissingObject(err)) resolve(undefined);
         else reject(err);
       });
     });
@@ -130,9 +131,10 @@ export class FilesystemDriver implements Driver {
   async stat(path: string): Promise<FileInfo | undefined> {
     try {
       const info = await stat(this.full(path));
-      return { size: info.size, modifiedMs: info.mtimeMs };
+      // Objects only, as in an object store: a directory is a prefix, not something with a size.
+      return info.isFile() ? { size: info.size, modifiedMs: info.mtimeMs } : undefined;
     } catch (err) {
-      if (isMissing(err)) return undefined;
+      if (isMissingObject(err)) return undefined;
       throw err;
     }
   }
@@ -143,7 +145,7 @@ export class FilesystemDriver implements Driver {
       await utimes(this.full(path), now, now);
       return true;
     } catch (err) {
-      if (isMissing(err)) return false;
+      if (isMissingObject(err)) return false;
       throw err;
     }
   }
@@ -160,7 +162,7 @@ export class FilesystemDriver implements Driver {
     try {
       return await readdir(this.full(path));
     } catch (err) {
-      if (isMissing(err)) return [];
+      if (isMissingObject(err)) return [];
       throw err;
     }
   }
@@ -169,8 +171,36 @@ export class FilesystemDriver implements Driver {
     await rm(this.full(path), { recursive: true, force: true });
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async move(from: string, to: string): Promise<void> {
+    const source = this.full(from);
+    const target = this.full(to);
+    try {
+      await rename(source, target);
+    } catch (err) {
+      // The target's directory may not exist yet; the source's absence is the caller's ENOENT.
+      if (!isMissingObject(err) || !(await this.stat(from))) throw err;
+      await mkdir(dirname(target), { recursive: true });
+      await rename(source, target);
+    }
+  }
+
+  async renameDirectory(from: string, to: string): Promise<void> {
     await rename(this.full(from), this.full(to));
+  }
+
+  async directoryModified(path: string): Promise<number | undefined> {
+    try {
+      const info = await stat(this.full(path));
+      return info.isDirectory() ? info.mtimeMs : undefined;
+    } catch (err) {
+      if (isMissingObject(err)) return undefined;
+      throw err;
+    }
+  }
+
+  writer(path: string): ObjectWriter {
+    const target = this.full(path);
+    return new StagedFileWriter(join(this.root, STAGING_DIR), (staged) => this.place(staged, target, true));
   }
 
   async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {

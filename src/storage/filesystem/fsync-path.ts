@@ -1,3 +1,4 @@
+import { fsync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /** Flushes a file, or a directory's entries (after a rename or link in it), to disk. */
@@ -8,4 +9,9 @@ export async function fsyncPath(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Flushes an open file to disk. */
+export function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }

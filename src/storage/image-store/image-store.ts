@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { BlobLinks } from './blobs.js';
 import { ManifestCache } from './manifest-cache.js';
+import { readWhenCommitted } from './read-when-committed.js';
 import { StorageScanner } from './storage-scan.js';
 import { ManifestStore } from './manifests.js';
 import { RepositoryContents } from './repository-contents.js';
@@ -170,12 +171,15 @@ export class ImageStore implements LocalCache {
 
   /**
    * Bytes `range` of a blob whose upload session is still being written (the pull-through cache's
-   * readers), following it as `progress` reports, and on into the blob once it is committed.
+   * readers), following it as `progress` reports, and on into the blob once it is committed;
+   * where the driver cannot follow a file, from the blob once it is committed.
    */
   followUpload(id: string, digest: Digest, progress: UploadProgress, range: { start: number; end: number }): Readable {
-    return this.driver.followStream(
+    const growing = this.uploads.growingPath(id);
+    if (!this.driver.files || growing === undefined) return readWhenCommitted(progress, () => this.driver.readStream(layout.blobData(digest), range));
+    return this.driver.files.followStream(
       {
-        path: () => (progress.committed() ? layout.blobData(digest) : layout.uploadData(id)),
+        path: () => (progress.committed() ? layout.blobData(digest) : growing),
         available: () => progress.available(),
         failure: () => progress.failure(),
         complete: () => progress.committed() || progress.failure() !== undefined,

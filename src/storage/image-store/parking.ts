@@ -1,3 +1,4 @@
+import { moveDirectory } from '../move-directory.js';
 import type { Digest } from '../../core/digest.js';
 import type { Driver, FileInfo } from '../driver.js';
 import { layout } from '../layout.js';
@@ -26,9 +27,9 @@ export function useMarkIsStale(data: FileInfo, now = Date.now()): boolean {
 export class Parking {
   constructor(private readonly driver: Driver) {}
 
-  private async unpark(parked: string, home: string): Promise<boolean> {
+  private async unpark(parked: string, home: string, move = (from: string, to: string) => this.driver.move(from, to)): Promise<boolean> {
     try {
-      await this.driver.rename(parked, home);
+      await move(parked, home);
       return true;
     } catch {
       return false; // not parked (or dropped already)
@@ -50,7 +51,8 @@ export class Parking {
    * next collection sees it recent; resolves with the data, or undefined when it is gone for good.
    */
   async unparkBlob(digest: Digest): Promise<FileInfo | undefined> {
-    if (!(await this.unpark(layout.blobCollecting(digest), layout.blobDir(digest)))) await this.unpark(layout.blobPruning(digest), layout.blobDir(digest));
+    const moveBlob = (from: string, to: string): Promise<void> => moveDirectory(this.driver, from, to);
+    if (!(await this.unpark(layout.blobCollecting(digest), layout.blobDir(digest), moveBlob))) await this.unpark(layout.blobPruning(digest), layout.blobDir(digest), moveBlob);
     const data = await this.driver.stat(layout.blobData(digest));
     if (data) await this.driver.touch(layout.blobData(digest));
     return data;

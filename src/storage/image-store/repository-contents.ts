@@ -1,3 +1,4 @@
+import { moveDirectory } from '../move-directory.js';
 import { tryParseDigest, type Digest } from '../../core/digest.js';
 import type { Driver, FileInfo } from '../driver.js';
 import { COLLECTING_PREFIX, layout, PRUNING_PREFIX } from '../layout.js';
@@ -169,7 +170,7 @@ export class RepositoryContents {
       const data = await this.driver.stat(layout.blobData(digest));
       if (data === undefined || inUse(data)) continue;
       try {
-        await this.driver.rename(layout.blobDir(digest), parkedAt(digest));
+        await moveDirectory(this.driver, layout.blobDir(digest), parkedAt(digest));
         parked.push(digest);
       } catch {
         // Gone already, or moved by someone else: nothing of it to free here.
@@ -210,7 +211,7 @@ export class RepositoryContents {
   /** Back where it was; when a push has put the same content there meanwhile, the parked copy goes. */
   private async putBack(parked: string, digest: Digest): Promise<void> {
     try {
-      await this.driver.rename(parked, layout.blobDir(digest));
+      await moveDirectory(this.driver, parked, layout.blobDir(digest));
     } catch {
       if (await this.driver.stat(layout.blobData(digest))) await this.driver.remove(parked);
     }
@@ -262,7 +263,7 @@ export class RepositoryContents {
 
   private async move(from: string, to: string): Promise<boolean> {
     try {
-      await this.driver.rename(from, to);
+      await this.driver.move(from, to);
       return true;
     } catch {
       return false;

@@ -40,23 +40,32 @@ export class TagLists {
   /** Sorted tag names; undefined when the repository has no tags directory. */
   async list(repo: string): Promise<readonly string[] | undefined> {
     const dir = layout.tagsDir(repo);
-    const info = await this.driver.stat(dir);
-    if (!info) {
+    const directories = this.driver.files;
+    // Without directory times (an object store) there is nothing cheap to validate a listing by.
+    if (!directories) return this.read(dir);
+    const modifiedMs = await directories.directoryModified(dir);
+    if (modifiedMs === undefined) {
       this.forget(repo);
       return undefined;
     }
     const cached = this.listings.get(repo);
-    if (cached && cached.trusted && cached.modifiedMs === info.modifiedMs) {
+    if (cached && cached.trusted && cached.modifiedMs === modifiedMs) {
       // Re-insert to mark as most recently used (Map keeps insertion order).
       this.listings.delete(repo);
       this.listings.set(repo, cached);
       return cached.tags;
     }
     const readAt = Date.now();
-    const tags = (await this.driver.list(dir)).filter((name) => !name.startsWith('.')).sort();
+    const tags = (await this.read(dir)) ?? [];
     const characters = tags.reduce((sum, name) => sum + name.length, 0);
-    this.remember(repo, { modifiedMs: info.modifiedMs, trusted: readAt - info.modifiedMs > RACY_WINDOW_MS, tags, characters });
+    this.remember(repo, { modifiedMs, trusted: readAt - modifiedMs > RACY_WINDOW_MS, tags, characters });
     return tags;
+  }
+
+  /** The sorted tag names in `dir`; undefined when there are none (no such directory, in an object store). */
+  private async read(dir: string): Promise<string[] | undefined> {
+    const tags = (await this.driver.list(dir)).filter((name) => !name.startsWith('.')).sort();
+    return tags.length === 0 && !this.driver.files ? undefined : tags;
   }
 
   private remember(repo: string, listing: Listing): void {

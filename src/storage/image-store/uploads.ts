@@ -9,7 +9,10 @@ import { KeyedLock, type WaitListener } from '../keyed-lock.js';
 import { layout, UPLOADS } from '../layout.js';
 import { isStorageFull } from '../storage-full.js';
 import type { ChunkOptions, UploadOptions, UploadStatus } from '../types.js';
+import { ChunkedUploadData } from './chunked-upload-data.js';
 import { CompletedUploads } from './completed-uploads.js';
+import { FileUploadData } from './file-upload-data.js';
+import type { UploadData } from './upload-data.js';
 
 interface SessionInfo {
   repo: string;
@@ -36,14 +39,16 @@ function storageFull(what: string): RegistryError {
 }
 
 /**
- * Upload sessions: data accumulates in uploads/<id>/data (never visible as a blob), hashed while
- * it streams in; only a verified, fsynced file is given its home in blobs/. A session's requests
- * are serialised so that chunks cannot interleave.
+ * Upload sessions: data accumulates under uploads/<id>/ (never visible as a blob; see
+ * upload-data.ts for its two forms), hashed while it streams in; only verified, durable content
+ * is given its home in blobs/. A session's requests are serialised so that chunks cannot
+ * interleave.
  */
 export class UploadSessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly lock: KeyedLock;
   private readonly completed: CompletedUploads;
+  private readonly data: UploadData;
 
   constructor(
     private readonly driver: Driver,
@@ -53,6 +58,12 @@ export class UploadSessions {
   ) {
     this.lock = new KeyedLock(onLockWait);
     this.completed = new CompletedUploads(driver);
+    this.data = driver.files ? new FileUploadData(driver, driver.files) : new ChunkedUploadData(driver);
+  }
+
+  /** Where the pull-through cache's readers follow a session's bytes as they are written; undefined where the driver cannot. */
+  growingPath(id: string): string | undefined {
+    return this.data.growingPath?.(id);
   }
 
   async start(repo: string, algorithm: DigestAlgorithm = 'sha256', options: UploadOptions = {}): Promise<UploadStatus> {
@@ -88,15 +99,15 @@ export class UploadSessions {
     return info;
   }
 
-  private async storedSize(id: string): Promise<number> {
-    return (await this.driver.stat(layout.uploadData(id)))?.size ?? 0;
-  }
-
-  /** The session's hash state; rebuilt from the data on disk after a restart. */
+  /**
+   * The session's hash state; rebuilt from the stored data after a restart, or when another
+   * replica has added to the session since this process last did.
+   */
   private async liveSession(id: string, info: SessionInfo): Promise<LiveSession> {
     const known = this.live.get(id);
-    if (known) return known;
-    const size = await this.storedSize(id);
+    if (known && !this.data.shared) return known;
+    const size = await this.data.size(id);
+    if (known?.size === size) return known;
     const session = { hash: await this.hashStoredData(id, size, info.algorithm), size };
     this.live.set(id, session);
     return session;
@@ -105,7 +116,8 @@ export class UploadSessions {
   async status(repo: string, id: string): Promise<UploadStatus | undefined> {
     const info = await this.readInfo(repo, id);
     if (!info) return undefined;
-    const size = this.live.get(id)?.size ?? (await this.storedSize(id));
+    const known = this.data.shared ? undefined : this.live.get(id)?.size;
+    const size = known ?? (await this.data.size(id));
     return { id, repo, size };
   }
 
@@ -154,13 +166,14 @@ export class UploadSessions {
     try {
       const { hash, size: before } = session;
       const { onChunk, onWritten } = options;
-      written = await this.driver.writeStreamAt(layout.uploadData(id), before, body, {
-        onChunk: (chunk) => {
+      const watch = {
+        onChunk: (chunk: Buffer) => {
           hash.update(chunk);
           onChunk?.(chunk);
         },
         ...(onWritten ? { onWritten: (bytes: number) => onWritten(before + bytes) } : {}),
-      });
+      };
+      written = await this.data.append(id, before, body, watch, range ? range.end - range.start + 1 : contentLength);
     } catch (err) {
       session.hash = before;
       if (isClientAbort(err)) {
@@ -170,7 +183,6 @@ export class UploadSessions {
     }
     const expected = range ? range.end - range.start + 1 : contentLength;
     if (expected !== undefined && written !== expected) {
-      await this.driver.truncate(layout.uploadData(id), session.size);
       session.hash = before;
       throw new RegistryError('SIZE_INVALID', `expected ${expected} bytes in this chunk but received ${written}; nothing of it was kept`);
     }
@@ -207,12 +219,11 @@ export class UploadSessions {
           });
         }
         onVerified?.();
-        if (!(await this.driver.stat(layout.uploadData(id)))) await this.driver.writeAtomic(layout.uploadData(id), '', { durable: false });
-        await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
+        await this.data.commit(id, digest);
         if (!(await this.onBlobStored(repo, digest, session.size))) {
           // The same content was there already, old and unused, and a collection removed it
           // between the commit (which kept it) and the link: the session still holds every byte.
-          await this.driver.commit(layout.uploadData(id), layout.blobData(digest));
+          await this.data.commit(id, digest);
           if (!(await this.onBlobStored(repo, digest, session.size))) throw new Error(`blob ${digest.value} was removed while it was being linked; push it again`);
         }
         // Only a retry cut off by a crash needs the record; the blob is stored without it.
@@ -232,7 +243,7 @@ export class UploadSessions {
   private async hashStoredData(id: string, size: number, algorithm: DigestAlgorithm): Promise<Hash> {
     const hash = newHash(algorithm);
     if (size > 0) {
-      for await (const chunk of this.driver.readStream(layout.uploadData(id))) hash.update(chunk as Buffer);
+      for await (const chunk of this.data.read(id)) hash.update(chunk as Buffer);
     }
     return hash;
   }
@@ -256,6 +267,9 @@ export class UploadSessions {
    * sessions stay until `uploadExpiry`.
    */
   async removeOrphans(): Promise<number> {
+    // A store that other replicas share holds their sessions too, one-shot downloads in flight
+    // among them: there, nothing tells a killed process's leftovers apart, and purge removes them.
+    if (this.data.shared) return 0;
     let removed = 0;
     for (const id of await this.driver.list(UPLOADS)) {
       if (!isSessionId(id)) continue;
@@ -274,10 +288,7 @@ export class UploadSessions {
     await this.completed.purge(maxIdleMs, isSessionId);
     for (const id of await this.driver.list(UPLOADS)) {
       if (!isSessionId(id)) continue;
-      const touched = Math.max(
-        (await this.driver.stat(layout.uploadData(id)))?.modifiedMs ?? 0,
-        (await this.driver.stat(layout.uploadInfo(id)))?.modifiedMs ?? 0,
-      );
+      const touched = Math.max((await this.data.modifiedMs(id)) ?? 0, (await this.driver.stat(layout.uploadInfo(id)))?.modifiedMs ?? 0);
       if (now - touched <= maxIdleMs) continue;
       await this.lock.run(id, () => this.discard(id));
       removed += 1;

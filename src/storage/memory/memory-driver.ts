@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Driver, FileInfo, GrowingFile, WriteOptions, WriteWatch } from '../driver.js';
+import { missingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
 import { checkedStorageKey } from '../storage-key.js';
 
@@ -14,7 +14,7 @@ interface StoredFile {
 }
 
 /** An error with the code a filesystem call would have failed with, which callers check. */
-function codedError(code: 'ENOENT' | 'ENOTEMPTY' | 'EISDIR', message: string): NodeJS.ErrnoException {
+function codedError(code: 'ENOTEMPTY' | 'EISDIR', message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
@@ -22,28 +22,41 @@ function view(file: StoredFile): Buffer {
   return file.bytes.subarray(0, file.length);
 }
 
+export interface MemoryDriverOptions {
+  /**
+   * Whether it offers the filesystem's operations (Driver.files): with them the image store
+   * takes the paths it takes on a disk, without them those it takes on an object store.
+   */
+  fileOperations?: boolean;
+}
+
 /**
  * A driver that keeps everything in this process's memory: for unit tests of the image store and
  * of what sits on it, which need a real driver but neither a disk nor a server. It keeps the
- * whole contract (test/storage/testing/driver-suite.ts), the filesystem's capabilities included,
- * with directories being nothing more than the prefixes of keys, as in an object store. Nothing
- * survives the process, so it is never offered in porthole's configuration.
+ * whole contract (test/storage/testing/driver-suite.ts), with directories being nothing more than
+ * the prefixes of keys, as in an object store, and the filesystem's operations when asked for.
+ * Nothing survives the process, so it is never offered in porthole's configuration.
  */
-export class MemoryDriver implements Driver {
+export class MemoryDriver implements Driver, FileOperations {
   readonly name = 'memory';
-  private readonly files = new Map<string, StoredFile>();
+  readonly files: FileOperations | undefined;
+  private readonly stored = new Map<string, StoredFile>();
   /**
    * When each directory (a prefix of keys) last gained or lost an entry, as a filesystem keeps a
    * directory's modification time: the image store's tag lists use it to know their cache is stale.
    */
   private readonly directoryTimes = new Map<string, number>();
 
+  constructor(options: MemoryDriverOptions = {}) {
+    this.files = options.fileOperations === false ? undefined : this;
+  }
+
   async init(): Promise<void> {}
 
   async attach(): Promise<void> {}
 
   async read(path: string): Promise<Buffer | undefined> {
-    const file = this.files.get(checkedStorageKey(path));
+    const file = this.stored.get(checkedStorageKey(path));
     return file === undefined ? undefined : Buffer.from(view(file));
   }
 
@@ -55,7 +68,7 @@ export class MemoryDriver implements Driver {
 
   async createExclusive(path: string, data: string): Promise<boolean> {
     const key = checkedStorageKey(path);
-    if (this.files.has(key)) return false;
+    if (this.stored.has(key)) return false;
     const bytes = Buffer.from(data, 'utf8');
     this.place(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
     return true;
@@ -63,26 +76,30 @@ export class MemoryDriver implements Driver {
 
   async stat(path: string): Promise<FileInfo | undefined> {
     const key = checkedStorageKey(path);
-    const file = this.files.get(key);
-    if (file !== undefined) return { size: file.length, modifiedMs: file.modifiedMs };
+    const file = this.stored.get(key);
+    return file === undefined ? undefined : { size: file.length, modifiedMs: file.modifiedMs };
+  }
+
+  async directoryModified(path: string): Promise<number | undefined> {
+    const key = checkedStorageKey(path);
     // A directory: there while something is under it, as in an object store.
     if (this.keysUnder(key).length === 0) return undefined;
-    return { size: 0, modifiedMs: this.directoryTimes.get(key) ?? 0 };
+    return this.directoryTimes.get(key) ?? 0;
   }
 
   async touch(path: string): Promise<boolean> {
-    const file = this.files.get(checkedStorageKey(path));
+    const file = this.stored.get(checkedStorageKey(path));
     if (file === undefined) return false;
     file.modifiedMs = Date.now();
     return true;
   }
 
   readStream(path: string, range?: { start: number; end: number }): Readable {
-    const files = this.files;
+    const files = this.stored;
     return Readable.from(
       (async function* () {
         const file = files.get(checkedStorageKey(path));
-        if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
+        if (file === undefined) throw missingObject(`no file at "${path}"`);
         // The bytes as they are when reading starts: a replacement is a new file object.
         const bytes = view(file);
         const end = Math.min(range?.end ?? bytes.length - 1, bytes.length - 1);
@@ -93,7 +110,7 @@ export class MemoryDriver implements Driver {
   }
 
   followStream(file: GrowingFile, range: { start: number; end: number }): Readable {
-    const files = this.files;
+    const files = this.stored;
     return Readable.from(
       (async function* () {
         let at = range.start;
@@ -109,7 +126,7 @@ export class MemoryDriver implements Driver {
             continue;
           }
           if (file.complete()) {
-            if (stored === undefined) throw codedError('ENOENT', `no file at "${file.path()}"`);
+            if (stored === undefined) throw missingObject(`no file at "${file.path()}"`);
             // Complete and still short of the range: the file was never going to hold it.
             throw new Error(`"${file.path()}" ended at ${stored.length} bytes, before byte ${range.end}`);
           }
@@ -123,27 +140,69 @@ export class MemoryDriver implements Driver {
   async list(path: string): Promise<string[]> {
     const prefix = `${checkedStorageKey(path)}/`;
     const names = new Set<string>();
-    for (const key of this.files.keys()) if (key.startsWith(prefix)) names.add(key.slice(prefix.length).split('/')[0] as string);
+    for (const key of this.stored.keys()) if (key.startsWith(prefix)) names.add(key.slice(prefix.length).split('/')[0] as string);
     return [...names];
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async move(from: string, to: string): Promise<void> {
     const source = checkedStorageKey(from);
     const target = checkedStorageKey(to);
-    const file = this.files.get(source);
-    if (file !== undefined) {
-      if (this.keysUnder(target).length > 0) throw codedError('EISDIR', `"${to}" is a directory`);
-      this.forget(source);
-      this.place(target, file);
-      return;
-    }
+    const file = this.stored.get(source);
+    if (file === undefined) throw missingObject(`no object at "${from}"`);
+    if (this.keysUnder(target).length > 0) throw codedError('EISDIR', `"${to}" is a directory`);
+    this.forget(source);
+    this.place(target, file);
+  }
+
+  async renameDirectory(from: string, to: string): Promise<void> {
+    const source = checkedStorageKey(from);
+    const target = checkedStorageKey(to);
     const moving = this.keysUnder(source);
-    if (moving.length === 0) throw codedError('ENOENT', `nothing at "${from}"`);
-    if (this.files.has(target) || this.keysUnder(target).length > 0) throw codedError('ENOTEMPTY', `"${to}" is not empty`);
+    if (moving.length === 0) throw missingObject(`nothing under "${from}"`);
+    if (this.stored.has(target) || this.keysUnder(target).length > 0) throw codedError('ENOTEMPTY', `"${to}" is not empty`);
     for (const key of moving) {
-      this.place(target + key.slice(source.length), this.files.get(key) as StoredFile);
+      this.place(target + key.slice(source.length), this.stored.get(key) as StoredFile);
       this.forget(key);
     }
+  }
+
+  writer(path: string): ObjectWriter {
+    const key = checkedStorageKey(path);
+    const chunks: Buffer[] = [];
+    let state: 'open' | 'failed' | 'ended' = 'open';
+    let written = 0;
+    return {
+      get written() {
+        return written;
+      },
+      append: async (source, watch = {}) => {
+        if (state !== 'open') throw new Error('an object writer was used after a failure, a commit or a cancel');
+        let taken = 0;
+        try {
+          await drainChunks(source, (chunk) => {
+            watch.onChunk?.(chunk);
+            chunks.push(Buffer.from(chunk));
+            taken += chunk.length;
+            watch.onWritten?.(taken);
+          });
+        } catch (err) {
+          state = 'failed';
+          throw err;
+        }
+        written += taken;
+        return taken;
+      },
+      commit: async () => {
+        if (state !== 'open') throw new Error('an object writer was committed after a failure, a commit or a cancel');
+        state = 'ended';
+        const bytes = Buffer.concat(chunks);
+        this.place(key, { bytes, length: bytes.length, modifiedMs: Date.now() });
+      },
+      cancel: async () => {
+        state = 'ended';
+        chunks.length = 0;
+      },
+    };
   }
 
   async remove(path: string): Promise<void> {
@@ -154,7 +213,7 @@ export class MemoryDriver implements Driver {
 
   async writeStreamAt(path: string, offset: number, source: Readable, watch: WriteWatch = {}): Promise<number> {
     const key = checkedStorageKey(path);
-    let file = this.files.get(key);
+    let file = this.stored.get(key);
     if (file === undefined) {
       file = { bytes: Buffer.alloc(0), length: 0, modifiedMs: Date.now() };
       this.place(key, file);
@@ -186,16 +245,16 @@ export class MemoryDriver implements Driver {
 
   async commit(from: string, to: string): Promise<void> {
     const target = checkedStorageKey(to);
-    if (this.files.has(target)) return;
-    const file = this.files.get(checkedStorageKey(from));
-    if (file === undefined) throw codedError('ENOENT', `no file at "${from}"`);
+    if (this.stored.has(target)) return;
+    const file = this.stored.get(checkedStorageKey(from));
+    if (file === undefined) throw missingObject(`no object at "${from}"`);
     const bytes = Buffer.from(view(file));
     this.place(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    const file = this.files.get(checkedStorageKey(path));
-    if (file === undefined) throw codedError('ENOENT', `no file at "${path}"`);
+    const file = this.stored.get(checkedStorageKey(path));
+    if (file === undefined) throw missingObject(`no file at "${path}"`);
     if (size > file.length) {
       this.grow(file, size);
       file.bytes.fill(0, file.length, size);
@@ -206,12 +265,12 @@ export class MemoryDriver implements Driver {
 
   /** Stores `file` at `key`, and dates the directories above it as changed (an entry came or was replaced). */
   private place(key: string, file: StoredFile): void {
-    this.files.set(key, file);
+    this.stored.set(key, file);
     this.directoriesChanged(key);
   }
 
   private forget(key: string): void {
-    if (this.files.delete(key)) this.directoriesChanged(key);
+    if (this.stored.delete(key)) this.directoriesChanged(key);
   }
 
   /**
@@ -225,7 +284,7 @@ export class MemoryDriver implements Driver {
 
   private keysUnder(prefix: string): string[] {
     const start = `${prefix}/`;
-    return [...this.files.keys()].filter((key) => key.startsWith(start));
+    return [...this.stored.keys()].filter((key) => key.startsWith(start));
   }
 
   /** Room for `size` bytes, doubling as a disk file's appends would not need to. */

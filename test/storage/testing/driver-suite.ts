@@ -2,9 +2,10 @@
  * The storage driver contract as tests (issue 18: "one shared driver test suite that every driver
  * passes"): what the image store relies on from any driver, run against each driver by a
  * `*.test.ts` of its own. The first part is what an object store can do as well as a disk
- * (whole-object reads and atomic writes, ranged reads, listing a prefix, removal, exclusive
- * creation, commit); the second is what only some drivers can do (positioned writes and
- * truncation, marking a file used, renaming a directory), run only for a driver that declares it.
+ * (whole-object reads and atomic writes, writers committed or cancelled as a whole, ranged
+ * reads, listing a prefix, removal, moves, use marks, exclusive creation, commit); the second is
+ * what only a filesystem can do (Driver.files: positioned writes and truncation, following a
+ * growing file, renaming a directory, directory times), run for a driver that declares it.
  * Following a file that is still being written has its own tests (test/unit/follow-stream.test.ts).
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Driver } from '../../../src/storage/driver.js';
+import type { Driver, FileOperations } from '../../../src/storage/driver.js';
 import { HandFedFile } from '../../helpers/hand-fed-file.js';
 
 export interface DriverUnderTest {
@@ -22,16 +23,32 @@ export interface DriverUnderTest {
   dispose(): Promise<void>;
 }
 
-/** What a driver can do beyond an object store's operations. */
+/** What a driver can do beyond an object store's operations, and what the server under test can show. */
 export interface DriverCapabilities {
-  /** writeStreamAt at an offset, and truncate. */
-  positionedWrites: boolean;
-  /** touch sets a file's modification time. */
-  touch: boolean;
-  /** rename moves a whole directory. */
-  renamesDirectories: boolean;
-  /** followStream reads a file that writeStreamAt is still filling. */
-  followsGrowingFiles: boolean;
+  /** The driver has Driver.files (and must: the suite checks it is there exactly when declared). */
+  fileOperations: boolean;
+  /**
+   * createExclusive's atomicity can be checked: false where the server under test ignores a
+   * conditional write (s3rver ignores If-None-Match on PUT; S3 itself honours it).
+   */
+  exclusiveCreation: boolean;
+  /**
+   * A read during an overwrite can be checked to see one version whole: false where the server
+   * under test writes an object in place (s3rver truncates the file and writes it again, with its
+   * size kept apart); S3 replaces an object atomically.
+   */
+  atomicOverwrites: boolean;
+  /**
+   * touch can be checked to date an object anew: false where the server under test dates an
+   * object by its data file alone (s3rver leaves the date of an object copied onto itself).
+   */
+  datedByTouch: boolean;
+}
+
+/** The driver's file operations, which the tests that use them declared. */
+function files(driver: Driver): FileOperations {
+  assert.ok(driver.files, 'declared with file operations but has none');
+  return driver.files;
 }
 
 /**
@@ -39,7 +56,7 @@ export interface DriverCapabilities {
  * file's followers, but no further than `shownUpTo` bytes (the rest is shown by the test).
  */
 function fill(driver: Driver, file: HandFedFile, body: Readable, shownUpTo = Number.POSITIVE_INFINITY): Promise<number> {
-  return driver.writeStreamAt(file.where, 0, body, {
+  return files(driver).writeStreamAt(file.where, 0, body, {
     onWritten: (written) => {
       file.written = Math.min(written, shownUpTo);
       file.announce();
@@ -71,6 +88,10 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       await subject.dispose();
     });
 
+    it(`has file operations exactly when declared (${capabilities.fileOperations ? 'with' : 'without'})`, () => {
+      assert.equal(driver.files !== undefined, capabilities.fileOperations);
+    });
+
     it('absent: read gives undefined, stat undefined, list of a prefix with nothing under it []', async () => {
       const base = fresh();
       assert.equal(await driver.read(`${base}/nothing`), undefined);
@@ -92,7 +113,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       assert.equal((await driver.read(`${base}/scratch`))?.toString(), 'not durable');
     });
 
-    it('writeAtomic replaces as a whole: readers during rewrites see one whole version or the other', async () => {
+    it('writeAtomic replaces as a whole: readers during rewrites see one whole version or the other', { skip: !capabilities.atomicOverwrites && 'the server under test cannot show it' }, async () => {
       const key = `${fresh()}/tag`;
       const small = Buffer.from('sha256:' + 'a'.repeat(64));
       const large = binary(200_000, 7);
@@ -156,12 +177,87 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       await assert.rejects(buffer(stream));
     });
 
+    it('a writer shows nothing before its commit, then everything appended, at once; a cancelled one leaves nothing', async () => {
+      const base = fresh();
+      const parts = [binary(40_000, 1), binary(1, 2), binary(90_000, 3)];
+      const writer = driver.writer(`${base}/whole`);
+      const seen: number[] = [];
+      for (const part of parts) {
+        assert.equal(await writer.append(Readable.from([part.subarray(0, 7), part.subarray(7)]), { onChunk: (chunk) => seen.push(chunk.length) }), part.length);
+        assert.equal(await driver.stat(`${base}/whole`), undefined, 'nothing visible before the commit');
+      }
+      assert.equal(writer.written, 40_000 + 1 + 90_000);
+      assert.equal(seen.reduce((sum, n) => sum + n, 0), writer.written, 'every chunk shown on its way');
+      await writer.commit();
+      assert.deepEqual(await driver.read(`${base}/whole`), Buffer.concat(parts));
+      assert.deepEqual(await driver.list(base), ['whole'], 'nothing left beside it');
+
+      const replacing = driver.writer(`${base}/whole`);
+      await replacing.append(Readable.from([Buffer.from('new')]));
+      await replacing.commit();
+      assert.equal((await driver.read(`${base}/whole`))?.toString(), 'new', 'a commit replaces what was there');
+
+      const cancelled = driver.writer(`${base}/cancelled`);
+      await cancelled.append(Readable.from([binary(10_000)]));
+      await cancelled.cancel();
+      const broken = driver.writer(`${base}/broken`);
+      const failing = Readable.from(
+        (async function* () {
+          yield binary(10_000, 9);
+          throw new Error('client went away');
+        })(),
+      );
+      await assert.rejects(broken.append(failing), /client went away/);
+      await broken.cancel();
+      assert.equal(await driver.stat(`${base}/cancelled`), undefined);
+      assert.equal(await driver.stat(`${base}/broken`), undefined);
+      assert.deepEqual(await driver.list(base), ['whole']);
+
+      const empty = driver.writer(`${base}/empty`);
+      await empty.commit();
+      assert.equal((await driver.stat(`${base}/empty`))?.size, 0, 'a writer given nothing commits an empty object');
+    });
+
+    it('move takes one object to another key, replacing what is there; nothing at the source is ENOENT', async () => {
+      const base = fresh();
+      await driver.writeAtomic(`${base}/a`, 'a');
+      await driver.writeAtomic(`${base}/b`, 'b');
+      await driver.move(`${base}/a`, `${base}/deeper/c`);
+      assert.equal((await driver.read(`${base}/deeper/c`))?.toString(), 'a');
+      assert.equal(await driver.read(`${base}/a`), undefined);
+      await driver.move(`${base}/b`, `${base}/deeper/c`);
+      assert.equal((await driver.read(`${base}/deeper/c`))?.toString(), 'b');
+      await assert.rejects(driver.move(`${base}/gone`, `${base}/d`), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+      assert.equal(await driver.stat(`${base}/d`), undefined);
+    });
+
+    it('touch marks an object used now, and says false for one that is not there', async () => {
+      const key = `${fresh()}/used`;
+      assert.equal(await driver.touch(key), false);
+      await driver.writeAtomic(key, 'still the same bytes');
+      const before = (await driver.stat(key))?.modifiedMs ?? 0;
+      if (capabilities.datedByTouch) await sleep(1100); // object stores date objects to the second
+      assert.equal(await driver.touch(key), true);
+      if (capabilities.datedByTouch) assert.ok(((await driver.stat(key))?.modifiedMs ?? 0) > before);
+      assert.equal((await driver.read(key))?.toString(), 'still the same bytes');
+    });
+
+    it('stat is for objects: a prefix with objects under it has none', async () => {
+      const base = fresh();
+      await driver.writeAtomic(`${base}/dir/x`, 'x');
+      assert.equal(await driver.stat(`${base}/dir`), undefined);
+    });
+
     it('createExclusive: of ten at once exactly one wins, and what is stored is the winner\'s', async () => {
       const key = `${fresh()}/lock`;
-      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, index) => driver.createExclusive(key, `holder ${index}`)));
-      const winners = outcomes.flatMap((won, index) => (won ? [index] : []));
-      assert.equal(winners.length, 1);
-      assert.equal((await driver.read(key))?.toString(), `holder ${winners[0]}`);
+      if (capabilities.exclusiveCreation) {
+        const outcomes = await Promise.all(Array.from({ length: 10 }, (_, index) => driver.createExclusive(key, `holder ${index}`)));
+        const winners = outcomes.flatMap((won, index) => (won ? [index] : []));
+        assert.equal(winners.length, 1);
+        assert.equal((await driver.read(key))?.toString(), `holder ${winners[0]}`);
+      } else {
+        assert.equal(await driver.createExclusive(key, 'first'), true);
+      }
       assert.equal(await driver.createExclusive(key, 'late'), false);
       await driver.remove(key);
       assert.equal(await driver.createExclusive(key, 'after release'), true);
@@ -191,30 +287,30 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       assert.deepEqual(await driver.list(base), []);
     });
 
-    it('a directory (a prefix with something under it) has a stat, dated again when an entry comes or goes', async () => {
-      const base = fresh();
-      await driver.writeAtomic(`${base}/tags/latest`, 'a');
-      const first = await driver.stat(`${base}/tags`);
-      assert.ok(first !== undefined, 'a directory with an entry is there');
-      await sleep(30);
-      await driver.writeAtomic(`${base}/tags/v1`, 'b');
-      const added = await driver.stat(`${base}/tags`);
-      assert.ok(added !== undefined && added.modifiedMs > first.modifiedMs, 'an entry added dates it again');
-      await sleep(30);
-      await driver.remove(`${base}/tags/latest`);
-      const removed = await driver.stat(`${base}/tags`);
-      assert.ok(removed !== undefined && removed.modifiedMs > added.modifiedMs, 'an entry removed dates it again');
-    });
+    if (capabilities.fileOperations) {
+      it('a directory (a prefix with something under it) has a time, dated again when an entry comes or goes', async () => {
+        const base = fresh();
+        await driver.writeAtomic(`${base}/tags/latest`, 'a');
+        const first = await files(driver).directoryModified(`${base}/tags`);
+        assert.ok(first !== undefined, 'a directory with an entry is there');
+        await sleep(30);
+        await driver.writeAtomic(`${base}/tags/v1`, 'b');
+        const added = await files(driver).directoryModified(`${base}/tags`);
+        assert.ok(added !== undefined && added > first, 'an entry added dates it again');
+        await sleep(30);
+        await driver.remove(`${base}/tags/latest`);
+        const removed = await files(driver).directoryModified(`${base}/tags`);
+        assert.ok(removed !== undefined && removed > added, 'an entry removed dates it again');
+      });
 
-    if (capabilities.positionedWrites) {
       it('writeStreamAt appends at an offset, tells its progress, and a failed chunk is cut back to where it began', async () => {
         const key = `${fresh()}/upload`;
         const first = binary(100_000, 1);
         const second = binary(70_000, 2);
         const seen: number[] = [];
-        assert.equal(await driver.writeStreamAt(key, 0, Readable.from([first.subarray(0, 40_000), first.subarray(40_000)]), { onChunk: (chunk) => seen.push(chunk.length) }), first.length);
+        assert.equal(await files(driver).writeStreamAt(key, 0, Readable.from([first.subarray(0, 40_000), first.subarray(40_000)]), { onChunk: (chunk) => seen.push(chunk.length) }), first.length);
         assert.deepEqual(seen, [40_000, 60_000]);
-        assert.equal(await driver.writeStreamAt(key, first.length, Readable.from([second])), second.length);
+        assert.equal(await files(driver).writeStreamAt(key, first.length, Readable.from([second])), second.length);
         assert.deepEqual(await driver.read(key), Buffer.concat([first, second]));
         const failing = Readable.from(
           (async function* () {
@@ -222,14 +318,12 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
             throw new Error('client went away');
           })(),
         );
-        await assert.rejects(driver.writeStreamAt(key, first.length + second.length, failing), /client went away/);
+        await assert.rejects(files(driver).writeStreamAt(key, first.length + second.length, failing), /client went away/);
         assert.equal((await driver.stat(key))?.size, first.length + second.length, 'the broken chunk is not part of the data');
-        await driver.truncate(key, 10);
+        await files(driver).truncate(key, 10);
         assert.deepEqual(await driver.read(key), first.subarray(0, 10));
       });
-    }
 
-    if (capabilities.followsGrowingFiles) {
       it('followStream reads a file as it is written, across its move to its final place, and fails with the writer', async () => {
         const base = fresh();
         const parts = [binary(30_000, 1), binary(50_000, 2), binary(20_000, 3)];
@@ -240,7 +334,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         // reader must find it in the file's final place.
         const shownBeforeMove = whole.length - parts[2]!.length;
         const writing = fill(driver, file, body, shownBeforeMove);
-        const reading = buffer(driver.followStream(file, { start: 10, end: whole.length - 1 }));
+        const reading = buffer(files(driver).followStream(file, { start: 10, end: whole.length - 1 }));
         for (const part of parts) {
           body.write(part);
           await sleep(10);
@@ -258,7 +352,7 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         const broken = new HandFedFile(`${base}/uploads/broken`);
         const brokenBody = new PassThrough();
         const brokenWrite = fill(driver, broken, brokenBody);
-        const brokenRead = buffer(driver.followStream(broken, { start: 0, end: 99_999 }));
+        const brokenRead = buffer(files(driver).followStream(broken, { start: 0, end: 99_999 }));
         brokenBody.write(binary(1_000));
         await sleep(10);
         brokenBody.destroy(new Error('upstream went away'));
@@ -267,30 +361,16 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
         broken.announce();
         await assert.rejects(brokenRead, /upstream went away/);
       });
-    }
 
-    if (capabilities.touch) {
-      it('touch marks a file used now, and says false for a file that is not there', async () => {
-        const key = `${fresh()}/used`;
-        assert.equal(await driver.touch(key), false);
-        await driver.writeAtomic(key, 'x');
-        const before = (await driver.stat(key))?.modifiedMs ?? 0;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        assert.equal(await driver.touch(key), true);
-        assert.ok(((await driver.stat(key))?.modifiedMs ?? 0) > before);
-      });
-    }
-
-    if (capabilities.renamesDirectories) {
-      it('rename moves a whole directory at once, and refuses a target that is not empty', async () => {
+      it('renameDirectory moves a whole directory at once, and refuses a target that is not empty', async () => {
         const base = fresh();
         await driver.writeAtomic(`${base}/from/a`, 'a');
         await driver.writeAtomic(`${base}/from/sub/b`, 'b');
-        await driver.rename(`${base}/from`, `${base}/to`);
+        await files(driver).renameDirectory(`${base}/from`, `${base}/to`);
         assert.equal((await driver.read(`${base}/to/sub/b`))?.toString(), 'b');
         assert.deepEqual(await driver.list(`${base}/from`), []);
         await driver.writeAtomic(`${base}/other/c`, 'c');
-        await assert.rejects(driver.rename(`${base}/other`, `${base}/to`));
+        await assert.rejects(files(driver).renameDirectory(`${base}/other`, `${base}/to`));
       });
     }
   });
