@@ -44,7 +44,7 @@ function configuredDriver(config: PortholeConfig): Driver {
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
       ...(s3.credentials ? { credentials: s3.credentials } : {}),
     });
-    return new S3Driver({ client, bucket: s3.bucket, partSize: s3.partSize, ...(s3.prefix ? { prefix: s3.prefix } : {}) });
+    return new S3Driver({ client, bucket: s3.bucket, partSize: s3.partSize, delimiterListing: s3.delimiterListing, ...(s3.prefix ? { prefix: s3.prefix } : {}) });
   }
   return new FilesystemDriver(config.storage.filesystem.rootDirectory, { zeroCopy: config.storage.filesystem.sendfile });
 }

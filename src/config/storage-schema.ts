@@ -50,6 +50,12 @@ const s3Schema = z
       .max(MAX_PART_BYTES)
       .default(16 * 1024 * 1024)
       .describe('Bytes per part of the multipart uploads that store large blobs; each replica holds up to one part per blob being written in memory.'),
+    delimiterListing: z
+      .boolean()
+      .default(true)
+      .describe(
+        'List what is under a prefix with a delimiter, one request for S3 (default); false lists every key under it instead, for servers that answer delimited listings wrong (s3rver misses names more than one level down); slower on large stores.',
+      ),
     redirect: z
       .boolean()
       .default(false)

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
 import { header } from '../helpers/assert-registry.js';
 import { errorCodes, raw } from '../helpers/raw-http.js';
-import { makeImage, snapshotTree, startUpload } from '../helpers/registry-client.js';
+import { makeImage, startUpload } from '../helpers/registry-client.js';
+import { snapshotStored } from '../helpers/stored-snapshot.js';
 import { sharedPorthole } from '../helpers/shared-porthole.js';
 import { diffTrees, type TreeDiff } from '../helpers/storage-tree.js';
 import type { BadInputCase, CaseContext, Fixture } from './case.js';
@@ -70,7 +71,7 @@ function withoutCompletionRecords(diff: TreeDiff): TreeDiff {
 async function settledDiff(): Promise<TreeDiff> {
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const diff = withoutCompletionRecords(diffTrees(baseline, await snapshotTree(porthole().root)));
+    const diff = withoutCompletionRecords(diffTrees(baseline, await snapshotStored(porthole())));
     const differs = diff.added.length + diff.removed.length + diff.changed.length > 0;
     if (!differs || Date.now() > deadline) return diff;
     await sleep(100);
@@ -83,7 +84,7 @@ describe('bad input', () => {
     const image = await makeImage(porthole().url, name, { tag: 'v1', layerSize: 2048 });
     await makeImage(porthole().url, 'bad/other');
     fixture = { name, image };
-    baseline = await snapshotTree(porthole().root);
+    baseline = await snapshotStored(porthole());
     assert.ok(baseline.size > 10, 'the fixture should have put files on disk');
   });
 

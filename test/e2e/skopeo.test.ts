@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { corruptBlobs, layoutGraph, layoutRoot, storedBlobDigests } from '../fixtures/oci-layout-reader.js';
@@ -10,7 +10,8 @@ import { accessLogUntil, isMountInto } from './access-log.js';
 import { useE2eSuite } from './e2e-suite.js';
 import { CommandError } from './run-command.js';
 import { parseSkopeoJson, type SkopeoConfig, type SkopeoInspect, type SkopeoTagList } from './skopeo-output.js';
-import { copiesOf } from '../helpers/storage-tree.js';
+import { snapshotStored } from '../helpers/stored-snapshot.js';
+import { driverOf } from '../helpers/test-storage.js';
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
@@ -210,10 +211,13 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
     assert.equal(log.filter(isMountInto('e2e/copied')).length, image.layers.length, 'one mount answered 201 per layer');
     assert.equal((await getManifest('e2e/copied', single.tag)).headers['docker-content-digest'], single.root.digest);
 
+    const stored = await snapshotStored(porthole);
+    const storage = driverOf(porthole.storage);
     for (const layer of image.layers) {
       const hex = layer.digest.slice('sha256:'.length);
-      assert.deepEqual(await copiesOf(porthole.root, layer.digest), [`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`], 'a single copy of the bytes');
-      assert.ok((await stat(join(porthole.root, 'repositories/e2e/copied/_layers/sha256', hex))).isFile(), `${layer.digest} is linked into e2e/copied`);
+      const copies = [...stored].filter(([, hash]) => hash === hex).map(([path]) => path);
+      assert.deepEqual(copies, [`blobs/sha256/${hex.slice(0, 2)}/${hex}/data`], 'a single copy of the bytes');
+      assert.ok((await storage.stat(`repositories/e2e/copied/_layers/sha256/${hex}`)) !== undefined, `${layer.digest} is linked into e2e/copied`);
     }
   });
 
@@ -242,14 +246,14 @@ describe('skopeo against porthole', { timeout: 4 * TEST_TIMEOUT }, () => {
     const log = await accessLogUntil(porthole.output, (l) => l.method === 'PUT' && l.path === `/v2/e2e/mirror/multi/manifests/${multi.tag}`);
     const layers = multi.images.flatMap((i) => i.layers);
     assert.equal(log.filter(isMountInto('e2e/mirror/multi')).length, layers.length, 'one mount answered 201 per layer');
-    const linked = await readdir(join(porthole.root, 'repositories/e2e/mirror/multi/_layers/sha256'));
+    const linked = await driverOf(porthole.storage).list('repositories/e2e/mirror/multi/_layers/sha256');
     for (const layer of layers) assert.ok(linked.includes(layer.digest.slice('sha256:'.length)), `${layer.digest} is linked into the mirror`);
   });
 
   // Last on purpose: after every push above, finished uploads must have left nothing behind.
   test('no upload sessions or staging files are left once the clients are done', async () => {
     const { porthole } = suite;
-    assert.deepEqual(await readdir(join(porthole.root, 'uploads')), []);
-    assert.deepEqual(await readdir(join(porthole.root, '_tmp')), []);
+    assert.deepEqual(await driverOf(porthole.storage).list('uploads'), []);
+    if (porthole.storage.driver === 'filesystem') assert.deepEqual(await readdir(join(porthole.root, '_tmp')), []);
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnService, waitForService } from './service-process.js';
+import { configWithStorage, storageFor, type TestStorage } from './test-storage.js';
 
 /** The built CLI, as a user runs it (tests run from dist/, after `npm run build`). */
 export const PORTHOLE_CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/porthole.js');
@@ -15,6 +16,8 @@ export interface PortholeProcess {
   host: string;
   port: number;
   root: string;
+  /** Where it keeps its content: under `root`, or in a bucket of the run's s3rver (test-storage.ts). */
+  storage: TestStorage;
   process: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -77,11 +80,13 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   const root = options.root ?? (await tempDir('root'));
   const level = options.logLevel === undefined ? ['--log-level', 'info'] : options.logLevel === null ? [] : ['--log-level', options.logLevel];
   const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), ...level, ...(options.args ?? [])];
+  const storage = await storageFor(root);
+  const config = configWithStorage(options.config, storage);
   let configDir: string | undefined;
-  if (options.config !== undefined) {
+  if (config !== undefined) {
     configDir = await tempDir('config');
     const file = join(configDir, 'porthole.yaml');
-    await writeFile(file, options.config);
+    await writeFile(file, config);
     args.push('--config', file);
   }
   // A file that is appended to (a second start on the same log) already holds an announcement.
@@ -107,7 +112,7 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   }
 
   const { process: child, output, stdout, stderr, stop, kill9 } = service;
-  return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, root, process: child, output, stdout, stderr, stop, kill9 };
+  return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, root, storage, process: child, output, stdout, stderr, stop, kill9 };
 }
 
 export async function cleanup(...paths: string[]): Promise<void> {

@@ -4,12 +4,15 @@ import { freePort } from './free-port.js';
 import { cleanup, tempDir } from './porthole-process.js';
 import { spawnService, waitForService, type ServiceProcess } from './service-process.js';
 import { createS3Client, type S3Connection } from '../../src/storage/s3/s3-client.js';
+import { s3rverConnection } from './test-storage.js';
 
 /**
  * s3rver (npm), a real S3 protocol server on loopback: the closest thing to S3 that can run here
- * (no MinIO or Ceph package exists). What it cannot show: signatures (it does not check them),
+ * (no MinIO or Ceph package exists). What it cannot show: signatures (it checks only the access key id),
  * conditional writes (it ignores If-None-Match on PUT, so createExclusive's race is not tested on
- * it), ListParts, UploadPartCopy and AbortMultipartUpload (it lacks them; porthole does without).
+ * it), atomic overwrites (it writes an object in place), dates renewed by a copy onto itself,
+ * delimited listings more than one level deep (S3DriverOptions.delimiterListing), ListParts,
+ * UploadPartCopy and AbortMultipartUpload (it lacks them; porthole does without).
  */
 export interface S3rverProcess {
   /** http://127.0.0.1:port */
@@ -38,8 +41,7 @@ export async function startS3rver(): Promise<S3rverProcess> {
       return undefined;
     }
   });
-  // s3rver checks no signature, but the SDK signs with whatever keys it is given.
-  const connection: S3Connection = { region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
+  const connection = s3rverConnection(endpoint);
   const client = createS3Client(connection);
   return {
     endpoint,

@@ -90,12 +90,6 @@ export function diffTrees(before: Map<string, string>, after: Map<string, string
   };
 }
 
-/** Every file under the storage root (relative paths) that holds exactly the bytes of a sha256 `digest`. */
-export async function copiesOf(root: string, digest: string): Promise<string[]> {
-  const snapshot = await snapshotTree(root);
-  return [...snapshot].filter(([, hash]) => `sha256:${hash}` === digest).map(([path]) => path);
-}
-
 /** What the storage gauges should report, counted from the files under a storage root. */
 export interface StorageCensus {
   blob: { count: number; bytes: number };

@@ -8,5 +8,6 @@ for (const fileOperations of [true, false]) {
     exclusiveCreation: true,
     atomicOverwrites: true,
     datedByTouch: true,
+    deepListing: true,
   });
 }

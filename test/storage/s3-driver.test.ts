@@ -22,20 +22,21 @@ async function s3(): Promise<S3rverProcess> {
   return server;
 }
 
-async function openDriver(prefix?: string): Promise<{ driver: S3Driver; dispose(): Promise<void> }> {
+async function openDriver(prefix?: string, delimiterListing = true): Promise<{ driver: S3Driver; dispose(): Promise<void> }> {
   const running = await s3();
   const bucket = `suite-${(buckets += 1)}`;
   await running.createBucket(bucket);
   const client = createS3Client(running.connection);
-  return { driver: new S3Driver({ client, bucket, partSize: PART_SIZE, ...(prefix ? { prefix } : {}) }), dispose: async () => client.destroy() };
+  return { driver: new S3Driver({ client, bucket, partSize: PART_SIZE, delimiterListing, ...(prefix ? { prefix } : {}) }), dispose: async () => client.destroy() };
 }
 
 after(async () => {
   await server?.stop();
 });
 
-driverSuite('s3 (s3rver)', () => openDriver(), { fileOperations: false, exclusiveCreation: false, atomicOverwrites: false, datedByTouch: false });
-driverSuite('s3 (s3rver, under a prefix)', () => openDriver('registry/one'), { fileOperations: false, exclusiveCreation: false, atomicOverwrites: false, datedByTouch: false });
+const s3rverCan = { fileOperations: false, exclusiveCreation: false, atomicOverwrites: false, datedByTouch: false };
+driverSuite('s3 (s3rver, delimited listing)', () => openDriver(), { ...s3rverCan, deepListing: false });
+driverSuite('s3 (s3rver, under a prefix, flat listing)', () => openDriver('registry/one', false), { ...s3rverCan, deepListing: true });
 
 describe('S3 driver beyond the shared contract', () => {
   let subject: { driver: S3Driver; dispose(): Promise<void> };

@@ -16,12 +16,16 @@ export interface S3Connection {
  * AWS's (s3rver among them) corrupt or refuse the streamed uploads the SDK's default checksums make.
  */
 export function createS3Client(connection: S3Connection): S3Client {
+  // The SDK warns on stderr, once per process, that versions after January 2027 will need Node
+  // 22; porthole pins its version (package.json), so the warning says nothing about this one.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     region: connection.region,
     forcePathStyle: connection.forcePathStyle,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
-    ...(connection.credentials ? { credentials: connection.credentials } : {}),
+    // A copy: the SDK marks the object it is given (a $source key), which must not reach the config.
+    ...(connection.credentials ? { credentials: { ...connection.credentials } } : {}),
   });
 }

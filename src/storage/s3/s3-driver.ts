@@ -29,6 +29,12 @@ export interface S3DriverOptions {
   prefix?: string;
   /** Bytes per part of multipart uploads. */
   partSize: number;
+  /**
+   * List a prefix's names with a delimiter, as S3 answers in one request (default); false lists
+   * every key under it and derives the names here, for servers that answer delimited listings
+   * wrong (s3rver misses names whose objects lie two levels or more below the prefix).
+   */
+  delimiterListing?: boolean;
 }
 
 /**
@@ -47,8 +53,10 @@ export class S3Driver implements Driver {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
+  private readonly delimiterListing: boolean;
 
   constructor(options: S3DriverOptions) {
+    this.delimiterListing = options.delimiterListing ?? true;
     this.client = options.client;
     this.bucket = options.bucket;
     this.prefix = options.prefix ? `${checkedStorageKey(options.prefix)}/` : '';
@@ -144,6 +152,7 @@ export class S3Driver implements Driver {
 
   async list(path: string): Promise<string[]> {
     const prefix = `${this.key(path)}/`;
+    if (!this.delimiterListing) return [...new Set((await this.keysUnder(path)).map((key) => key.slice(prefix.length).split('/')[0] as string))];
     const names: string[] = [];
     let token: string | undefined;
     do {

@@ -43,6 +43,11 @@ export interface DriverCapabilities {
    * object by its data file alone (s3rver leaves the date of an object copied onto itself).
    */
   datedByTouch: boolean;
+  /**
+   * A listing can be checked to name a prefix whose objects lie two levels down: false where the
+   * server under test cannot answer it (s3rver's delimited listings stop one level down).
+   */
+  deepListing: boolean;
 }
 
 /** The driver's file operations, which the tests that use them declared. */
@@ -140,6 +145,10 @@ export function driverSuite(name: string, open: () => Promise<DriverUnderTest>, 
       await driver.writeAtomic(`${base}/b`, 'b');
       assert.deepEqual((await driver.list(`${base}/a`)).sort(), ['deeper', 'one', 'two']);
       assert.deepEqual((await driver.list(base)).sort(), ['a', 'b']);
+      if (capabilities.deepListing) {
+        await driver.writeAtomic(`${base}/c/two/levels/down`, 'd');
+        assert.deepEqual((await driver.list(base)).sort(), ['a', 'b', 'c']);
+      }
     });
 
     it('remove takes a file or everything under a prefix; removing what is absent is no error', async () => {
