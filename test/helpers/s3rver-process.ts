@@ -10,8 +10,7 @@ import { s3rverConnection } from './test-storage.js';
  * s3rver (npm), a real S3 protocol server on loopback: the closest thing to S3 that can run here
  * (no MinIO or Ceph package exists). What it cannot show: signatures (it checks only the access key id),
  * conditional writes (it ignores If-None-Match on PUT, so createExclusive's race is not tested on
- * it), atomic overwrites (it writes an object in place), dates renewed by a copy onto itself,
- * delimited listings more than one level deep (S3DriverOptions.delimiterListing), ListParts,
+ * it), atomic overwrites (it writes an object in place), delimited listings more than one level deep (S3DriverOptions.delimiterListing), ListParts,
  * UploadPartCopy and AbortMultipartUpload (it lacks them; porthole does without).
  */
 export interface S3rverProcess {

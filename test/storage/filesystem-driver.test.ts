@@ -11,6 +11,6 @@ for (const zeroCopy of [true, false]) {
       const root = await tempDir('driver-suite');
       return { driver: new FilesystemDriver(root, { zeroCopy }), dispose: () => rm(root, { recursive: true, force: true }) };
     },
-    { fileOperations: true, exclusiveCreation: true, atomicOverwrites: true, datedByTouch: true, deepListing: true },
+    { fileOperations: true, exclusiveCreation: true, atomicOverwrites: true, deepListing: true },
   );
 }

@@ -7,7 +7,6 @@ for (const fileOperations of [true, false]) {
     fileOperations,
     exclusiveCreation: true,
     atomicOverwrites: true,
-    datedByTouch: true,
     deepListing: true,
   });
 }

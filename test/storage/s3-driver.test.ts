@@ -34,7 +34,7 @@ after(async () => {
   await server?.stop();
 });
 
-const s3rverCan = { fileOperations: false, exclusiveCreation: false, atomicOverwrites: false, datedByTouch: false };
+const s3rverCan = { fileOperations: false, exclusiveCreation: false, atomicOverwrites: false };
 driverSuite('s3 (s3rver, delimited listing)', () => openDriver(), { ...s3rverCan, deepListing: false });
 driverSuite('s3 (s3rver, under a prefix, flat listing)', () => openDriver('registry/one', false), { ...s3rverCan, deepListing: true });
 

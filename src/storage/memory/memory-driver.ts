@@ -248,8 +248,9 @@ export class MemoryDriver implements Driver, FileOperations {
     if (this.stored.has(target)) return;
     const file = this.stored.get(checkedStorageKey(from));
     if (file === undefined) throw missingObject(`no object at "${from}"`);
+    // As a hard link: the same bytes, dated as the source is.
     const bytes = Buffer.from(view(file));
-    this.place(target, { bytes, length: bytes.length, modifiedMs: Date.now() });
+    this.place(target, { bytes, length: bytes.length, modifiedMs: file.modifiedMs });
   }
 
   async truncate(path: string, size: number): Promise<void> {

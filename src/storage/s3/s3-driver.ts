@@ -15,6 +15,7 @@ import { missingObject, type Driver, type FileInfo, type ObjectWriter } from '..
 import { checkedStorageKey } from '../storage-key.js';
 import { isS3NotFound, isS3PreconditionFailed } from './s3-errors.js';
 import { S3Writer } from './s3-writer.js';
+import { WRITTEN_AT, writtenNow } from './written-at.js';
 import { takeBytes } from './take-bytes.js';
 
 /** The largest object CopyObject copies in one call; larger ones are read back and written anew. */
@@ -88,7 +89,7 @@ export class S3Driver implements Driver {
 
   async writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: body, ContentLength: body.length }));
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: body, ContentLength: body.length, Metadata: writtenNow() }));
   }
 
   writer(path: string): ObjectWriter {
@@ -102,7 +103,7 @@ export class S3Driver implements Driver {
   async createExclusive(path: string, data: string): Promise<boolean> {
     if (await this.stat(path)) return false;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*', Metadata: writtenNow() }));
       return true;
     } catch (err) {
       if (isS3PreconditionFailed(err)) return false;
@@ -113,20 +114,21 @@ export class S3Driver implements Driver {
   async stat(path: string): Promise<FileInfo | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
-      return { size: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
+      const written = Number(head.Metadata?.[WRITTEN_AT]);
+      return { size: head.ContentLength ?? 0, modifiedMs: Number.isFinite(written) && written > 0 ? written : (head.LastModified?.getTime() ?? 0) };
     } catch (err) {
       if (isS3NotFound(err)) return undefined;
       throw err;
     }
   }
 
-  /** A copy of the object onto itself with its metadata replaced: S3's only way to date an object anew. */
+  /** A copy of the object onto itself with its date (WRITTEN_AT) replaced: S3's only way to date an object anew. */
   async touch(path: string): Promise<boolean> {
     const info = await this.stat(path);
     if (!info) return false;
     if (info.size > MAX_COPY_BYTES) return true; // left undated: garbage collection then goes by the link's time
     try {
-      await this.copy(path, path, { MetadataDirective: 'REPLACE', Metadata: { 'porthole-used': String(Date.now()) } });
+      await this.copy(path, path, { MetadataDirective: 'REPLACE', Metadata: writtenNow() });
       return true;
     } catch (err) {
       if (isS3NotFound(err)) return false;

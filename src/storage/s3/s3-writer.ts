@@ -2,6 +2,7 @@ import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMult
 import type { Readable } from 'node:stream';
 import type { ObjectWriter, WriteWatch } from '../driver.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
+import { writtenNow } from './written-at.js';
 
 /** Where an S3 writer puts its object. */
 export interface S3Target {
@@ -61,7 +62,7 @@ export class S3Writer implements ObjectWriter {
     this.buffered = [];
     this.bufferedBytes = 0;
     const { client, bucket, key } = this.target;
-    this.uploadId ??= client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })).then((created) => {
+    this.uploadId ??= client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: writtenNow() })).then((created) => {
       if (!created.UploadId) throw new Error(`S3 gave no upload id for a multipart upload of "${key}"`);
       return created.UploadId;
     });
@@ -87,7 +88,7 @@ export class S3Writer implements ObjectWriter {
     try {
       if (this.uploadId === undefined) {
         const body = Buffer.concat(this.buffered, this.bufferedBytes);
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, Metadata: writtenNow() }));
         return;
       }
       if (this.bufferedBytes > 0) void this.sendPart();
