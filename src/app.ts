@@ -1,3 +1,4 @@
+import { replicaIdOf } from './config/replica-id.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { durationMs } from './config/durations.js';
@@ -65,9 +66,11 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const metricsConfig = metricsSettings(config);
   // The cache gauges read the store at scrape time, long after it exists; the store's
   // instrumentation needs the recorder, so telemetry comes first.
-  const telemetry = createTelemetry(metricsConfig, () => store.cacheStats());
+  // Replicas sharing a store (Redis, or a name given to this one) are told apart by a label on every metric.
+  const replicated = config.redis !== undefined || config.replicaId !== undefined;
+  const telemetry = createTelemetry(metricsConfig, () => store.cacheStats(), replicated ? replicaIdOf(config) : undefined);
   const auditor = countedAuditor(deps.auditor ?? disabledAuditor, telemetry.metrics.auditEvents);
-  const tracing = await loadTracing(config.tracing, deps.logger.child({ module: 'tracing' }), telemetry.metrics);
+  const tracing = await loadTracing(config.tracing, deps.logger.child({ module: 'tracing' }), telemetry.metrics, replicaIdOf(config));
   // With a `proxy` config the pull-through cache wraps the local store.
   const storage = createStorage(config, { recorder: telemetry.recorder, tracing, log: deps.logger.child({ module: 'storage' }) });
   const local = storage.store;
@@ -120,6 +123,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   if (config.http.tls?.clientCA !== undefined) clientCertificates(server, (seconds) => telemetry.metrics.tlsClientCertificateExpiration.observe(seconds));
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
+  if (storage.coordination.shared) registryContext.writeRefusal = () => storage.coordination.writeRefusal();
   const access = createAccessGate(config.auth, config.accessControl, {
     log: deps.logger.child({ module: 'auth' }),
     auditor,
@@ -139,7 +143,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     auditor,
     log: deps.logger.child({ module: 'auth' }),
   });
-  const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.recorder, deps.logger.child({ module: 'metrics' }), metricsAuth?.onRequest);
+  const metricsEndpoint = installMetricsEndpoint(server, metricsConfig, telemetry.registry, telemetry.everyMetric, telemetry.recorder, deps.logger.child({ module: 'metrics' }), metricsAuth?.onRequest);
 
   // While draining, every answer closes its connection, so keep-alive clients cannot hold a
   // graceful shutdown open after their last request finished.
@@ -148,6 +152,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     done(null, payload);
   });
 
+  await storage.coordination.start();
   await store.init();
   const storageLog = deps.logger.child({ module: 'storage' });
   const maxIdle = durationMs(config.storage.uploadExpiry);
@@ -192,6 +197,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     stopScans();
     metricsEndpoint.stop();
     await pullThrough?.close();
+    await storage.coordination.close();
     // Last: the spans of everything above are sent, within what is left of the shutdown's bound
     // (less a moment, so that its deadline, which cuts connections, finds none held by the flush).
     const timeoutMs = durationMs(config.http.shutdownTimeout);

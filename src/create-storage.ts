@@ -8,7 +8,9 @@ import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
 import { ImageStore } from './storage/image-store/image-store.js';
 import { InstrumentedDriver } from './storage/instrumented-driver.js';
 import type { LocalCache } from './storage/local-cache.js';
-import { StorageLocks } from './storage/storage-lock.js';
+import { StorageLocks, type JobLocks } from './storage/storage-lock.js';
+import { localCoordination, type Coordination } from './coordination/coordination.js';
+import { RedisCoordination } from './coordination/redis-coordination.js';
 import { createS3Client } from './storage/s3/s3-client.js';
 import { S3Driver } from './storage/s3/s3-driver.js';
 
@@ -19,10 +21,12 @@ export interface StorageDeps {
   tracing?: Tracing;
 }
 
-/** The configured storage: the image store porthole serves from, and locks kept in the same storage. */
+/** The configured storage: the image store porthole serves from, the jobs' locks, and what replicas share. */
 export interface Storage {
   store: LocalCache;
-  locks: StorageLocks;
+  locks: JobLocks;
+  /** What several replicas share (Redis), or this process alone; started by whoever serves or runs a job. */
+  coordination: Coordination;
   /** The driver under the store, for jobs that read storage as it is (scrub, backup). */
   driver: Driver;
 }
@@ -66,6 +70,7 @@ export function createStorage(config: PortholeConfig, deps: StorageDeps): Storag
       storageFull.observe(operation, failure);
     });
   }
+  const coordination = config.redis ? new RedisCoordination(config.redis, deps.log.child({ module: 'redis' })) : localCoordination(new StorageLocks(driver));
   const onLockWait = () => {
     // Held as the work queues: the span goes under the request or job that waited.
     const scope = tracing.here();
@@ -74,6 +79,6 @@ export function createStorage(config: PortholeConfig, deps: StorageDeps): Storag
       scope.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
     };
   };
-  const store = tracing.traceStore(new ImageStore(driver, { onLockWait, spans: tracing }));
-  return { store, locks: new StorageLocks(driver), driver };
+  const store = tracing.traceStore(new ImageStore(driver, { sessionLocks: coordination.keyedLocks('upload', onLockWait), spans: tracing }));
+  return { store, locks: coordination.jobLocks, coordination, driver };
 }

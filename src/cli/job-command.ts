@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
 import type { PortholeConfig } from '../config/schema.js';
@@ -71,8 +72,9 @@ export async function runJobCommand(
   // Only the tracing counters are read here, and nothing serves these metrics: no runtime metrics
   // (prom-client's defaults would start an event-loop monitor in every CLI run).
   const metrics = createMetrics(new Registry(), { cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
-  const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics);
+  const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics, `${hostname()}:${process.pid}`);
   const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
+  await storage.coordination.start();
   await storage.store.attach().catch((err: unknown) => {
     const location = storageLocation(config);
     return refuseJob(action, `${location.key}: cannot use ${location.where} (${storageFailure(err) ?? String(err)})`);
@@ -88,6 +90,7 @@ export async function runJobCommand(
   });
   const record = await runner.run(job, 'cli');
   process.stdout.write(`${JSON.stringify({ action: record.action, outcome: record.outcome, seconds: record.seconds, ...record.summary, ...(record.error === undefined ? {} : { error: record.error }), ...(record.pushed === undefined ? {} : { pushed: record.pushed }) })}\n`);
+  await storage.coordination.close();
   await tracing.shutdown(SPAN_FLUSH_MS);
   logFile.stream.flushSync?.();
   auditFile?.stream.flushSync?.();

@@ -1,3 +1,4 @@
+import { replicaIdOf } from '../config/replica-id.js';
 import { storageFailure } from '../storage/storage-failure.js';
 import { storageLocation } from '../create-storage.js';
 import { buildApp } from '../app.js';
@@ -117,7 +118,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const logFile = await step('log.output', `opening "${config.log.output}"`, openLogFile('log.output', config.log.output));
   const audit = config.log.audit;
   const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit));
-  const logger = createLogger(config.log, logFile.stream);
+  // Every line names the replica, so that the logs of several can be told apart once gathered.
+  const logger = createLogger(config.log, logFile.stream).child({ replica: replicaIdOf(config) });
   const log = logger.child({ module: 'server' });
   const killSwitch = tracingKillSwitch(process.env);
   if (killSwitch) log.info({ reason: killSwitch }, 'tracing is off: switched off by the environment, whatever the configuration says');

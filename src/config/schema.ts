@@ -6,6 +6,7 @@ import { jobsSchema } from './jobs-schema.js';
 import { accessControlSchema, authSchema } from './auth-schema.js';
 import { metricsAuthSchema } from './metrics-auth-schema.js';
 import { storageSchema } from './storage-schema.js';
+import { redisSchema } from './redis-schema.js';
 
 /**
  * The one configuration schema. Every key has a default and a one-line description;
@@ -152,9 +153,23 @@ export const configSchema = z
     proxy: proxySchema.optional().describe('Pull-through cache of upstream registries (see docs/proxy.md). Absent: porthole hosts only what is pushed to it.'),
     tracing: tracingSchema,
     jobs: jobsSchema,
+    redis: redisSchema.optional(),
+    replicaId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"' })
+      .optional()
+      .describe('This replica\'s name in its metrics, logs, spans and the replica list; absent: the host name and the HTTP port (host:port), so that two replicas on one host differ.'),
   })
   .strict()
   .superRefine((config, context) => {
+    // Several replicas on one bucket without shared locks would corrupt each other's work.
+    if (config.storage.driver === 's3' && config.redis === undefined && config.storage.s3?.singleReplica !== true) {
+      context.addIssue({
+        code: 'custom',
+        path: ['redis'],
+        message: 'storage.driver is s3: set redis (the locks several replicas share), or storage.s3.singleReplica: true when only this porthole serves the bucket',
+      });
+    }
     // Across sections: the metrics' users are checked against the registry's htpasswd file.
     if (config.extensions.metrics?.auth?.users !== undefined && config.auth?.htpasswd === undefined) {
       context.addIssue({ code: 'custom', path: ['extensions', 'metrics', 'auth', 'users'], message: 'needs auth.htpasswd, the file these users are checked against' });

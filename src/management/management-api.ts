@@ -1,3 +1,4 @@
+import { replicaIdOf } from '../config/replica-id.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessGate } from '../auth/access-gate.js';
@@ -74,6 +75,7 @@ export async function installManagementApi(server: FastifyInstance, deps: Manage
 
   const { version } = buildInfo();
   const heartbeat = new ReplicaHeartbeat({
+    id: replicaIdOf(config),
     driver: storage.driver,
     intervalMs: durationMs(config.storage.heartbeatInterval),
     version,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { PortholeLogger } from '../observability/logger.js';
@@ -8,6 +7,8 @@ import { layout } from '../storage/layout.js';
 import type { ReplicaFile } from './replica-file.js';
 
 export interface HeartbeatDeps {
+  /** This replica's name (config/replica-id.ts). */
+  id: string;
   driver: Driver;
   intervalMs: number;
   version: string;
@@ -27,11 +28,11 @@ export function listenerAddress(bound: AddressInfo): string {
 /**
  * This process's record among the replicas on the storage (`replicas/<id>.json`): written
  * atomically, through the Driver (any driver: a later issue puts several replicas on S3), at
- * start and every storage.heartbeatInterval, removed at a clean shutdown. The id is random per
- * start: a restarted process is a new replica, and its old record ages out.
+ * start and every storage.heartbeatInterval, removed at a clean shutdown. The id is the replica's
+ * name (replicaId, or host and port): a restarted replica takes its record over.
  */
 export class ReplicaHeartbeat {
-  readonly id = randomBytes(6).toString('hex');
+  readonly id: string;
   readonly startedAtMs = Date.now();
   private address: string;
   private lastWritten: ReplicaFile | undefined;
@@ -42,6 +43,7 @@ export class ReplicaHeartbeat {
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.address = deps.address;
+    this.id = deps.id;
   }
 
   /** The last record written (or tried); undefined before the first beat. */

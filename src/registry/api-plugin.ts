@@ -8,7 +8,7 @@ import { manifestResource } from './manifests.js';
 import { pathOf } from '../http/request-url.js';
 import { matchRoute, type MatchedRoute, type RouteKind } from '../http/routes.js';
 import { uploadResource, uploadsResource } from './uploads.js';
-import { nameUse } from '../http/request-action.js';
+import { nameUse, requestAction, type RequestAction } from '../http/request-action.js';
 
 import '../http/request-context.js';
 
@@ -22,6 +22,8 @@ const RESOURCES: Record<Exclude<RouteKind, 'base' | 'catalog'>, Resource> = {
 };
 
 const READ_ONLY = new Set(['GET', 'HEAD']);
+/** The actions that change what is stored: refused while what they need to share with other replicas is away. */
+const WRITES = new Set<RequestAction>(['push', 'delete']);
 
 function methodNotAllowed(request: FastifyRequest, allowed: string[]): RegistryError {
   return new RegistryError('UNSUPPORTED', `${request.method} is not allowed here; allowed: ${allowed.join(', ')}`, undefined, {
@@ -74,6 +76,8 @@ export async function registryApi(app: FastifyInstance, ctx: RegistryContext): P
     const route = request.apiRoute ?? matchRoute(pathOf(request.url));
     if (!route) throw new RegistryError('UNSUPPORTED', `no API endpoint at ${pathOf(request.url).slice(0, 200)}`, undefined, { status: 404 });
     if (ctx.access) await ctx.access.admit(request, route);
+    const refusal = ctx.writeRefusal && WRITES.has(requestAction(request.method, route.kind)) ? ctx.writeRefusal() : undefined;
+    if (refusal) throw refusal;
     // A traced request's handler gets the store bound to its span: what storage and the
     // pull-through cache do for it, before and after any await, is that span's children.
     const scope = ctx.tracing.requestScope(request);

@@ -6,11 +6,16 @@ export type WaitListener = () => (seconds: number) => void;
 
 const unheard = (): void => undefined;
 
+/** Serialises work per key: within this process (KeyedLock), or across every replica that shares the storage (coordination/). */
+export interface SharedLocks {
+  run<T>(key: string, work: () => Promise<T>): Promise<T>;
+}
+
 /**
  * Serialises async work per key within this process (one upload session's chunks, one tag's
  * writes). Work for different keys runs concurrently. Entries are dropped when idle.
  */
-export class KeyedLock {
+export class KeyedLock implements SharedLocks {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(private readonly onWait: WaitListener = () => unheard) {}

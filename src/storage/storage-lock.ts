@@ -16,6 +16,12 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** The locks batch jobs take so that two runs of one job never overlap: in the storage (StorageLocks) or in Redis. */
+export interface JobLocks {
+  /** Takes the lock at `path`, or says who holds it. */
+  acquire(path: string, purpose: string): Promise<HeldLock | { heldBy: LockHolder }>;
+}
+
 /** The holder refreshes its lock this often... */
 const HEARTBEAT_MS = 30_000;
 /** ...so a lock not refreshed for this long belongs to a process that is gone (killed, host down). */
@@ -46,7 +52,7 @@ function holderOf(bytes: Buffer | undefined): LockHolder | undefined {
  * overlap. A lock whose holder died is taken over: on the same host when its process is gone, on
  * any host when it was not refreshed for STALE_MS.
  */
-export class StorageLocks {
+export class StorageLocks implements JobLocks {
   constructor(
     private readonly driver: Driver,
     private readonly now: () => number = Date.now,

@@ -33,6 +33,8 @@ export interface PortholeProcess {
 export interface StartOptions {
   /** Storage root; a fresh temp dir when omitted (removed by `cleanup`). */
   root?: string;
+  /** Where content is kept; the run's choice when omitted (test-storage.ts: under `root`, or S3). */
+  storage?: TestStorage;
   /** YAML text of a config file to pass with --config. */
   config?: string;
   args?: string[];
@@ -80,7 +82,7 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   const root = options.root ?? (await tempDir('root'));
   const level = options.logLevel === undefined ? ['--log-level', 'info'] : options.logLevel === null ? [] : ['--log-level', options.logLevel];
   const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), ...level, ...(options.args ?? [])];
-  const storage = await storageFor(root);
+  const storage = options.storage ?? (await storageFor(root));
   const config = configWithStorage(options.config, storage);
   let configDir: string | undefined;
   if (config !== undefined) {

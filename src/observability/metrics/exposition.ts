@@ -52,12 +52,13 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * `porthole_http_requests`, for the `# TYPE` line), which would break every later classic scrape.
  * So each OpenMetrics scrape renders from a registry of its own, holding porthole's metrics as
  * they are, except counters, which it holds as views already named without `_total` (prom-client
- * puts the suffix back on their samples). porthole's registry sets no default labels, so the
- * view registry needs none either.
+ * puts the suffix back on their samples). The labels that the registry adds to every metric
+ * (`replica`) are added by the view too.
  */
-async function openMetricsText(registry: Registry): Promise<string> {
+async function openMetricsText(registry: Registry, everyMetric: Record<string, string>): Promise<string> {
   const view = new Registry<OpenMetricsContentType>();
   view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  view.setDefaultLabels(everyMetric);
   for (const metric of registry.getMetricsAsArray() as RenderedMetric[]) view.registerMetric(asMetric(isCounter(metric) ? counterView(metric) : metric));
   return view.metrics();
 }
@@ -88,7 +89,7 @@ function counterView(counter: RenderedMetric): RenderedMetric {
 }
 
 /** The answer to a scrape whose Accept header is `accept`. */
-export async function expositionFor(registry: Registry, accept: string | undefined): Promise<Exposition> {
-  if (prefersOpenMetrics(accept)) return { contentType: Registry.OPENMETRICS_CONTENT_TYPE, text: await openMetricsText(registry) };
+export async function expositionFor(registry: Registry, accept: string | undefined, everyMetric: Record<string, string> = {}): Promise<Exposition> {
+  if (prefersOpenMetrics(accept)) return { contentType: Registry.OPENMETRICS_CONTENT_TYPE, text: await openMetricsText(registry, everyMetric) };
   return { contentType: registry.contentType, text: await registry.metrics() };
 }

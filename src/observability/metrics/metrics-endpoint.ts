@@ -21,8 +21,8 @@ export interface MetricsEndpoint {
 export type MetricsGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** OpenMetrics (with exemplars) when the scrape asks for it first, else Prometheus text 0.0.4. */
-async function answerScrape(registry: Registry, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { contentType, text } = await expositionFor(registry, request.headers.accept);
+async function answerScrape(registry: Registry, everyMetric: Record<string, string>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { contentType, text } = await expositionFor(registry, request.headers.accept, everyMetric);
   // The answer depends on Accept, which a cache between Prometheus and porthole must know.
   await reply.header('content-type', contentType).header('vary', 'Accept').send(text);
 }
@@ -38,6 +38,8 @@ export function installMetricsEndpoint(
   app: FastifyInstance,
   settings: MetricsConfig,
   registry: Registry,
+  /** Labels the registry adds to every metric (Telemetry.everyMetric). */
+  everyMetric: Record<string, string>,
   recorder: MetricsRecorder,
   log: PortholeLogger,
   guard?: MetricsGuard,
@@ -47,11 +49,11 @@ export function installMetricsEndpoint(
   const options: RouteShorthandOptions = guard ? { onRequest: guard } : {};
   if (settings.enable) {
     if (settings.port === null) {
-      app.get(path, options, async (request, reply) => answerScrape(registry, request, reply));
+      app.get(path, options, async (request, reply) => answerScrape(registry, everyMetric, request, reply));
       return { stop() {} };
     }
     const listener = Fastify({ logger: false });
-    listener.get(path, options, async (request, reply) => answerScrape(registry, request, reply));
+    listener.get(path, options, async (request, reply) => answerScrape(registry, everyMetric, request, reply));
     return { listener, stop() {} };
   }
 

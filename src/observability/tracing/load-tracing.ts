@@ -8,12 +8,13 @@ import { disabledTracing, type Tracing } from './tracing.js';
  * Tracing as configured: off, the disabled twin and not one OpenTelemetry module loaded (the SDK
  * and the exporter cost several MB of resident memory); on, the SDK, imported only now.
  */
-export async function loadTracing(config: TracingConfig, log: PortholeLogger, metrics: Metrics): Promise<Tracing> {
+export async function loadTracing(config: TracingConfig, log: PortholeLogger, metrics: Metrics, instanceId: string): Promise<Tracing> {
   if (!config.enable) return disabledTracing;
   const { createOtelTracing } = await import('./otel-tracing.js');
   return createOtelTracing(config, {
     log,
     version: buildInfo().version,
+    instanceId,
     counts: {
       exported: (count) => metrics.tracingSpansExported.inc(count),
       dropped: (count) => metrics.tracingSpansDropped.inc(count),

@@ -1,5 +1,4 @@
 import { connect } from 'node:net';
-import { hostname } from 'node:os';
 import { context, ROOT_CONTEXT, trace, type Span } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -26,6 +25,8 @@ export interface OtelTracingDeps {
   counts: SpanCounts;
   /** porthole's version, as service.version. */
   version: string;
+  /** Which porthole this is, as service.instance.id: the replica's name, or a CLI run's host and process. */
+  instanceId: string;
 }
 
 /** How long the start-up check of the collector waits for a connection. */
@@ -73,7 +74,7 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
       ...config.attributes,
       [ATTR_SERVICE_NAME]: config.serviceName,
       [ATTR_SERVICE_VERSION]: deps.version,
-      [ATTR_SERVICE_INSTANCE_ID]: `${hostname()}:${process.pid}`,
+      [ATTR_SERVICE_INSTANCE_ID]: deps.instanceId,
     }),
     scope: { name: 'porthole', version: deps.version },
     sampled: parentBasedRatio(config.samplingProb),

@@ -3,7 +3,7 @@ import type { Digest, DigestAlgorithm } from '../../core/digest.js';
 import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
 import type { LocalCache, UploadProgress } from '../local-cache.js';
-import type { WaitListener } from '../keyed-lock.js';
+import { KeyedLock, type SharedLocks } from '../keyed-lock.js';
 import type { WorkSpans } from '../work-spans.js';
 import { layout } from '../layout.js';
 import type {
@@ -34,8 +34,8 @@ export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface ImageStoreOptions {
   manifestCacheBytes?: number;
-  /** Hears how long upload work waited for its session's lock (keyed-lock.ts). */
-  onLockWait?: WaitListener;
+  /** The locks that serialise each upload session's requests (across replicas, with Redis); a KeyedLock of this process when absent. */
+  sessionLocks?: SharedLocks;
   /** Named steps shown as spans when tracing is on (manifest validation). */
   spans?: WorkSpans;
 }
@@ -76,7 +76,7 @@ export class ImageStore implements LocalCache {
         await this.blobs.unlink(repo, digest);
         return false;
       },
-      options.onLockWait,
+      options.sessionLocks ?? new KeyedLock(),
     );
   }
 

@@ -5,7 +5,7 @@ import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '.
 import { RegistryError } from '../../core/errors.js';
 import { uploadRangeHeader } from '../../core/ranges.js';
 import type { Driver } from '../driver.js';
-import { KeyedLock, type WaitListener } from '../keyed-lock.js';
+import type { SharedLocks } from '../keyed-lock.js';
 import { layout, UPLOADS } from '../layout.js';
 import { isStorageFull } from '../storage-full.js';
 import type { ChunkOptions, UploadOptions, UploadStatus } from '../types.js';
@@ -46,7 +46,7 @@ function storageFull(what: string): RegistryError {
  */
 export class UploadSessions {
   private readonly live = new Map<string, LiveSession>();
-  private readonly lock: KeyedLock;
+  private readonly lock: SharedLocks;
   private readonly completed: CompletedUploads;
   private readonly data: UploadData;
 
@@ -54,9 +54,10 @@ export class UploadSessions {
     private readonly driver: Driver,
     /** Links a committed blob; false when its data vanished meanwhile (garbage collection), and it must be committed again. */
     private readonly onBlobStored: (repo: string, digest: Digest, size: number) => Promise<boolean>,
-    onLockWait?: WaitListener,
+    /** Serialises each session's requests (keyed by session id). */
+    lock: SharedLocks,
   ) {
-    this.lock = new KeyedLock(onLockWait);
+    this.lock = lock;
     this.completed = new CompletedUploads(driver);
     this.data = driver.files ? new FileUploadData(driver, driver.files) : new ChunkedUploadData(driver);
   }

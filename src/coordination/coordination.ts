@@ -1,0 +1,35 @@
+import type { RegistryError } from '../core/errors.js';
+import { KeyedLock, type SharedLocks, type WaitListener } from '../storage/keyed-lock.js';
+import type { JobLocks } from '../storage/storage-lock.js';
+
+/**
+ * What several replicas on one storage must share, behind one interface with two
+ * implementations: everything in this process (local-coordination below, the default, for one
+ * porthole on its disk) or in Redis (redis-coordination.ts). The rest of porthole asks this,
+ * never Redis itself.
+ */
+export interface Coordination {
+  /** Whether the state is shared with other processes (Redis). */
+  readonly shared: boolean;
+  /** Connects (Redis); resolves whether or not it could: porthole serves reads without it. */
+  start(): Promise<void>;
+  /** Per-key locks of `space` (`upload`), across every replica. */
+  keyedLocks(space: string, onWait?: WaitListener): SharedLocks;
+  /** The batch jobs' locks. */
+  readonly jobLocks: JobLocks;
+  /** Why writes must be refused now (Redis is away); undefined while they may go on. */
+  writeRefusal(): RegistryError | undefined;
+  close(): Promise<void>;
+}
+
+/** Everything in this process; job locks in the storage, where CLI runs beside serve see them. */
+export function localCoordination(jobLocks: JobLocks): Coordination {
+  return {
+    shared: false,
+    start: async () => undefined,
+    keyedLocks: (_space, onWait) => new KeyedLock(onWait),
+    jobLocks,
+    writeRefusal: () => undefined,
+    close: async () => undefined,
+  };
+}

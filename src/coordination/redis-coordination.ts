@@ -1,0 +1,38 @@
+import type { RedisConfig } from '../config/redis-schema.js';
+import type { PortholeLogger } from '../observability/logger.js';
+import type { WaitListener } from '../storage/keyed-lock.js';
+import type { Coordination } from './coordination.js';
+import { RedisJobLocks } from './redis-job-locks.js';
+import { RedisLeases } from './redis-leases.js';
+import { RedisLink } from './redis-link.js';
+import { RedisKeyedLocks } from './redis-keyed-locks.js';
+
+/** Coordination through Redis, for replicas that share an object store. */
+export class RedisCoordination implements Coordination {
+  readonly shared = true;
+  readonly link: RedisLink;
+  readonly leases: RedisLeases;
+  readonly jobLocks: RedisJobLocks;
+
+  constructor(config: RedisConfig, log: PortholeLogger) {
+    this.link = new RedisLink(config, log);
+    this.leases = new RedisLeases(this.link);
+    this.jobLocks = new RedisJobLocks(this.leases);
+  }
+
+  async start(): Promise<void> {
+    await this.link.connect();
+  }
+
+  keyedLocks(space: string, onWait?: WaitListener): RedisKeyedLocks {
+    return new RedisKeyedLocks(this.leases, space, onWait);
+  }
+
+  writeRefusal() {
+    return this.link.available() ? undefined : this.link.unavailable();
+  }
+
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}
