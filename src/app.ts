@@ -77,7 +77,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough = config.proxy
-    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }))
+    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }), storage.coordination.flights)
     : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false };

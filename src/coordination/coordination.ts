@@ -1,6 +1,7 @@
 import type { RegistryError } from '../core/errors.js';
 import { KeyedLock, type SharedLocks, type WaitListener } from '../storage/keyed-lock.js';
 import type { JobLocks } from '../storage/storage-lock.js';
+import { localFlights, type Flights } from './flights.js';
 
 /**
  * What several replicas on one storage must share, behind one interface with two
@@ -17,6 +18,8 @@ export interface Coordination {
   keyedLocks(space: string, onWait?: WaitListener): SharedLocks;
   /** The batch jobs' locks. */
   readonly jobLocks: JobLocks;
+  /** Single flight of the pull-through cache's downloads across replicas. */
+  readonly flights: Flights;
   /** Why writes must be refused now (Redis is away); undefined while they may go on. */
   writeRefusal(): RegistryError | undefined;
   close(): Promise<void>;
@@ -29,6 +32,7 @@ export function localCoordination(jobLocks: JobLocks): Coordination {
     start: async () => undefined,
     keyedLocks: (_space, onWait) => new KeyedLock(onWait),
     jobLocks,
+    flights: localFlights,
     writeRefusal: () => undefined,
     close: async () => undefined,
   };

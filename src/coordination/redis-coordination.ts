@@ -2,6 +2,7 @@ import type { RedisConfig } from '../config/redis-schema.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { WaitListener } from '../storage/keyed-lock.js';
 import type { Coordination } from './coordination.js';
+import { RedisFlights } from './redis-flights.js';
 import { RedisJobLocks } from './redis-job-locks.js';
 import { RedisLeases } from './redis-leases.js';
 import { RedisLink } from './redis-link.js';
@@ -13,11 +14,13 @@ export class RedisCoordination implements Coordination {
   readonly link: RedisLink;
   readonly leases: RedisLeases;
   readonly jobLocks: RedisJobLocks;
+  readonly flights: RedisFlights;
 
   constructor(config: RedisConfig, log: PortholeLogger) {
     this.link = new RedisLink(config, log);
     this.leases = new RedisLeases(this.link);
     this.jobLocks = new RedisJobLocks(this.leases);
+    this.flights = new RedisFlights(this.leases, this.link, log);
   }
 
   async start(): Promise<void> {

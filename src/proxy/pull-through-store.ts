@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { localFlights, type Flights } from '../coordination/flights.js';
 import type { Readable } from 'node:stream';
 import { digestOf, tryParseDigest, type Digest, type DigestAlgorithm } from '../core/digest.js';
 import { RegistryError } from '../core/errors.js';
@@ -62,6 +64,8 @@ export class PullThroughStore implements RegistryStore {
   /** Manifest downloads running, with the span that joining requests link to. */
   private readonly manifestFetches = new Map<string, { fetched: Promise<StoredManifest>; link: SpanLink | undefined }>();
   private readonly blobFetches = new Map<string, BlobFetch>();
+  /** Blobs whose flight (flights.ts) this process is taking: its other requests for them wait for the same answer. */
+  private readonly claims = new Map<string, Promise<BlobFetch | undefined>>();
   private readonly revalidations: BackgroundWork;
   private readonly accesses: AccessMarks;
 
@@ -71,6 +75,8 @@ export class PullThroughStore implements RegistryStore {
     private readonly settings: PullThroughSettings,
     private readonly tracing: Pick<Tracing, 'here' | 'bindStore'>,
     private readonly log: PortholeLogger,
+    /** Single flight of downloads across the replicas that share the storage (one process alone: localFlights). */
+    private readonly flights: Flights = localFlights,
   ) {
     this.accesses = new AccessMarks(local, log);
     this.revalidations = new BackgroundWork((tag, err) => log.error({ tag, err }, 'cached tag could not be checked upstream'));
@@ -219,11 +225,14 @@ export class PullThroughStore implements RegistryStore {
 
   async statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
     const work = this.inTrace();
-    const local = await work.local.statBlob(repo, digest);
-    const proxied = this.namespaces.upstreamOf(repo);
-    if (local || !proxied || this.settings.airGapped) return local;
-    const { fetch, joined } = this.blobFetch(work, repo, proxied, digest);
-    return { digest, size: await this.sizeWhenKnown(work, fetch, joined, repo, proxied) };
+    for (let landings = 0; ; landings += 1) {
+      const local = await work.local.statBlob(repo, digest);
+      const proxied = this.namespaces.upstreamOf(repo);
+      if (local || !proxied || this.settings.airGapped) return local;
+      const flight = await this.fetchOrLanded(work, repo, proxied, digest);
+      if (flight) return { digest, size: await this.sizeWhenKnown(work, flight.fetch, flight.joined, repo, proxied) };
+      if (landings === MAX_LANDINGS) throw notLanded(proxied, digest);
+    }
   }
 
   async openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
@@ -233,11 +242,14 @@ export class PullThroughStore implements RegistryStore {
     const namespace = proxied.upstream.name;
     let fetch = this.blobFetches.get(fetchKey(repo, digest));
     let joined = fetch !== undefined;
-    if (!fetch) {
+    for (let landings = 0; !fetch; landings += 1) {
       const cached = await work.local.openBlob(repo, digest, chooseRange);
       if (cached) return { ...cached, provenance: { namespace, source: 'cache' } };
       if (this.settings.airGapped) return undefined;
-      ({ fetch, joined } = this.blobFetch(work, repo, proxied, digest));
+      if (landings > MAX_LANDINGS) throw notLanded(proxied, digest);
+      const flight = await this.fetchOrLanded(work, repo, proxied, digest);
+      // Downloaded by another replica meanwhile: the next turn finds it in the cache.
+      if (flight) ({ fetch, joined } = flight);
     }
     const size = await this.sizeWhenKnown(work, fetch, joined, repo, proxied);
     const range = chooseRange?.(size) ?? { start: 0, end: size - 1 };
@@ -255,6 +267,49 @@ export class PullThroughStore implements RegistryStore {
     if (!joined) return sizeOf(fetch, proxied);
     const attributes = { 'porthole.repo': repo, 'porthole.digest': fetch.digest.value, 'porthole.upstream': proxied.upstream.name };
     return work.trace.span('proxy.awaitFetch', attributes, () => sizeOf(fetch, proxied), fetch.link ? [fetch.link] : undefined);
+  }
+
+  /**
+   * The download of a blob: the one running here (joined), or a new one once this replica has
+   * taken the blob's flight; undefined when another replica held the flight and has finished
+   * with it (the blob is then in the cache, unless that download failed). Requests of this
+   * process that come while the flight is being taken wait for the same answer.
+   */
+  private async fetchOrLanded(work: InTrace, repo: string, proxied: Proxied, digest: Digest): Promise<{ fetch: BlobFetch; joined: boolean } | undefined> {
+    const key = fetchKey(repo, digest);
+    const running = this.blobFetches.get(key);
+    if (running && running.failure() === undefined) return { fetch: running, joined: true };
+    const claiming = this.claims.get(key);
+    if (claiming) {
+      const fetch = await claiming;
+      return fetch && { fetch, joined: true };
+    }
+    const claim = this.claimFlight(work, repo, proxied, digest).finally(() => this.claims.delete(key));
+    this.claims.set(key, claim);
+    const fetch = await claim;
+    return fetch && { fetch, joined: false };
+  }
+
+  private async claimFlight(work: InTrace, repo: string, proxied: Proxied, digest: Digest): Promise<BlobFetch | undefined> {
+    const key = fetchKey(repo, digest);
+    const lease = await this.flights.take(key);
+    if (lease) {
+      const { fetch } = this.blobFetch(work, repo, proxied, digest);
+      void fetch.done.catch(() => undefined).then(() => lease.release());
+      return fetch;
+    }
+    const attributes = { 'porthole.repo': repo, 'porthole.digest': digest.value, 'porthole.upstream': proxied.upstream.name };
+    await work.trace.span('proxy.awaitReplica', attributes, () => this.whileHeldElsewhere(key));
+    return undefined;
+  }
+
+  /** Waits while another replica holds the flight of `key` (polling, backing off to 250 ms). */
+  private async whileHeldElsewhere(key: string): Promise<void> {
+    let pause = 20;
+    while (await this.flights.held(key)) {
+      await sleep(pause);
+      pause = Math.min(pause * 2, 250);
+    }
   }
 
   /** The running download of a blob (joined), or a new one; it leaves the table when it ends, either way. */
@@ -404,6 +459,16 @@ export class PullThroughStore implements RegistryStore {
 
 function withProvenance(manifest: StoredManifest, proxied: Proxied, source: PullProvenance['source']): StoredManifest {
   return { ...manifest, provenance: { namespace: proxied.upstream.name, source } };
+}
+
+/**
+ * How often a request finds a blob downloaded by another replica and still not in the cache (its
+ * download failed) before it gives up: each time it tries to download the blob itself first.
+ */
+const MAX_LANDINGS = 3;
+
+function notLanded(proxied: Proxied, digest: Digest): RegistryError {
+  return new RegistryError('UNAVAILABLE', `blob ${digest.value} could not be fetched from ${proxied.upstream.name}: the downloads of other replicas failed; try again`);
 }
 
 function fetchKey(repo: string, digest: Digest): string {

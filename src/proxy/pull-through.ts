@@ -1,3 +1,4 @@
+import type { Flights } from '../coordination/flights.js';
 import type { ProxyConfig } from '../config/proxy-schema.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
@@ -17,7 +18,7 @@ export interface PullThrough {
 }
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
-export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger): PullThrough {
+export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger, flights?: Flights): PullThrough {
   const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
   const namespaces = new Namespaces(upstreams, config.defaultNamespace);
   const store = new PullThroughStore(
@@ -26,6 +27,7 @@ export function buildPullThrough(config: ProxyConfig, local: LocalCache, observe
     { airGapped: config.airGapped, alwaysPullLatest: config.alwaysPullLatest, tagTtlMs: durationMs(config.tagTtl) },
     tracing,
     log,
+    flights,
   );
   return {
     store,
