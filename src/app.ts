@@ -9,6 +9,7 @@ import { auditHook } from './observability/audit-hook.js';
 import type { PortholeLogger } from './observability/logger.js';
 import { httpMetrics } from './observability/metrics/http-metrics.js';
 import { installMetricsEndpoint } from './observability/metrics/metrics-endpoint.js';
+import { ScanShare } from './observability/metrics/shared-scan.js';
 import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
@@ -77,7 +78,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
   const pullThrough = config.proxy
-    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }), storage.coordination.flights)
+    ? (await import('./proxy/pull-through.js')).buildPullThrough(config.proxy, local, telemetry.recorder.upstreams, tracing, deps.logger.child({ module: 'proxy' }), storage.coordination.shared ? { flights: storage.coordination.flights, tokens: storage.coordination.values } : undefined)
     : undefined;
   const store: RegistryStore = pullThrough?.store ?? local;
   const health: HealthState = { started: false };
@@ -123,8 +124,10 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   if (config.http.tls?.clientCA !== undefined) clientCertificates(server, (seconds) => telemetry.metrics.tlsClientCertificateExpiration.observe(seconds));
   await server.register(healthRoutes, health);
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
+  if (config.storage.driver === 's3' && config.storage.s3?.redirect) registryContext.redirectBlobs = true;
   if (storage.coordination.shared) registryContext.writeRefusal = () => storage.coordination.writeRefusal();
   const access = createAccessGate(config.auth, config.accessControl, {
+    loginLimits: (settings) => storage.coordination.loginLimits(settings),
     log: deps.logger.child({ module: 'auth' }),
     auditor,
     // add, not inc: a login is counted on every authenticated request, so the keyed fast path.
@@ -164,10 +167,18 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     },
     (err) => storageLog.error({ err }, 'upload purge failed'),
   );
-  const gauges = new StorageGauges(store, telemetry.metrics, telemetry.repoLabels, config.storage.driver === 'filesystem' ? config.storage.filesystem.rootDirectory : undefined);
+  const reportingMs = durationMs(metricsConfig.reportingInterval);
+  const { coordination } = storage;
+  const gauges = new StorageGauges(
+    store,
+    telemetry.metrics,
+    telemetry.repoLabels,
+    config.storage.driver === 'filesystem' ? config.storage.filesystem.rootDirectory : undefined,
+    coordination.shared ? new ScanShare(coordination.flights, coordination.values, reportingMs) : undefined,
+  );
   const onScanError = (err: unknown) => storageLog.error({ err }, 'storage scan for metrics failed');
   gauges.refresh().catch(onScanError);
-  const stopScans = startPeriodic(durationMs(metricsConfig.reportingInterval), () => gauges.refresh(), onScanError);
+  const stopScans = startPeriodic(reportingMs, () => gauges.refresh(), onScanError);
   const jobsLog = deps.logger.child({ module: 'jobs' });
   const jobsStopping = new AbortController();
   const jobs = new JobRunner({

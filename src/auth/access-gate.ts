@@ -11,7 +11,7 @@ import { authenticatedOnly, compileAccessControl, type AccessPolicy } from './ac
 import { BasicLogin, basicCredentialsOf, recordLoginFailure, type LoginRecords } from './basic-login.js';
 import { bearerTokenOf, scopeOf, unverifiedSubject } from './bearer.js';
 import { bearerChallenge } from './challenge.js';
-import { FailedLogins } from './failed-logins.js';
+import { FailedLogins, type LoginLimits, type LoginLimitSettings } from './failed-logins.js';
 import { HtpasswdUsers } from './htpasswd.js';
 import { createTokenAuth, type TokenAuth, type VerifiedToken } from './tokens.js';
 import { TOKEN_PATH } from './token-endpoint.js';
@@ -21,6 +21,8 @@ const VERSION_CHECK: MatchedRoute = { kind: 'base', template: '/v2/' };
 
 export interface AccessGateDeps extends LoginRecords {
   log: PortholeLogger;
+  /** The limits on guessing passwords, shared by replicas; FailedLogins of this process when absent. */
+  loginLimits?: (settings: LoginLimitSettings) => LoginLimits;
 }
 
 /**
@@ -194,7 +196,8 @@ export function createAccessGate(auth: AuthConfig, accessControl: AccessControlC
 function basicLogin(auth: NonNullable<AuthConfig>, htpasswd: NonNullable<NonNullable<AuthConfig>['htpasswd']>, deps: AccessGateDeps): BasicLogin {
   const users = HtpasswdUsers.open(htpasswd.path, 'auth.htpasswd.path', durationMs(htpasswd.cacheTtl), deps.log);
   const { limit, userLimit, window } = auth.failedLogins;
-  return new BasicLogin(users, new FailedLogins({ limit, userLimit, windowMs: durationMs(window) }), auth.realm, deps);
+  const settings = { limit, userLimit, windowMs: durationMs(window) };
+  return new BasicLogin(users, deps.loginLimits?.(settings) ?? new FailedLogins(settings), auth.realm, deps);
 }
 
 

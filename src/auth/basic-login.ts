@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.js';
 import type { Auditor } from '../observability/audit.js';
 import { challenge } from './challenge.js';
-import type { FailedLogins } from './failed-logins.js';
+import type { LoginLimits } from './failed-logins.js';
 import type { HtpasswdUsers } from './htpasswd.js';
 
 /** How a login attempt ended (porthole_auth_attempts_total's outcome label): `locked` was refused unchecked (too many failures). */
@@ -37,7 +37,7 @@ export class BasicLogin {
 
   constructor(
     private readonly users: HtpasswdUsers,
-    private readonly failedLogins: FailedLogins,
+    private readonly failedLogins: LoginLimits,
     realm: string,
     private readonly records: LoginRecords,
   ) {
@@ -57,7 +57,7 @@ export class BasicLogin {
     if (user === '' && password === '') return undefined;
     // A locked address or user is refused before the password is even looked at: a right
     // guess during the lock tells nothing.
-    const retryAfter = this.failedLogins.retryAfter(request.ip, user);
+    const retryAfter = await this.failedLogins.retryAfter(request.ip, user);
     if (retryAfter > 0) {
       this.records.attempted('basic', 'locked');
       recordLoginFailure(this.records.auditor, request, user, 'too many failed logins');
@@ -66,7 +66,7 @@ export class BasicLogin {
     const verified = await this.users.verify(user, password);
     this.records.attempted('basic', verified ? 'success' : 'failure');
     if (verified) return user;
-    this.failedLogins.failed(request.ip, user);
+    await this.failedLogins.failed(request.ip, user);
     recordLoginFailure(this.records.auditor, request, user, 'wrong user name or password');
     // The same answer for an unknown user and a wrong password; the challenge is Basic's even with
     // tokens: it was a Basic login that failed (on /v2, at /auth/token or at /metrics).

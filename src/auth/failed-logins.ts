@@ -37,6 +37,20 @@ class FailureWindows {
   }
 }
 
+/** The limits on guessing passwords, kept in this process (FailedLogins) or shared by replicas (coordination/redis-login-limits.ts). */
+export interface LoginLimits {
+  /** Whole seconds until a login from `address` as `user` may be tried; 0 when it may now. */
+  retryAfter(address: string, user: string): Promise<number>;
+  failed(address: string, user: string): Promise<void>;
+}
+
+/** The limits a configuration sets: failures per address, per user, within one window. */
+export interface LoginLimitSettings {
+  limit: number;
+  userLimit: number;
+  windowMs: number;
+}
+
 /**
  * Limits on guessing passwords (docs/auth.md): `limit` failed logins from one client address
  * within `window` lock that address out of logging in until the window ends, and `userLimit`
@@ -44,22 +58,26 @@ class FailureWindows {
  * that one address guessing a user's password is stopped long before the user is locked out
  * everywhere, while guessing from many addresses is still bounded.
  */
-export class FailedLogins {
+export class FailedLogins implements LoginLimits {
   private readonly byAddress: FailureWindows;
   private readonly byUser: FailureWindows;
 
-  constructor(limits: { limit: number; userLimit: number; windowMs: number }) {
+  constructor(
+    limits: LoginLimitSettings,
+    private readonly now: () => number = Date.now,
+  ) {
     this.byAddress = new FailureWindows(limits.limit, limits.windowMs);
     this.byUser = new FailureWindows(limits.userLimit, limits.windowMs);
   }
 
-  /** Whole seconds until a login from `address` as `user` may be tried; 0 when it may now. */
-  retryAfter(address: string, user: string, now = Date.now()): number {
+  async retryAfter(address: string, user: string): Promise<number> {
+    const now = this.now();
     const locked = Math.max(this.byAddress.lockedFor(address, now), this.byUser.lockedFor(user, now));
     return Math.ceil(locked / 1000);
   }
 
-  failed(address: string, user: string, now = Date.now()): void {
+  async failed(address: string, user: string): Promise<void> {
+    const now = this.now();
     this.byAddress.failed(address, now);
     this.byUser.failed(user, now);
   }

@@ -1,7 +1,9 @@
 import type { RegistryError } from '../core/errors.js';
 import { KeyedLock, type SharedLocks, type WaitListener } from '../storage/keyed-lock.js';
 import type { JobLocks } from '../storage/storage-lock.js';
+import { FailedLogins, type LoginLimits, type LoginLimitSettings } from '../auth/failed-logins.js';
 import { localFlights, type Flights } from './flights.js';
+import { LocalValues, type SharedValues } from './shared-values.js';
 
 /**
  * What several replicas on one storage must share, behind one interface with two
@@ -18,8 +20,12 @@ export interface Coordination {
   keyedLocks(space: string, onWait?: WaitListener): SharedLocks;
   /** The batch jobs' locks. */
   readonly jobLocks: JobLocks;
-  /** Single flight of the pull-through cache's downloads across replicas. */
+  /** Single flight of the pull-through cache's downloads (and of the storage scan) across replicas. */
   readonly flights: Flights;
+  /** Small values replicas share (the last storage scan's figures, upstream tokens). */
+  readonly values: SharedValues;
+  /** The limits on guessing passwords, counted across replicas. */
+  loginLimits(settings: LoginLimitSettings): LoginLimits;
   /** Why writes must be refused now (Redis is away); undefined while they may go on. */
   writeRefusal(): RegistryError | undefined;
   close(): Promise<void>;
@@ -33,6 +39,8 @@ export function localCoordination(jobLocks: JobLocks): Coordination {
     keyedLocks: (_space, onWait) => new KeyedLock(onWait),
     jobLocks,
     flights: localFlights,
+    values: new LocalValues(),
+    loginLimits: (settings) => new FailedLogins(settings),
     writeRefusal: () => undefined,
     close: async () => undefined,
   };

@@ -4,6 +4,9 @@ import type { WaitListener } from '../storage/keyed-lock.js';
 import type { Coordination } from './coordination.js';
 import { RedisFlights } from './redis-flights.js';
 import { RedisJobLocks } from './redis-job-locks.js';
+import { RedisLoginLimits } from './redis-login-limits.js';
+import type { LoginLimitSettings } from '../auth/failed-logins.js';
+import { RedisValues } from './redis-values.js';
 import { RedisLeases } from './redis-leases.js';
 import { RedisLink } from './redis-link.js';
 import { RedisKeyedLocks } from './redis-keyed-locks.js';
@@ -15,16 +18,22 @@ export class RedisCoordination implements Coordination {
   readonly leases: RedisLeases;
   readonly jobLocks: RedisJobLocks;
   readonly flights: RedisFlights;
+  readonly values: RedisValues;
 
   constructor(config: RedisConfig, log: PortholeLogger) {
     this.link = new RedisLink(config, log);
     this.leases = new RedisLeases(this.link);
     this.jobLocks = new RedisJobLocks(this.leases);
     this.flights = new RedisFlights(this.leases, this.link, log);
+    this.values = new RedisValues(this.link);
   }
 
   async start(): Promise<void> {
     await this.link.connect();
+  }
+
+  loginLimits(settings: LoginLimitSettings): RedisLoginLimits {
+    return new RedisLoginLimits(this.link, settings);
   }
 
   keyedLocks(space: string, onWait?: WaitListener): RedisKeyedLocks {

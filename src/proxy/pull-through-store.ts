@@ -352,6 +352,11 @@ export class PullThroughStore implements RegistryStore {
     this.log[quiet ? 'debug' : 'warn']({ ...fields, outcome: err.outcome, reason: err.message }, 'blob download from upstream failed; nothing was cached');
   }
 
+  /** The cached copy's location, when there is one; a blob still to be fetched is served by openBlob. */
+  blobLocation(repo: string, digest: Digest): Promise<string | undefined> {
+    return this.local.blobLocation(repo, digest);
+  }
+
   deleteBlob(repo: string, digest: Digest): Promise<boolean> {
     this.refuseWrite(repo);
     return this.local.deleteBlob(repo, digest);

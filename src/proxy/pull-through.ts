@@ -1,4 +1,5 @@
 import type { Flights } from '../coordination/flights.js';
+import type { SharedValues } from '../coordination/shared-values.js';
 import type { ProxyConfig } from '../config/proxy-schema.js';
 import { durationMs } from '../config/durations.js';
 import type { PortholeLogger } from '../observability/logger.js';
@@ -18,8 +19,14 @@ export interface PullThrough {
 }
 
 /** Throws ConfigError (naming the key) when an upstream's credentials or TLS files cannot be used. */
-export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger, flights?: Flights): PullThrough {
-  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log));
+/** What the replicas of a store share for the pull-through cache; absent: one process alone. */
+export interface SharedPullThrough {
+  flights: Flights;
+  tokens: SharedValues;
+}
+
+export function buildPullThrough(config: ProxyConfig, local: LocalCache, observer: UpstreamObserver, tracing: Tracing, log: PortholeLogger, shared?: SharedPullThrough): PullThrough {
+  const upstreams = config.upstreams.map((upstream, index) => new Upstream(upstream, `proxy.upstreams.${index}`, observer, log, shared?.tokens));
   const namespaces = new Namespaces(upstreams, config.defaultNamespace);
   const store = new PullThroughStore(
     local,
@@ -27,7 +34,7 @@ export function buildPullThrough(config: ProxyConfig, local: LocalCache, observe
     { airGapped: config.airGapped, alwaysPullLatest: config.alwaysPullLatest, tagTtlMs: durationMs(config.tagTtl) },
     tracing,
     log,
-    flights,
+    shared?.flights,
   );
   return {
     store,

@@ -1,3 +1,4 @@
+import type { SharedValues } from '../coordination/shared-values.js';
 /** Seconds a token is assumed to live when the token endpoint does not say (the token spec's default). */
 const DEFAULT_TOKEN_SECONDS = 60;
 /** A token is renewed this long before it expires, so a request never leaves with a dying one. */
@@ -9,15 +10,25 @@ export interface IssuedToken {
   expiresInSeconds?: number;
 }
 
+/** Where replicas share the tokens of one registry: the values, and a key naming the registry and the credentials. */
+export interface SharedTokens {
+  values: SharedValues;
+  key: string;
+}
+
 /**
  * Bearer tokens of one upstream, by scope (`repository:library/nginx:pull`), kept until shortly
- * before they expire. Concurrent requests that need the same scope share one token request.
+ * before they expire. Concurrent requests that need the same scope share one token request; with
+ * `shared`, so do the replicas of a store (a token one of them obtained serves them all).
  */
 export class TokenCache {
   private readonly tokens = new Map<string, { token: string; renewAt: number }>();
   private readonly pending = new Map<string, Promise<string>>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly shared?: SharedTokens,
+  ) {}
 
   cached(scope: string): string | undefined {
     const entry = this.tokens.get(scope);
@@ -33,17 +44,30 @@ export class TokenCache {
   obtain(scope: string, issue: () => Promise<IssuedToken>): Promise<string> {
     const running = this.pending.get(scope);
     if (running) return running;
-    const request = issue()
-      .then((issued) => {
-        const seconds = issued.expiresInSeconds !== undefined && issued.expiresInSeconds > 0 ? issued.expiresInSeconds : DEFAULT_TOKEN_SECONDS;
-        // A token shorter-lived than twice the margin is renewed at half its life instead.
-        const lifetimeMs = seconds * 1000;
-        this.tokens.set(scope, { token: issued.token, renewAt: this.now() + Math.max(lifetimeMs - RENEW_MARGIN_MS, lifetimeMs / 2) });
-        return issued.token;
-      })
-      .finally(() => this.pending.delete(scope));
+    const request = this.sharedOrIssued(scope, issue).finally(() => this.pending.delete(scope));
     this.pending.set(scope, request);
     return request;
+  }
+
+  /** A token another replica obtained, or a new one (then shared). */
+  private async sharedOrIssued(scope: string, issue: () => Promise<IssuedToken>): Promise<string> {
+    const sharedKey = this.shared && `token:${this.shared.key}:${scope}`;
+    const found = sharedKey === undefined ? undefined : await this.shared?.values.get(sharedKey);
+    if (found !== undefined) {
+      const entry = JSON.parse(found) as { token: string; renewAt: number };
+      if (entry.renewAt > this.now()) {
+        this.tokens.set(scope, entry);
+        return entry.token;
+      }
+    }
+    const issued = await issue();
+    const seconds = issued.expiresInSeconds !== undefined && issued.expiresInSeconds > 0 ? issued.expiresInSeconds : DEFAULT_TOKEN_SECONDS;
+    // A token shorter-lived than twice the margin is renewed at half its life instead.
+    const lifetimeMs = seconds * 1000;
+    const entry = { token: issued.token, renewAt: this.now() + Math.max(lifetimeMs - RENEW_MARGIN_MS, lifetimeMs / 2) };
+    this.tokens.set(scope, entry);
+    if (sharedKey !== undefined) await this.shared?.values.set(sharedKey, JSON.stringify(entry), entry.renewAt - this.now());
+    return issued.token;
   }
 
   forget(scope: string): void {

@@ -1,3 +1,4 @@
+import type { SharedValues } from '../coordination/shared-values.js';
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
@@ -66,7 +67,7 @@ export class Upstream {
   private readonly elsewhere: Agent;
   private readonly timeoutMs: number;
   private readonly basic: string | undefined;
-  private readonly tokens = new TokenCache();
+  private readonly tokens: TokenCache;
   /** Which scheme the upstream asked for last, so later requests can answer before being asked. */
   private scheme: AuthChallenge['scheme'] | undefined;
   private readonly circuit: UpstreamCircuit;
@@ -80,6 +81,8 @@ export class Upstream {
     configKey: string,
     private readonly observer: UpstreamObserver,
     private readonly log: PortholeLogger,
+    /** Where the replicas of a store share upstream tokens; absent: this process keeps its own. */
+    sharedTokens?: SharedValues,
   ) {
     this.name = config.name;
     const url = config.url.replace(/\/$/, '');
@@ -88,6 +91,8 @@ export class Upstream {
     this.circuit = new UpstreamCircuit({ openMs: durationMs(config.unavailableRetry), maxOpenMs: durationMs(config.unavailableRetryMax) }, (change) => this.circuitChanged(change));
     this.timeoutMs = durationMs(config.timeout);
     this.basic = basicCredentials(config, configKey);
+    // Tokens depend on the registry and on who asked for them: the key names both (the user, not the password).
+    this.tokens = new TokenCache(Date.now, sharedTokens && { values: sharedTokens, key: `${this.base.toString()}#${config.auth?.username ?? ''}` });
     const timeouts = { connectTimeout: this.timeoutMs, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs };
     this.dispatcher = new Agent({ connect: tlsOptions(config, configKey), ...timeouts });
     this.elsewhere = new Agent(timeouts);

@@ -11,6 +11,10 @@ function blobUnknown(name: string, digest: string): RegistryError {
 export const blobResource: Resource = {
   async GET(ctx, route, request, reply) {
     const digest = parseDigest(route.reference ?? '');
+    // Straight from the storage (storage.s3.redirect), as distribution answers: a client sends
+    // its Range there too.
+    const location = ctx.redirectBlobs ? await ctx.store.blobLocation(route.name, digest) : undefined;
+    if (location !== undefined) return reply.code(307).header('location', location).header('docker-content-digest', digest.value).header('content-length', 0).send();
     let range = { kind: 'full' } as ReadRange;
     const content = await ctx.store.openBlob(route.name, digest, (size) => {
       range = resolveReadRange(request.headers.range, size);

@@ -15,6 +15,8 @@ export interface RegistryContext {
   tracing: Pick<Tracing, 'requestScope' | 'bindStore'>;
   /** Authentication and access control, decided before any handler runs; absent when neither is configured. */
   access?: Pick<AccessGate, 'admit'>;
+  /** Whether blob GETs ask the store for a location to redirect to first (storage.s3.redirect). */
+  redirectBlobs?: boolean;
   /** Why writes (pushes, deletions) must be refused now (Redis is away); absent when nothing can refuse them. */
   writeRefusal?: () => RegistryError | undefined;
   /** The pull-through cache's mapping of a request's name onto storage; absent without one. */

@@ -93,6 +93,11 @@ export interface Driver {
   readonly name: string;
   /** Present when the driver can do what only a filesystem does (see FileOperations). */
   readonly files?: FileOperations;
+  /**
+   * A URL at which a client can GET the object itself for `seconds` (S3's presigned URL), where
+   * the driver's store can be reached by clients; absent where it cannot.
+   */
+  presignedGet?(path: string, seconds: number): Promise<string>;
   /** Prepares the backing store (creates the root, clears staging left by a killed process). */
   init(): Promise<void>;
   /**

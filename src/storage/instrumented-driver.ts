@@ -71,6 +71,7 @@ class InstrumentedFileOperations implements FileOperations {
 export class InstrumentedDriver implements Driver {
   readonly name: string;
   readonly files: FileOperations | undefined;
+  readonly presignedGet: Driver['presignedGet'];
 
   constructor(
     private readonly inner: Driver,
@@ -78,6 +79,8 @@ export class InstrumentedDriver implements Driver {
   ) {
     this.name = inner.name;
     this.files = inner.files ? new InstrumentedFileOperations(inner.files, observe) : undefined;
+    const presign = inner.presignedGet?.bind(inner);
+    this.presignedGet = presign && ((path, seconds) => this.timed('presignedGet', () => presign(path, seconds)));
   }
 
   private timed<T>(operation: string, work: () => Promise<T>): Promise<T> {

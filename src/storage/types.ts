@@ -107,6 +107,12 @@ export interface RegistryStore {
    * inclusive byte range to stream (undefined: all of it); it may throw (an unsatisfiable Range).
    */
   openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined>;
+  /**
+   * Where a client may download a blob linked into the repository itself (a presigned S3 URL,
+   * with storage.s3.redirect); undefined when the store serves it (or does not have it), and
+   * openBlob is asked instead.
+   */
+  blobLocation(repo: string, digest: Digest): Promise<string | undefined>;
   /** Unlinks the blob from the repository; false when it was not linked. */
   deleteBlob(repo: string, digest: Digest): Promise<boolean>;
   /** Links a blob from another repository; false when `from` does not have it. */

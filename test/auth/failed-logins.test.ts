@@ -18,16 +18,27 @@ import { addHtpasswdUsers } from '../helpers/htpasswd-file.js';
  */
 
 describe('failed logins', () => {
-  test('windows: the limit locks the key until its window ends; another key is not affected', () => {
-    const limits = new FailedLogins({ limit: 3, userLimit: 5, windowMs: 60_000 });
-    const start = 1_000_000;
-    for (let i = 0; i < 3; i += 1) limits.failed('10.0.0.1', 'alice', start + i);
-    assert.equal(limits.retryAfter('10.0.0.1', 'bob', start + 10), 60, 'the address is locked, for any user');
-    assert.equal(limits.retryAfter('10.0.0.2', 'alice', start + 10), 0, 'alice from elsewhere is not (3 < userLimit 5)');
-    assert.equal(limits.retryAfter('10.0.0.1', 'bob', start + 59_001), 1);
-    assert.equal(limits.retryAfter('10.0.0.1', 'bob', start + 60_000), 0, 'the window has ended');
-    for (let i = 0; i < 5; i += 1) limits.failed(`10.0.1.${i}`, 'carol', start + i);
-    assert.equal(limits.retryAfter('10.0.2.9', 'carol', start + 100), 60, 'carol, guessed from many addresses, is locked everywhere');
+  test('windows: the limit locks the key until its window ends; another key is not affected', async () => {
+    let now = 1_000_000;
+    const limits = new FailedLogins({ limit: 3, userLimit: 5, windowMs: 60_000 }, () => now);
+    const start = now;
+    for (let i = 0; i < 3; i += 1) {
+      now = start + i;
+      await limits.failed('10.0.0.1', 'alice');
+    }
+    now = start + 10;
+    assert.equal(await limits.retryAfter('10.0.0.1', 'bob'), 60, 'the address is locked, for any user');
+    assert.equal(await limits.retryAfter('10.0.0.2', 'alice'), 0, 'alice from elsewhere is not (3 < userLimit 5)');
+    now = start + 59_001;
+    assert.equal(await limits.retryAfter('10.0.0.1', 'bob'), 1);
+    now = start + 60_000;
+    assert.equal(await limits.retryAfter('10.0.0.1', 'bob'), 0, 'the window has ended');
+    for (let i = 0; i < 5; i += 1) {
+      now = start + 60_000 + i;
+      await limits.failed(`10.0.1.${i}`, 'carol');
+    }
+    now = start + 60_100;
+    assert.equal(await limits.retryAfter('10.0.2.9', 'carol'), 60, 'carol, guessed from many addresses, is locked everywhere');
   });
 
   describe('through the API', { skip: skipUnlessTools('htpasswd'), timeout: 60_000 }, () => {

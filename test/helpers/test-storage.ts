@@ -64,7 +64,8 @@ export function configWithStorage(config: string | undefined, storage: TestStora
   const { endpoint, forcePathStyle, credentials, region } = storage.connection;
   const replicas = storage.redisUrl === undefined ? { singleReplica: true } : {};
   // s3rver answers delimited listings wrong past one level (see S3DriverOptions.delimiterListing).
-  parsed.storage = { ...section, driver: 's3', s3: { bucket: storage.bucket, endpoint, forcePathStyle, credentials, region, delimiterListing: false, ...replicas } };
+  const s3 = (section.s3 ?? {}) as Record<string, unknown>;
+  parsed.storage = { ...section, driver: 's3', s3: { ...s3, bucket: storage.bucket, endpoint, forcePathStyle, credentials, region, delimiterListing: false, ...replicas } };
   // Keys of their own in a Redis shared by the whole run: one bucket, one key prefix.
   if (storage.redisUrl !== undefined) parsed.redis = { url: storage.redisUrl, keyPrefix: `${storage.bucket}:` };
   return stringify(parsed);

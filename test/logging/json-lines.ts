@@ -9,6 +9,8 @@ export interface LogLine {
   msg: string;
   module: string;
   reqId?: string;
+  /** The replica that wrote it, on every line of porthole serve. */
+  replica?: string;
   [field: string]: unknown;
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -100,12 +101,16 @@ function accessLine(method: string, path: string, query?: string): AccessLine {
 
 /** An access line without the fields that vary from run to run, after checking their shape. */
 function stableFields(line: AccessLine): Partial<AccessLine> {
-  const { time, latency, reqId, ...fields } = line;
+  const { time, latency, reqId, replica, ...fields } = line;
   assert.match(time, ISO_TIME);
+  assert.match(replica ?? '', REPLICA_ID);
   assert.match(reqId ?? '', UUID);
   assert.ok(typeof latency === 'number' && latency >= 0 && latency < 10, `latency in seconds: ${latency}`);
   return fields;
 }
+
+/** A replica's default id when it binds port 0 (config/replica-id.ts): the host's name and its process. */
+const REPLICA_ID = new RegExp(`^${hostname().replaceAll('.', '\\.')}:pid\\d+$`);
 
 /** What the access line of a request by these tests always holds. */
 const SERVED = { level: 'info', module: 'http', msg: 'request served', clientIP: '127.0.0.1', userAgent: USER_AGENT, user: 'anonymous' } as const;

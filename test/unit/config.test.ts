@@ -68,13 +68,23 @@ describe('configuration', () => {
   });
 
   it('storage.driver s3 needs storage.s3 with a bucket, and a part size S3 accepts', () => {
-    assert.deepEqual(problemsOf(() => validateConfig({ storage: { driver: 's3' } })), ['storage.s3: storage.driver is s3: storage.s3 (at least its bucket) is needed']);
-    const problems = problemsOf(() => validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', partSize: 1024, prefix: '/lead', endpoint: 'ftp://x' } } }));
+    assert.deepEqual(problemsOf(() => validateConfig({ storage: { driver: 's3' }, redis: { url: 'redis://127.0.0.1:6379' } })), ['storage.s3: storage.driver is s3: storage.s3 (at least its bucket) is needed']);
+    const problems = problemsOf(() => validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', partSize: 1024, prefix: '/lead', endpoint: 'ftp://x', singleReplica: true } } }));
     assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['storage.s3.endpoint', 'storage.s3.partSize', 'storage.s3.prefix']);
-    const config = validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true } } });
+    const config = validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true } }, redis: { url: 'redis://127.0.0.1:6379' } });
     assert.equal(config.storage.s3?.region, 'us-east-1');
     assert.equal(config.storage.s3?.partSize, 16 * 1024 * 1024);
     assert.equal(config.storage.s3?.redirect, false);
+    assert.equal(config.redis?.keyPrefix, 'porthole:');
+  });
+
+  it('several replicas on one bucket need redis, unless storage.s3.singleReplica says there is one; replicaId and redis are checked', () => {
+    assert.deepEqual(problemsOf(() => validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry' } } })), [
+      'redis: storage.driver is s3: set redis (the locks several replicas share), or storage.s3.singleReplica: true when only this porthole serves the bucket',
+    ]);
+    assert.equal(validateConfig({ storage: { driver: 's3', s3: { bucket: 'registry', singleReplica: true } } }).redis, undefined);
+    const problems = problemsOf(() => validateConfig({ replicaId: 'has space', redis: { url: 'http://127.0.0.1:6379', keyPrefix: 'bad prefix' } }));
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['redis.keyPrefix', 'redis.url', 'replicaId']);
   });
 
   it('reads JSON files too, and reports unreadable or unparsable files by path', async () => {

@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { RegistryStore, StorageStats } from '../../storage/types.js';
 import type { Metrics } from './catalogue.js';
 import type { RepoLabels } from './repo-labels.js';
+import type { ScanShare, SharedScan } from './shared-scan.js';
 
 /** The figures of one storage scan, and when it ended (ms since the epoch). */
 export interface StorageScan {
@@ -25,6 +26,8 @@ export class StorageGauges {
     private readonly repos: RepoLabels,
     /** The storage root on the local file system, whose free space and size are gauged too. */
     private readonly filesystemRoot?: string,
+    /** Replicas of one store share one walk (shared-scan.ts); absent: this process walks alone. */
+    private readonly share?: ScanShare,
   ) {}
 
   /** One recomputation; overlapping calls share the one in progress. */
@@ -51,9 +54,18 @@ export class StorageGauges {
     this.listeners.push(listener);
   }
 
-  private async recompute(): Promise<void> {
+  /** Walks the store here. */
+  private async walk(): Promise<SharedScan> {
     const started = performance.now();
-    const [stats, space] = await Promise.all([this.store.stats(), this.filesystemRoot === undefined ? undefined : statfs(this.filesystemRoot)]);
+    const stats = await this.store.stats();
+    return { stats, computedAtMs: Date.now(), seconds: (performance.now() - started) / 1000 };
+  }
+
+  private async recompute(): Promise<void> {
+    const [scan, space] = await Promise.all([this.share ? this.share.scan(() => this.walk()) : this.walk(), this.filesystemRoot === undefined ? undefined : statfs(this.filesystemRoot)]);
+    // Another replica is walking the shared store: its figures come next interval.
+    if (scan === undefined) return;
+    const { stats, computedAtMs } = scan;
     const { metrics } = this;
     if (space !== undefined) {
       metrics.filesystemAvailable.set(space.bavail * space.bsize);
@@ -74,8 +86,7 @@ export class StorageGauges {
     // Reset first, so that a repository that is gone no longer reports its old size.
     metrics.repoStorageBytes.reset();
     for (const [label, bytes] of byLabel) metrics.repoStorageBytes.set({ repo: label }, bytes);
-    metrics.storageScanDuration.set((performance.now() - started) / 1000);
-    const computedAtMs = Date.now();
+    metrics.storageScanDuration.set(scan.seconds);
     metrics.storageScanTimestamp.set(computedAtMs / 1000);
     this.last = { stats, computedAtMs };
     for (const listener of this.listeners) listener(this.last);

@@ -6,6 +6,7 @@ import type { SpanAttributes, Tracing } from './tracing.js';
 const SPAN_NAMES: Partial<Record<keyof LocalCache, string>> = {
   statBlob: 'storage.statBlob',
   openBlob: 'storage.getBlob',
+  blobLocation: 'storage.locateBlob',
   deleteBlob: 'storage.deleteBlob',
   mountBlob: 'storage.mountBlob',
   startUpload: 'storage.startUpload',

@@ -60,6 +60,12 @@ export class BlobLinks {
     return { digest, size: data.size, stream: this.driver.readStream(layout.blobData(digest), chooseRange?.(data.size)) };
   }
 
+  /** Whether the blob is linked into the repository and its data is there (put back when parked). */
+  async present(repo: string, digest: Digest): Promise<boolean> {
+    if (!(await this.linkPresent(repo, digest))) return false;
+    return (await this.driver.stat(layout.blobData(digest))) !== undefined || (await this.parking.unparkBlob(digest)) !== undefined;
+  }
+
   /** Links durably; a link that exists already is left alone (no needless fsync). */
   async link(repo: string, digest: Digest): Promise<void> {
     if (await this.isLinked(repo, digest)) return;

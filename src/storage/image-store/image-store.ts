@@ -29,6 +29,9 @@ import { RepositoryIndex } from './repository-index.js';
 import { TagLists } from './tag-lists.js';
 import { UploadSessions } from './uploads.js';
 
+/** How long a presigned blob URL is valid (distribution's S3 driver: 20 minutes). */
+const REDIRECT_SECONDS = 20 * 60;
+
 /** Manifests are small and pulled far more often than pushed; 64 MiB holds tens of thousands. */
 export const DEFAULT_MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -36,6 +39,8 @@ export interface ImageStoreOptions {
   manifestCacheBytes?: number;
   /** The locks that serialise each upload session's requests (across replicas, with Redis); a KeyedLock of this process when absent. */
   sessionLocks?: SharedLocks;
+  /** Answer blob downloads with a presigned URL where the driver has them (storage.s3.redirect). */
+  redirectBlobs?: boolean;
   /** Named steps shown as spans when tracing is on (manifest validation). */
   spans?: WorkSpans;
 }
@@ -52,12 +57,14 @@ export class ImageStore implements LocalCache {
 
   private readonly manifestCache: ManifestCache;
   private readonly scanner: StorageScanner;
+  private readonly redirectBlobs: boolean;
 
   constructor(
     private readonly driver: Driver,
     options: ImageStoreOptions = {},
   ) {
     this.blobs = new BlobLinks(driver);
+    this.redirectBlobs = options.redirectBlobs ?? false;
     this.scanner = new StorageScanner(driver);
     this.repositories = new RepositoryIndex(driver);
     this.tagLists = new TagLists(driver);
@@ -97,6 +104,13 @@ export class ImageStore implements LocalCache {
 
   openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
     return this.blobs.open(repo, digest, chooseRange);
+  }
+
+  /** A presigned URL of the blob's data, valid REDIRECT_SECONDS, when redirects are on and the driver has them. */
+  async blobLocation(repo: string, digest: Digest): Promise<string | undefined> {
+    const presign = this.redirectBlobs ? this.driver.presignedGet : undefined;
+    if (presign === undefined || !(await this.blobs.present(repo, digest))) return undefined;
+    return presign.call(this.driver, layout.blobData(digest), REDIRECT_SECONDS);
   }
 
   deleteBlob(repo: string, digest: Digest): Promise<boolean> {

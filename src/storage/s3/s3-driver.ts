@@ -9,6 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { missingObject, type Driver, type FileInfo, type ObjectWriter } from '../driver.js';
@@ -75,6 +76,10 @@ export class S3Driver implements Driver {
 
   attach(): Promise<void> {
     return this.init();
+  }
+
+  presignedGet(path: string, seconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }), { expiresIn: seconds });
   }
 
   async read(path: string): Promise<Buffer | undefined> {
