@@ -15,10 +15,27 @@ export interface HaproxyProcess {
 }
 
 /**
+ * The answer haproxy gives when no replica could answer a request (one died under it): 503 with
+ * an OCI error body whose code, UNAVAILABLE, tells registry clients to retry, where haproxy's own
+ * HTML 502 would end a skopeo push. docs/scale-out.md recommends the same.
+ */
+const UNAVAILABLE = [
+  'HTTP/1.1 503 Service Unavailable',
+  'content-type: application/json',
+  'cache-control: no-cache',
+  'connection: close',
+  '',
+  '{"errors":[{"code":"UNAVAILABLE","message":"the registry replica serving this request went away; try again"}]}',
+  '',
+].join('\r\n');
+
+/**
  * Every request goes to the next backend in turn (`balance roundrobin`, and `http-server-close`
  * so that requests on one client connection are balanced too, not just connections). A backend
  * that stops answering is taken out by its health check (GET /livez every 500 ms), as a real
- * deployment's balancer would; requests it was serving fail, and clients retry.
+ * deployment's balancer would; a request that could not reach it goes to another
+ * (`retry-on conn-failure` with `redispatch`), and one it was serving when it died is answered
+ * UNAVAILABLE, which clients retry.
  */
 export async function startHaproxy(backends: Array<{ name: string; port: number }>): Promise<HaproxyProcess> {
   const dir = await tempDir('haproxy');
@@ -33,7 +50,11 @@ export async function startHaproxy(backends: Array<{ name: string; port: number 
     '  timeout client 120s',
     '  timeout server 120s',
     '  retries 2',
+    '  retry-on conn-failure empty-response response-timeout',
     '  option redispatch',
+    `  errorfile 502 ${join(dir, 'unavailable.http')}`,
+    `  errorfile 503 ${join(dir, 'unavailable.http')}`,
+    `  errorfile 504 ${join(dir, 'unavailable.http')}`,
     'frontend registry',
     `  bind 127.0.0.1:${port}`,
     '  default_backend replicas',
@@ -45,6 +66,7 @@ export async function startHaproxy(backends: Array<{ name: string; port: number 
   ].join('\n');
   const file = join(dir, 'haproxy.cfg');
   await writeFile(file, config);
+  await writeFile(join(dir, 'unavailable.http'), UNAVAILABLE);
   const service = spawnService('haproxy', ['-db', '-f', file]);
   const url = `http://127.0.0.1:${port}`;
   await waitForService(service, 'haproxy to answer', async () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { accessLines } from '../e2e/access-log.js';
@@ -16,8 +17,9 @@ import { startDistribution, type DistributionProcess } from '../helpers/distribu
 import { tempDir, cleanup } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
 import { startRecordingRelay, type RecordingRelay } from '../helpers/recording-relay.js';
-import { digestOf, expectStatus, locationOf, makeImage, putManifest, withQuery, OCI_MANIFEST } from '../helpers/registry-client.js';
-import { driverOf } from '../helpers/test-storage.js';
+import { digestOf, expectStatus, locationOf, makeImage, pushBlob, putManifest, withQuery, OCI_MANIFEST } from '../helpers/registry-client.js';
+import { runCli } from '../helpers/run-cli.js';
+import { configWithStorage, driverOf } from '../helpers/test-storage.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { startCluster, stopCluster, type Cluster } from './cluster.js';
@@ -168,6 +170,24 @@ describe('three replicas on S3 and Redis behind haproxy', { skip, timeout: 10 * 
       await waitFor(`r${index + 1} to take pushes again`, async () => (await raw(replica(index).url, { method: 'POST', path: '/v2/scale/outage/blobs/uploads/' })).status === 202);
     }
     await makeImage(cluster.balancer.url, 'scale/outage', { tag: 'after' });
+  });
+
+  test('batch jobs from the CLI on the shared bucket: gc frees garbage while the replicas serve, and two runs never overlap (their lock is in Redis)', { timeout: TIMEOUT }, async () => {
+    const kept = await makeImage(cluster.balancer.url, 'scale/jobs', { tag: 'kept' });
+    const garbage = await pushBlob(cluster.balancer.url, 'scale/jobs', Buffer.from('nothing references this blob'));
+    const file = join(work, 'jobs.yaml');
+    await writeFile(file, configWithStorage('log: { level: warn }', cluster.storage) ?? '');
+    // Two runs at once from two "hosts": one collects, the other finds the lock taken.
+    const [first, second] = await Promise.all([runCli(['gc', '--config', file, '--grace', '0s'], { timeoutMs: 60_000 }), runCli(['gc', '--config', file, '--grace', '0s'], { timeoutMs: 60_000 })]);
+    const outcomes = [first, second].map((run) => (JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { outcome?: string }).outcome).sort();
+    assert.deepEqual(outcomes, ['skipped', 'success'], `${first.stderr}\n${second.stderr}`);
+    for (let index = 0; index < 3; index += 1) {
+      assert.equal((await raw(replica(index).url, { method: 'HEAD', path: `/v2/scale/jobs/blobs/${garbage}` })).status, 404, `r${index + 1}: the garbage is gone`);
+      const layer = await raw(replica(index).url, { path: `/v2/scale/jobs/blobs/${kept.layerDigest}` });
+      assert.ok(layer.body.equals(kept.layer), `r${index + 1}: what a manifest references stays`);
+    }
+    const scrub = await runCli(['scrub', '--config', file], { timeoutMs: 60_000 });
+    assert.equal(scrub.code, 0, scrub.stderr);
   });
 
   // Last: it leaves a replica restarted.
