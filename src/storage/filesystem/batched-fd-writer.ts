@@ -1,4 +1,8 @@
 import { write } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { WriteWatch } from '../driver.js';
+import { drainChunks } from '../../runtime/drain-chunks.js';
+import { droppedShortLived } from '../../runtime/young-garbage.js';
 import { promisify } from 'node:util';
 import { startWriteback, writebackDue } from './early-writeback.js';
 
@@ -137,5 +141,27 @@ export class BatchedFdWriter {
   async settled(): Promise<void> {
     await this.inFlight.catch(() => undefined);
     await this.flushing;
+  }
+}
+
+/**
+ * Writes every chunk of `source` into `fd` from `offset` on, in batches, showing each chunk to
+ * `watch.onChunk` first; resolves with the bytes written. On failure it rejects once no write is
+ * running any more, so that the caller may cut the file back or close it.
+ */
+export async function streamIntoFile(fd: number, offset: number, source: Readable, watch: WriteWatch): Promise<number> {
+  const writer = new BatchedFdWriter(fd, offset, watch.onWritten);
+  try {
+    const { onChunk } = watch;
+    await drainChunks(source, (chunk) => {
+      onChunk?.(chunk);
+      droppedShortLived(chunk.length);
+      return writer.add(chunk);
+    });
+    await writer.finish();
+    return writer.written;
+  } catch (err) {
+    await writer.settled();
+    throw err;
   }
 }

@@ -5,9 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { isMissingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
-import { BatchedFdWriter } from './batched-fd-writer.js';
-import { drainChunks } from '../../runtime/drain-chunks.js';
-import { droppedShortLived } from '../../runtime/young-garbage.js';
+import { streamIntoFile } from './batched-fd-writer.js';
 import { FileRangeStream } from './file-range-stream.js';
 import { StagedFileWriter } from './staged-file-writer.js';
 import { ensureDirectory } from './ensure-directory.js';
@@ -211,23 +209,14 @@ export class FilesystemDriver implements Driver, FileOperations {
     // Positioned writes from an async sink, not fs.WriteStream: a WriteStream destroyed by a client
     // that hangs up mid-body closes its fd even with autoClose: false, and the cut-back and close
     // below then hit a closed fd, or worse one already reused by another request's file.
-    const writer = new BatchedFdWriter(fd, offset, watch.onWritten);
     try {
       await ftruncateFd(fd, offset);
-      const { onChunk } = watch;
-      await drainChunks(source, (chunk) => {
-        onChunk?.(chunk);
-        droppedShortLived(chunk.length);
-        return writer.add(chunk);
-      });
-      await writer.finish();
       // No fsync here: chunks become durable when the finished blob is committed (commit fsyncs
       // it first); until then the client was promised nothing, and the final digest check
       // catches anything a power loss might have torn.
-      return writer.written;
+      return await streamIntoFile(fd, offset, source, watch);
     } catch (err) {
-      // No write may still be running when the file is cut back and the fd closed.
-      await writer.settled();
+      // No write is still running (streamIntoFile waits for them): cut the file back.
       await ftruncateFd(fd, offset).catch(() => undefined);
       throw err;
     } finally {

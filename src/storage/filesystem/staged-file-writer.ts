@@ -4,9 +4,7 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ObjectWriter, WriteWatch } from '../driver.js';
-import { drainChunks } from '../../runtime/drain-chunks.js';
-import { droppedShortLived } from '../../runtime/young-garbage.js';
-import { BatchedFdWriter } from './batched-fd-writer.js';
+import { streamIntoFile } from './batched-fd-writer.js';
 import { fsyncFd } from './fsync-path.js';
 
 const openFd = promisify(openCallback);
@@ -37,22 +35,9 @@ export class StagedFileWriter implements ObjectWriter {
 
   async append(source: Readable, watch: WriteWatch = {}): Promise<number> {
     if (this.ended) throw new Error('an object writer was used after it was committed or cancelled');
-    const start = this.written;
-    const writer = new BatchedFdWriter(await this.file(), start, watch.onWritten);
-    try {
-      const { onChunk } = watch;
-      await drainChunks(source, (chunk) => {
-        onChunk?.(chunk);
-        droppedShortLived(chunk.length);
-        return writer.add(chunk);
-      });
-      await writer.finish();
-    } catch (err) {
-      await writer.settled();
-      throw err;
-    }
-    this.written += writer.written;
-    return writer.written;
+    const taken = await streamIntoFile(await this.file(), this.written, source, watch);
+    this.written += taken;
+    return taken;
   }
 
   async commit(): Promise<void> {
