@@ -79,6 +79,6 @@ export function createStorage(config: PortholeConfig, deps: StorageDeps): Storag
       scope.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
     };
   };
-  const store = tracing.traceStore(new ImageStore(driver, { sessionLocks: coordination.keyedLocks('upload', onLockWait), redirectBlobs: config.storage.s3?.redirect === true, spans: tracing }));
+  const store = tracing.traceStore(new ImageStore(driver, { sessionLocks: coordination.keyedLocks('upload', onLockWait), redirectBlobs: config.storage.s3?.redirect === true, broadcasts: coordination.broadcasts, spans: tracing }));
   return { store, locks: coordination.jobLocks, coordination, driver };
 }

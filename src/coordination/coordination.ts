@@ -2,6 +2,7 @@ import type { RegistryError } from '../core/errors.js';
 import { KeyedLock, type SharedLocks, type WaitListener } from '../storage/keyed-lock.js';
 import type { JobLocks } from '../storage/storage-lock.js';
 import { FailedLogins, type LoginLimits, type LoginLimitSettings } from '../auth/failed-logins.js';
+import { noBroadcasts, type Broadcasts } from '../storage/broadcasts.js';
 import { localFlights, type Flights } from './flights.js';
 import { LocalValues, type SharedValues } from './shared-values.js';
 
@@ -24,6 +25,8 @@ export interface Coordination {
   readonly flights: Flights;
   /** Small values replicas share (the last storage scan's figures, upstream tokens). */
   readonly values: SharedValues;
+  /** Messages every replica hears (repositories created elsewhere). */
+  readonly broadcasts: Broadcasts;
   /** The limits on guessing passwords, counted across replicas. */
   loginLimits(settings: LoginLimitSettings): LoginLimits;
   /** Why writes must be refused now (Redis is away); undefined while they may go on. */
@@ -40,6 +43,7 @@ export function localCoordination(jobLocks: JobLocks): Coordination {
     jobLocks,
     flights: localFlights,
     values: new LocalValues(),
+    broadcasts: noBroadcasts,
     loginLimits: (settings) => new FailedLogins(settings),
     writeRefusal: () => undefined,
     close: async () => undefined,

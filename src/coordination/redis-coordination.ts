@@ -2,6 +2,7 @@ import type { RedisConfig } from '../config/redis-schema.js';
 import type { PortholeLogger } from '../observability/logger.js';
 import type { WaitListener } from '../storage/keyed-lock.js';
 import type { Coordination } from './coordination.js';
+import { RedisBroadcasts } from './redis-broadcasts.js';
 import { RedisFlights } from './redis-flights.js';
 import { RedisJobLocks } from './redis-job-locks.js';
 import { RedisLoginLimits } from './redis-login-limits.js';
@@ -19,6 +20,7 @@ export class RedisCoordination implements Coordination {
   readonly jobLocks: RedisJobLocks;
   readonly flights: RedisFlights;
   readonly values: RedisValues;
+  readonly broadcasts: RedisBroadcasts;
 
   constructor(config: RedisConfig, log: PortholeLogger) {
     this.link = new RedisLink(config, log);
@@ -26,10 +28,11 @@ export class RedisCoordination implements Coordination {
     this.jobLocks = new RedisJobLocks(this.leases);
     this.flights = new RedisFlights(this.leases, this.link, log);
     this.values = new RedisValues(this.link);
+    this.broadcasts = new RedisBroadcasts(this.link, config.keyPrefix, log);
   }
 
   async start(): Promise<void> {
-    await this.link.connect();
+    await Promise.all([this.link.connect(), this.broadcasts.start()]);
   }
 
   loginLimits(settings: LoginLimitSettings): RedisLoginLimits {
@@ -45,6 +48,7 @@ export class RedisCoordination implements Coordination {
   }
 
   close(): Promise<void> {
+    this.broadcasts.close();
     return this.link.close();
   }
 }

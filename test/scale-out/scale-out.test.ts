@@ -106,6 +106,14 @@ describe('three replicas on S3 and Redis behind haproxy', { skip, timeout: 10 * 
     assert.deepEqual(listed.json(), { name: 'scale/tags', tags: ['moving'] });
   });
 
+  test('a repository pushed to one replica is in the catalog of the others, which had read theirs before', { timeout: TIMEOUT }, async () => {
+    const catalog = async (index: number): Promise<string[]> => ((await raw(replica(index).url, { path: '/v2/_catalog' })).json() as { repositories: string[] }).repositories;
+    for (const index of [1, 2]) assert.ok(!(await catalog(index)).includes('scale/catalog/new'), `r${index + 1} has read its catalog`);
+    await makeImage(replica(0).url, 'scale/catalog/new', { tag: 'v1' });
+    // Told by a broadcast through Redis: within moments, not at the next restart.
+    for (const index of [1, 2]) await waitFor(`r${index + 1} to list the new repository`, async () => (await catalog(index)).includes('scale/catalog/new'), 5_000);
+  });
+
   test('16 concurrent pushes through the balancer all succeed, and every replica serves them', { timeout: TIMEOUT }, async () => {
     const images = await Promise.all(Array.from({ length: 16 }, (_, index) => makeImage(cluster.balancer.url, `scale/many/${index % 4}`, { tag: `t${index}`, layerSize: 64 * 1024 })));
     for (const [index, image] of images.entries()) {

@@ -4,6 +4,7 @@ import type { ManifestReference } from '../../core/reference.js';
 import type { Driver } from '../driver.js';
 import type { LocalCache, UploadProgress } from '../local-cache.js';
 import { KeyedLock, type SharedLocks } from '../keyed-lock.js';
+import type { Broadcasts } from '../broadcasts.js';
 import type { WorkSpans } from '../work-spans.js';
 import { layout } from '../layout.js';
 import type {
@@ -41,6 +42,8 @@ export interface ImageStoreOptions {
   sessionLocks?: SharedLocks;
   /** Answer blob downloads with a presigned URL where the driver has them (storage.s3.redirect). */
   redirectBlobs?: boolean;
+  /** How replicas sharing the storage hear of each other's new repositories; nobody else when absent. */
+  broadcasts?: Broadcasts;
   /** Named steps shown as spans when tracing is on (manifest validation). */
   spans?: WorkSpans;
 }
@@ -66,7 +69,7 @@ export class ImageStore implements LocalCache {
     this.blobs = new BlobLinks(driver);
     this.redirectBlobs = options.redirectBlobs ?? false;
     this.scanner = new StorageScanner(driver);
-    this.repositories = new RepositoryIndex(driver);
+    this.repositories = new RepositoryIndex(driver, options.broadcasts);
     this.tagLists = new TagLists(driver);
     this.contents = new RepositoryContents(driver);
     this.manifestCache = new ManifestCache(options.manifestCacheBytes ?? DEFAULT_MANIFEST_CACHE_BYTES);
