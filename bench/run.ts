@@ -5,10 +5,12 @@
  * tags lists with many repositories and tags, resident memory, and cold and warm pulls through
  * porthole's pull-through cache against docker-registry's proxy mode. Each figure is measured
  * alternately (porthole, distribution, ...) and the medians compared; the section is written into
- * bench/RESULTS.md (or the file given with --results).
+ * bench/RESULTS.md (or the file given with --results). Group s3 (figures-s3.ts) measures porthole
+ * on S3 (s3rver) and Redis, behind haproxy with 1 to 3 replicas, in a section of its own.
  *
- * Run: npm run bench [-- --quick] [-- --results FILE]. Bounded in time (settings.ts); every process
- * it starts is stopped, and every temp dir removed, however it ends (teardown.ts).
+ * Run: npm run bench [-- --quick] [-- --results FILE] [-- --only GROUPS]. Bounded in time
+ * (settings.ts); every process it starts is stopped, and every temp dir removed, however it ends
+ * (teardown.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,12 +25,13 @@ import { getFigures, MB } from './lib/figures-get.js';
 import { durableWriteBytesPerSecond, ingestFigures, sha256BytesPerSecond, writeRandomFile } from './lib/figures-ingest.js';
 import { listingFigures } from './lib/figures-listing.js';
 import { proxyFigures } from './lib/figures-proxy.js';
+import { renderS3Section, renderS3Tables, S3_SECTION_HEADING, s3Figures } from './lib/figures-s3.js';
 import { transferFigures } from './lib/figures-transfer.js';
 import { buildBenchImages } from './lib/images.js';
-import { describeMachine, loadAverage } from './lib/machine.js';
+import { describeMachine, loadAverage, type Machine } from './lib/machine.js';
 import { residentBytes } from './lib/process-memory.js';
 import { renderSection, renderTable, writeResults } from './lib/report.js';
-import { parseArguments } from './lib/settings.js';
+import { deadlineOf, parseArguments, runsComparison } from './lib/settings.js';
 import { Teardown } from './lib/teardown.js';
 
 /** Long enough for start-up work (a first storage scan, JIT of the start path) to settle. */
@@ -48,23 +51,17 @@ async function ingestBounds(work: string, ingestFile: string): Promise<{ sha256:
   await writeRandomFile(ingestFile, settings.ingestBytes);
   return bounds;
 }
-const started = performance.now();
-const teardown = new Teardown();
-teardown.armInterrupts(settings.deadlineMs);
-try {
-  const machine = describeMachine();
-  const loadBefore = loadAverage();
-  const work = await tempDir('bench-work');
-  teardown.add('remove the images and blobs', () => cleanup(work));
 
+/** porthole against distribution: both registries started, every figure of the comparison's groups, its section written. */
+async function comparison(machine: Machine, work: string, sandbox: ContainersSandbox): Promise<void> {
+  const started = performance.now();
+  const loadBefore = loadAverage();
   // Before anything else runs: the bounds of a single blob's ingest, one core's sha256 rate and the disk's durable write rate.
   const ingestFile = join(work, 'ingest.bin');
   const bounds = groups.has('ingest') ? await ingestBounds(work, ingestFile) : undefined;
   if (groups.has('transfer')) console.error('bench: building the images (before anything is measured)');
   const images = groups.has('transfer') ? await buildBenchImages(work, settings) : undefined;
 
-  const sandbox = await ContainersSandbox.create();
-  teardown.add('remove the skopeo sandbox', () => sandbox.dispose());
   const contenders = await startContenders((contender) => teardown.add(`stop ${contender.name}`, () => contender.dispose()));
   await sleep(IDLE_SETTLE_MS);
   const idle = idleFigure(contenders);
@@ -82,6 +79,34 @@ try {
   await writeResults(resultsPath, renderSection(record));
   console.log(renderTable(figures));
   console.error(`bench: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
+}
+
+/** porthole on S3 (group s3): its registries started, its figures, its section written. */
+async function s3Group(machine: Machine, work: string, sandbox: ContainersSandbox): Promise<void> {
+  const started = performance.now();
+  const loadBefore = loadAverage();
+  const run = await s3Figures(sandbox, work, settings, (what, stop) => teardown.add(what, stop));
+  const record = { date: new Date(), settings, machine, run, loadBefore, loadAfter: loadAverage(), elapsedSeconds: (performance.now() - started) / 1000 };
+  await writeResults(resultsPath, renderS3Section(record), S3_SECTION_HEADING);
+  console.log(renderS3Tables(run));
+  console.error(`bench: s3: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
+}
+
+const teardown = new Teardown();
+teardown.armInterrupts(deadlineOf(settings, groups));
+try {
+  const machine = describeMachine();
+  const work = await tempDir('bench-work');
+  teardown.add('remove the images and blobs', () => cleanup(work));
+  const sandbox = await ContainersSandbox.create();
+  teardown.add('remove the skopeo sandbox', () => sandbox.dispose());
+  if (runsComparison(groups)) {
+    const mark = teardown.mark();
+    await comparison(machine, work, sandbox);
+    // Its registries stopped before the s3 group: idle, they would still walk their storage for metrics.
+    if (groups.has('s3')) await teardown.unwindTo(mark);
+  }
+  if (groups.has('s3')) await s3Group(machine, work, sandbox);
 } catch (err) {
   if (!teardown.aborting) console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;

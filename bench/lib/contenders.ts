@@ -1,12 +1,13 @@
 import { Exposition } from '../../test/helpers/prometheus-text.js';
 import { startDistribution } from '../../test/helpers/distribution-process.js';
+import type { PortholeProcess } from '../../test/helpers/porthole-process.js';
 import { startQuietPorthole } from './quiet-porthole.js';
 
 export type ContenderName = 'porthole' | 'distribution';
 
-/** One registry under measurement, seen the same way whichever it is. */
-export interface Contender {
-  name: ContenderName;
+/** One registry under measurement, seen the same way whichever it is (N: the names of its group's contenders). */
+export interface Contender<N extends string = ContenderName> {
+  name: N;
   url: string;
   /** host:port, as skopeo wants it. */
   host: string;
@@ -26,7 +27,7 @@ export interface Contenders {
 }
 
 /** porthole in production mode (built, log.level warn) with full-mode Prometheus metrics, as asked of the comparison. */
-const PORTHOLE_CONFIG = 'extensions:\n  metrics: {}\n';
+export const PORTHOLE_CONFIG = 'extensions:\n  metrics: {}\n';
 
 async function scrape(metricsUrl: string): Promise<Exposition> {
   const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
@@ -34,10 +35,10 @@ async function scrape(metricsUrl: string): Promise<Exposition> {
   return new Exposition(await response.text());
 }
 
-async function startPortholeContender(): Promise<Contender> {
-  const porthole = await startQuietPorthole(PORTHOLE_CONFIG);
+/** A porthole that runs (started quiet: quiet-porthole.ts) as a contender named `name`. */
+export function portholeContender<N extends string>(name: N, porthole: PortholeProcess & { dispose(): Promise<void> }): Contender<N> {
   return {
-    name: 'porthole',
+    name,
     url: porthole.url,
     host: porthole.host,
     pid: porthole.process.pid as number,
@@ -47,10 +48,13 @@ async function startPortholeContender(): Promise<Contender> {
   };
 }
 
-async function startDistributionContender(): Promise<Contender> {
-  const distribution = await startDistribution();
+/** A docker-registry that runs, with Prometheus metrics at `metricsUrl`, as a contender named `name`. */
+export function distributionContender<N extends string>(
+  name: N,
+  distribution: { url: string; host: string; process: { pid?: number | undefined }; metricsUrl: string; dispose(): Promise<void> },
+): Contender<N> {
   return {
-    name: 'distribution',
+    name,
     url: distribution.url,
     host: distribution.host,
     pid: distribution.process.pid as number,
@@ -59,6 +63,14 @@ async function startDistributionContender(): Promise<Contender> {
       (await scrape(distribution.metricsUrl)).sum('registry_http_request_duration_seconds_count', { handler: 'blob_upload_chunk', method: 'patch' }),
     dispose: () => distribution.dispose(),
   };
+}
+
+async function startPortholeContender(): Promise<Contender> {
+  return portholeContender('porthole', await startQuietPorthole(PORTHOLE_CONFIG));
+}
+
+async function startDistributionContender(): Promise<Contender> {
+  return distributionContender('distribution', await startDistribution());
 }
 
 /**

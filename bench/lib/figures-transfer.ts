@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { LayoutDescription } from '../../test/fixtures/oci-layout.js';
 import type { ContainersSandbox } from '../../test/e2e/containers-sandbox.js';
 import { cleanup } from '../../test/helpers/porthole-process.js';
-import type { Contender, Contenders } from './contenders.js';
+import type { Contender, ContenderName, Contenders } from './contenders.js';
 import { flushDirtyPages } from './dirty-pages.js';
 import { figureOf, sampleAlternately, type Figure, type Samples } from './figure.js';
 import { uploadedBlobs, type BenchImages } from './images.js';
@@ -17,11 +17,16 @@ const SKOPEO_TIMEOUT_MS = 300_000;
 /**
  * What each server spent on each sample (user + system CPU seconds), kept beside the times: a
  * transfer bound by skopeo takes as long whichever registry serves it, and only this tells.
+ * `names` are the contenders, in the order the text gives them.
  */
-class ServerCpu {
-  private readonly spent: Samples = { porthole: [], distribution: [] };
+export class ServerCpu<N extends string = ContenderName> {
+  private readonly spent: Samples<N>;
 
-  async timed(contender: Contender, work: () => Promise<unknown>): Promise<number> {
+  constructor(private readonly names: readonly N[] = ['porthole', 'distribution'] as ContenderName[] as N[]) {
+    this.spent = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Samples<N>;
+  }
+
+  async timed(contender: Contender<N>, work: () => Promise<unknown>): Promise<number> {
     await flushDirtyPages();
     const cpuBefore = processCpuSeconds(contender.pid);
     const started = performance.now();
@@ -31,26 +36,42 @@ class ServerCpu {
     return seconds;
   }
 
+  /** The median CPU seconds of each contender's samples, "—" for one without any. */
   text(): string {
-    return `server CPU per sample ${median(this.spent.porthole).toFixed(2)} / ${median(this.spent.distribution).toFixed(2)} s`;
+    const each = this.names.map((name) => (this.spent[name].length === 0 ? '—' : median(this.spent[name]).toFixed(2)));
+    return `server CPU per sample ${each.join(' / ')} s`;
   }
 }
 
-function push(sandbox: ContainersSandbox, contender: Contender, image: LayoutDescription, repo: string): Promise<unknown> {
+export function push(sandbox: ContainersSandbox, contender: Contender<string>, image: LayoutDescription, repo: string): Promise<unknown> {
   const destination = `docker://${contender.host}/${repo}:${image.tag}`;
   return sandbox.skopeo(['copy', '--quiet', '--dest-tls-verify=false', `oci:${image.dir}:${image.tag}`, destination], SKOPEO_TIMEOUT_MS);
+}
+
+/**
+ * A timed skopeo pull of `repo`:v1 from a registry into a fresh OCI layout at `out` (removed
+ * afterwards), its server's CPU counted in `cpu`.
+ */
+export async function pullTimed<N extends string>(sandbox: ContainersSandbox, contender: Contender<N>, repo: string, out: string, cpu: ServerCpu<N>): Promise<number> {
+  try {
+    const source = `docker://${contender.host}/${repo}:v1`;
+    const copy = (): Promise<unknown> => sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', source, `oci:${out}:v1`], SKOPEO_TIMEOUT_MS);
+    return await cpu.timed(contender, copy);
+  } finally {
+    await cleanup(out);
+  }
 }
 
 /**
  * Proves from the registry's own request counts that a push sample uploaded every blob: one PATCH
  * each. Fewer means skopeo mounted or skipped some (its blob-info cache), and the time is not a push.
  */
-async function expectUploads(contender: Contender, patchesBefore: number, blobs: number, what: string): Promise<void> {
+export async function expectUploads(contender: Contender<string>, patchesBefore: number, blobs: number, what: string): Promise<void> {
   const uploaded = (await contender.uploadPatches()) - patchesBefore;
   if (uploaded < blobs) throw new Error(`${contender.name}: ${what} uploaded ${uploaded} of ${blobs} blobs; the others were mounted or skipped, so the sample timed no real push`);
 }
 
-function imageMebibytes(image: LayoutDescription): number {
+export function imageMebibytes(image: LayoutDescription): number {
   const bytes = image.images.flatMap((one) => [one.config, ...one.layers]).reduce((sum, blob) => sum + blob.size, 0);
   return bytes / MEBIBYTE;
 }
@@ -76,16 +97,8 @@ export async function transferFigures(contenders: Contenders, sandbox: Container
 
   console.error(`bench: skopeo pull of that image`);
   const pullCpu = new ServerCpu();
-  const pull = async (contender: Contender, name: string, cpu?: ServerCpu): Promise<number> => {
-    const out = join(work, `pull-${contender.name}-${name}`);
-    try {
-      const source = `docker://${contender.host}/${PUSHED_REPO}-0:v1`;
-      const copy = (): Promise<unknown> => sandbox.skopeo(['copy', '--quiet', '--src-tls-verify=false', source, `oci:${out}:v1`], SKOPEO_TIMEOUT_MS);
-      return await (cpu ?? new ServerCpu()).timed(contender, copy);
-    } finally {
-      await cleanup(out);
-    }
-  };
+  const pull = (contender: Contender, name: string, cpu?: ServerCpu): Promise<number> =>
+    pullTimed(sandbox, contender, `${PUSHED_REPO}-0`, join(work, `pull-${contender.name}-${name}`), cpu ?? new ServerCpu());
   // One untimed pull each first: the first GETs of large blobs (JIT of the streaming path) ran slow.
   for (const contender of [contenders.porthole, contenders.distribution]) await pull(contender, 'warm-up');
   const pullSamples = await sampleAlternately(settings.pairs, contenders, (contender, index) => pull(contender, String(index), pullCpu));

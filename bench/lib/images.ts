@@ -21,11 +21,11 @@ const FILES_PER_LAYER = 4;
  * Layers are gzip at level 0 (stored blocks): the content is random and would not compress anyway,
  * and deflating 200 MiB at the default level takes seconds per image.
  */
-export interface BenchImages {
+export interface BenchImages<N extends string = ContenderName> {
   /** One image per push sample, per registry. */
-  push: Record<ContenderName, LayoutDescription[]>;
-  /** `concurrentPushers` images per concurrent-push sample, per registry. */
-  concurrent: Record<ContenderName, LayoutDescription[][]>;
+  push: Record<N, LayoutDescription[]>;
+  /** `concurrentPushers` images per concurrent-push sample, per registry (none when not asked for). */
+  concurrent: Record<N, LayoutDescription[][]>;
 }
 
 export async function buildImage(dir: string, name: string, seed: string, shape: ImageShape): Promise<LayoutDescription> {
@@ -40,12 +40,23 @@ export async function buildImage(dir: string, name: string, seed: string, shape:
   });
 }
 
-export async function buildBenchImages(dir: string, settings: BenchSettings): Promise<BenchImages> {
+/**
+ * The push images of every sample for each of `registries` (porthole and distribution unless
+ * named), and the concurrent pushes' images unless `concurrent` is false.
+ */
+export async function buildBenchImages<N extends string = ContenderName>(
+  dir: string,
+  settings: BenchSettings,
+  registries: readonly N[] = ['porthole', 'distribution'] as ContenderName[] as N[],
+  concurrent = true,
+): Promise<BenchImages<N>> {
   const seed = randomUUID();
-  const images: BenchImages = { push: { porthole: [], distribution: [] }, concurrent: { porthole: [], distribution: [] } };
-  for (const registry of ['porthole', 'distribution'] as ContenderName[]) {
+  const perRegistry = <T>(): Record<N, T[]> => Object.fromEntries(registries.map((registry) => [registry, [] as T[]])) as Record<N, T[]>;
+  const images: BenchImages<N> = { push: perRegistry(), concurrent: perRegistry() };
+  for (const registry of registries) {
     for (let sample = 0; sample < settings.pairs; sample += 1) {
       images.push[registry].push(await buildImage(dir, `${registry}-push-${sample}`, seed, settings.pushImage));
+      if (!concurrent) continue;
       const group: LayoutDescription[] = [];
       for (let client = 0; client < settings.concurrentPushers; client += 1) {
         group.push(await buildImage(dir, `${registry}-concurrent-${sample}-${client}`, seed, settings.concurrentImage));

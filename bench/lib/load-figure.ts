@@ -53,7 +53,7 @@ export async function loadFigure(spec: LoadSpec, contenders: Contenders, setting
 const ANSWER_TIMEOUT_SECONDS = 30;
 
 /** A wrk run against a path of a registry, as req/s or MiB/s; every answer must be a 2xx and no socket may fail. */
-export async function wrkLoad(contender: Contender, path: string, options: WrkOptions, measure: 'req/s' | 'MiB/s'): Promise<LoadRun> {
+export async function wrkLoad(contender: Pick<Contender<string>, 'name' | 'url'>, path: string, options: WrkOptions, measure: 'req/s' | 'MiB/s'): Promise<LoadRun> {
   const result = await runWrk(`${contender.url}${path}`, { timeoutSeconds: ANSWER_TIMEOUT_SECONDS, ...options });
   if (result.non2xx > 0 || result.socketErrors > 0) {
     throw new Error(`${contender.name} GET ${path}: ${result.non2xx} non-2xx answers, ${result.socketErrors} socket errors`);

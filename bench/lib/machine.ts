@@ -13,7 +13,7 @@ function firstLine(command: string, args: string[]): string {
 }
 
 /** The part of a tool's version line that `pattern` captures, or the whole line. */
-function versionOf(command: string, args: string[], pattern: RegExp): string {
+export function versionOf(command: string, args: string[], pattern: RegExp): string {
   const line = firstLine(command, args);
   return pattern.exec(line)?.[1] ?? line;
 }

@@ -37,62 +37,118 @@ export function renderTable(figures: Figure[]): string {
   return ['| figure | porthole | distribution | porthole / distribution | target | result |', '| --- | --- | --- | --- | --- | --- |', ...rows.map((row) => `| ${row} |`)].join('\n');
 }
 
-function samplesLine(figure: Figure): string {
-  const list = (name: ContenderName): string => figure.samples[name].map((value) => value.toFixed(figure.digits)).join(', ');
-  const detail = figure.detail === undefined ? '' : `; ${figure.detail}`;
-  return `- ${figure.name}: porthole ${list('porthole')}, distribution ${list('distribution')} ${figure.unit}${detail}`;
+/** A contender's column in a table, and how its samples are named. */
+export interface Column<N extends string> {
+  name: N;
+  label: string;
 }
 
-function noiseNotes(figures: Figure[]): string[] {
-  const noisy = figures.flatMap((figure) =>
-    (['porthole', 'distribution'] as ContenderName[])
-      .filter((name) => spreadOf(figure.samples[name]) > NOISY_SPREAD)
-      .map((name) => `${figure.name} (${name}: ${(spreadOf(figure.samples[name]) * 100).toFixed(0)}%)`),
+const COMPARISON: Array<Column<ContenderName>> = [
+  { name: 'porthole', label: 'porthole' },
+  { name: 'distribution', label: 'distribution' },
+];
+
+/**
+ * One line of a figure's samples, contender by contender, and its detail: "a 1, 2, b 3, 4 unit"
+ * for the comparison, or with `unitEach`, "a 1, 2 unit; b did not work; c —" for more contenders.
+ */
+export function samplesLine<N extends string>(figure: Figure<N>, columns: ReadonlyArray<Column<N>>, unitEach = false): string {
+  const list = (name: N): string => {
+    if (figure.failed?.[name] !== undefined) return 'did not work';
+    if (figure.samples[name].length === 0) return '—';
+    return figure.samples[name].map((value) => value.toFixed(figure.digits)).join(', ') + (unitEach ? ` ${figure.unit}` : '');
+  };
+  const detail = figure.detail === undefined ? '' : `; ${figure.detail}`;
+  const lists = columns.map((column) => `${column.label} ${list(column.name)}`);
+  return `- ${figure.name}: ${unitEach ? lists.join('; ') : `${lists.join(', ')} ${figure.unit}`}${detail}`;
+}
+
+/** The figures whose samples disagreed by more than NOISY_SPREAD, contender by contender ("figure (contender: 12%)"). */
+export function noisyFigures<N extends string>(figures: ReadonlyArray<Figure<N>>, columns: ReadonlyArray<Column<N>>): string[] {
+  return figures.flatMap((figure) =>
+    columns
+      .filter((column) => spreadOf(figure.samples[column.name]) > NOISY_SPREAD)
+      .map((column) => `${figure.name} (${column.label}: ${(spreadOf(figure.samples[column.name]) * 100).toFixed(0)}%)`),
   );
-  return noisy.length === 0 ? [`No figure's samples disagreed by more than ${NOISY_SPREAD * 100}% (max − min over median).`] : [`Samples that disagreed by more than ${NOISY_SPREAD * 100}% (max − min over median): ${noisy.join('; ')}.`];
+}
+
+/** The note on noise, of what noisyFigures found. */
+export function noiseNote(noisy: string[]): string {
+  return noisy.length === 0 ? `No figure's samples disagreed by more than ${NOISY_SPREAD * 100}% (max − min over median).` : `Samples that disagreed by more than ${NOISY_SPREAD * 100}% (max − min over median): ${noisy.join('; ')}.`;
+}
+
+/** The machine and the versions of what ran on it, as the first lines of a section. */
+export function machineLines(machine: Machine, moreVersions: Record<string, string> = {}): string[] {
+  const versions = Object.entries({ ...machine.versions, ...moreVersions })
+    .map(([name, version]) => `${name} ${version}`)
+    .join('; ');
+  return [`Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.system}.`, `Versions: ${versions}.`];
+}
+
+/** A ratio column: the value of contender `of` over that of `over`, on every row. */
+export interface RatioColumn<N extends string> {
+  label: string;
+  of: N;
+  over: N;
+}
+
+/**
+ * A table of figures with a column per contender (the median, "did not work" for one that could
+ * not be measured, "—" for one the figure does not apply to) and ratio columns.
+ */
+export function renderWideTable<N extends string>(figures: ReadonlyArray<Figure<N>>, columns: ReadonlyArray<Column<N>>, ratios: ReadonlyArray<RatioColumn<N>>): string {
+  const value = (figure: Figure<N>, name: N): string => {
+    if (figure.failed?.[name] !== undefined) return 'did not work';
+    const median = figure.values[name];
+    return Number.isNaN(median) ? '—' : `${median.toFixed(figure.digits)} ${figure.unit}`;
+  };
+  const ratio = (figure: Figure<N>, column: RatioColumn<N>): string => {
+    const quotient = figure.values[column.of] / figure.values[column.over];
+    return Number.isFinite(quotient) ? quotient.toFixed(2) : '—';
+  };
+  const header = ['figure', ...columns.map((column) => column.label), ...ratios.map((column) => column.label)];
+  const rows = figures.map((figure) => [figure.name, ...columns.map((column) => value(figure, column.name)), ...ratios.map((column) => ratio(figure, column))]);
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
 export function renderSection(record: RunRecord): string {
   const { settings, machine } = record;
-  const versions = Object.entries(machine.versions)
-    .map(([name, version]) => `${name} ${version}`)
-    .join('; ');
   const mode = settings.quick ? ' (quick run: tiny sizes, one pair: a smoke run, not a comparison)' : '';
   return [
     `${SECTION_HEADING} — ${record.date.toISOString().slice(0, 10)}${mode}`,
     '',
-    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.system}.`,
-    `Versions: ${versions}.`,
+    ...machineLines(machine),
     `Command: \`npm run bench${settings.quick ? ' -- --quick' : ''}\` (${settings.pairs} alternating pair(s) per figure, medians; ${settings.loadSeconds} s load runs after a ${settings.warmupSeconds} s warm-up each; ${Math.round(record.elapsedSeconds)} s in all).`,
     '',
     renderTable(record.figures),
     '',
     'Samples, in the order taken (porthole and distribution alternating), with what the servers spent:',
     '',
-    ...record.figures.map(samplesLine),
+    ...record.figures.map((figure) => samplesLine(figure, COMPARISON)),
     '',
     'Notes:',
     `- Load average (1 min): ${record.loadBefore.toFixed(2)} before the registries started, ${record.loadAfter.toFixed(2)} at the end.`,
-    `- ${noiseNotes(record.figures).join(' ')}`,
+    `- ${noiseNote(noisyFigures(record.figures, COMPARISON))}`,
     '- The load tools share the 2 cores with the server they load: a figure where a server keeps fewer cores busy than the other may be bounded by the tool (ab is single-threaded), which compresses the ratio.',
     '',
   ].join('\n');
 }
 
 /**
- * Puts the section into the results file: in place of an earlier section of this harness, else
- * right after the file's title, above the other sections (kept as they are).
+ * Puts the section into the results file: in place of an earlier section with the same heading
+ * (this harness's comparison unless `heading` names another), else right after the file's title,
+ * above the other sections (kept as they are).
  */
-export async function writeResults(path: string, section: string): Promise<void> {
+export async function writeResults(path: string, section: string, heading = SECTION_HEADING): Promise<void> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
     text = '# Benchmark results\n\n';
   }
-  const start = text.indexOf(SECTION_HEADING);
+  const start = text.indexOf(`${heading} `);
   if (start !== -1) {
-    const next = text.indexOf('\n## ', start + SECTION_HEADING.length);
+    const next = text.indexOf('\n## ', start + heading.length);
     text = text.slice(0, start) + (next === -1 ? '' : text.slice(next + 1));
   }
   const firstSection = text.indexOf('\n## ');

@@ -31,8 +31,12 @@ export interface BenchSettings {
   tags: number;
   /** In-flight requests while loading repositories and tags through the API. */
   loadConcurrency: number;
-  /** The whole run is stopped (and cleaned up) after this long. */
+  /** The comparison (every group but s3) is stopped (and cleaned up) after this long. */
   deadlineMs: number;
+  /** Time allowed for the s3 group, on top of the comparison's when both run. */
+  s3DeadlineMs: number;
+  /** How many porthole replicas on one bucket the s3 group's GET figure puts behind haproxy: 1, 2, ... this many. */
+  s3Replicas: number;
 }
 
 const FULL: BenchSettings = {
@@ -50,6 +54,8 @@ const FULL: BenchSettings = {
   tags: 1_000,
   loadConcurrency: 16,
   deadlineMs: 45 * 60_000,
+  s3DeadlineMs: 25 * 60_000,
+  s3Replicas: 3,
 };
 
 const QUICK: BenchSettings = {
@@ -67,14 +73,30 @@ const QUICK: BenchSettings = {
   tags: 100,
   loadConcurrency: 16,
   deadlineMs: 150_000,
+  s3DeadlineMs: 240_000,
+  s3Replicas: 3,
 };
 
 /**
- * The groups of figures, each run or skipped whole (--only). `jobs` runs the batch jobs' own
- * benchmarks (bench:gc, bench:scrub, bench:backup) after the comparison, printing their tables.
+ * The groups of figures, each run or skipped whole (--only). `s3` measures porthole on S3
+ * (s3rver) and Redis, one to three replicas behind haproxy, against porthole on the filesystem and
+ * docker-registry's s3 driver, in a section of its own (figures-s3.ts). `jobs` runs the batch jobs'
+ * own benchmarks (bench:gc, bench:scrub, bench:backup) after the rest, printing their tables.
  */
-export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy', 'jobs'] as const;
+export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy', 's3', 'jobs'] as const;
 export type FigureGroup = (typeof FIGURE_GROUPS)[number];
+
+/** The groups of the comparison with distribution: any of them starts both registries and writes that section. */
+export const COMPARISON_GROUPS: readonly FigureGroup[] = ['get', 'transfer', 'ingest', 'listing', 'proxy'];
+
+export function runsComparison(groups: Set<FigureGroup>): boolean {
+  return COMPARISON_GROUPS.some((group) => groups.has(group));
+}
+
+/** The bound of a run of `groups`: the comparison's, the s3 group's, or both added. */
+export function deadlineOf(settings: BenchSettings, groups: Set<FigureGroup>): number {
+  return (runsComparison(groups) ? settings.deadlineMs : 0) + (groups.has('s3') ? settings.s3DeadlineMs : 0);
+}
 
 export interface BenchArguments {
   settings: BenchSettings;
@@ -93,7 +115,7 @@ function parseGroups(list: string): Set<FigureGroup> {
   const groups = list.split(',').map((group) => group.trim());
   const unknown = groups.filter((group) => !(FIGURE_GROUPS as readonly string[]).includes(group));
   if (unknown.length > 0 || groups.length === 0) throw new Error(`unknown figure group ${unknown.join(', ')}; ${USAGE}`);
-  // The jobs run after a comparison, whose section they would otherwise overwrite with nothing.
+  // The jobs run after the other groups, whose sections they would otherwise overwrite with nothing.
   if (groups.every((group) => group === 'jobs')) throw new Error('to run only the batch jobs\' benchmarks, use npm run bench:gc, bench:scrub and bench:backup');
   return new Set(groups as FigureGroup[]);
 }

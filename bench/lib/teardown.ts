@@ -41,15 +41,33 @@ export class Teardown {
     this.steps.push({ what, step });
   }
 
+  /** Where the steps stand now: `unwindTo` undoes those added after it. */
+  mark(): number {
+    return this.steps.length;
+  }
+
+  /**
+   * Runs now (newest first) and forgets the steps added since `mark`: a part of the run that is
+   * over (the comparison, before the s3 group) stops what it started. Nothing once `run` began.
+   */
+  async unwindTo(mark: number): Promise<void> {
+    if (this.running !== undefined) return;
+    await Teardown.runSteps(this.steps.splice(mark));
+  }
+
+  private static async runSteps(steps: Array<{ what: string; step: () => Promise<void> }>): Promise<void> {
+    for (const { what, step } of steps.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        console.error(`teardown: ${what} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
   run(): Promise<void> {
     this.running ??= (async () => {
-      for (const { what, step } of this.steps.reverse()) {
-        try {
-          await step();
-        } catch (err) {
-          console.error(`teardown: ${what} failed: ${(err as Error).message}`);
-        }
-      }
+      await Teardown.runSteps(this.steps);
       killDescendants();
     })();
     return this.running;
