@@ -12,7 +12,6 @@ export class RedisBroadcasts implements Broadcasts {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Array<(message: string) => void>>();
   private readonly gapListeners: Array<() => void> = [];
-  private readyBefore = false;
 
   constructor(
     private readonly link: RedisLink,
@@ -26,9 +25,10 @@ export class RedisBroadcasts implements Broadcasts {
       for (const listener of this.listeners.get(channel) ?? []) listener(message);
     });
     this.subscriber.on('ready', () => {
-      // ioredis subscribes again by itself after a reconnection; what was published meanwhile is lost.
-      if (this.readyBefore) for (const listener of this.gapListeners) listener();
-      this.readyBefore = true;
+      // ioredis subscribes again by itself after a reconnection; what was published meanwhile is
+      // lost. So is what was published before the first subscription, when Redis was away at
+      // start-up and the replica read storage meanwhile: every (re)connection is a gap.
+      for (const listener of this.gapListeners) listener();
     });
   }
 

@@ -16,7 +16,7 @@ export class RedisJobLocks implements JobLocks {
     const holder: LockHolder = { host: hostname(), pid: process.pid, purpose, startedAt: new Date().toISOString() };
     const key = `job:${path}`;
     const lease = await this.leases.tryAcquire(key, JOB_LEASE_MS, JSON.stringify(holder));
-    if (lease) return { release: () => lease.release() };
+    if (lease) return { release: () => lease.release(), lost: lease.lost };
     const found = await this.leases.holder(key);
     try {
       return { heldBy: JSON.parse(found ?? '') as LockHolder };

@@ -10,6 +10,8 @@ const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 export interface Lease {
   /** False once a renewal found the key taken by another (this holder was presumed dead). */
   held(): boolean;
+  /** Aborted when a renewal finds the lease gone: work done under it must stop. */
+  readonly lost: AbortSignal;
   release(): Promise<void>;
 }
 
@@ -26,19 +28,23 @@ export class RedisLeases {
     const token = `${value}\n${randomUUID()}`;
     const taken = await this.link.run((client) => client.set(key, token, 'PX', ttlMs, 'NX'));
     if (taken !== 'OK') return undefined;
-    let lost = false;
+    const lost = new AbortController();
     let released = false;
     const timer = setInterval(() => {
       void this.link
         .run((client) => client.eval(RENEW, 1, key, token, ttlMs))
         .then((renewed) => {
-          if (renewed === 0) lost = true;
+          if (renewed === 0 && !released) {
+            clearInterval(timer);
+            lost.abort(new Error(`the lease on ${key} expired while held (Redis was out of reach for longer than ${ttlMs} ms) and may be held by another replica`));
+          }
         })
         .catch(() => undefined); // Redis away: the next renewal tries again, the key may outlive it
     }, ttlMs / 3);
     timer.unref();
     return {
-      held: () => !lost && !released,
+      held: () => !lost.signal.aborted && !released,
+      lost: lost.signal,
       release: async () => {
         if (released) return;
         released = true;

@@ -112,7 +112,12 @@ export class JobRunner {
     try {
       // The job's storage work is the span's children, however many awaits into the run.
       const store = this.deps.tracing.bindStore(this.deps.storage.store, span.scope);
-      report = await job.run({ store, driver: this.deps.storage.driver, tally, progress, log, signal: this.signal });
+      // A lock lost while held (Redis out of reach past its lease) stops the run as a shutdown would:
+      // another run may hold it by now.
+      const lost = lock.lost;
+      lost?.addEventListener('abort', () => log.warn({ reason: String(lost.reason) }, `${action}: its lock was lost; the run stops`), { once: true });
+      const signal = lost ? AbortSignal.any([this.signal, lost]) : this.signal;
+      report = await job.run({ store, driver: this.deps.storage.driver, tally, progress, log, signal });
     } catch (err) {
       failure = err;
     } finally {

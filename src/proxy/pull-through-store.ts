@@ -293,6 +293,11 @@ export class PullThroughStore implements RegistryStore {
   private async claimFlight(work: InTrace, repo: string, proxied: Proxied, digest: Digest): Promise<BlobFetch | undefined> {
     const key = fetchKey(repo, digest);
     const lease = await this.flights.take(key);
+    // Taken just after another replica stored the blob and let its flight go: nothing to fetch.
+    if (lease && (await work.local.statBlob(repo, digest))) {
+      await lease.release();
+      return undefined;
+    }
     if (lease) {
       const { fetch } = this.blobFetch(work, repo, proxied, digest);
       void fetch.done.catch(() => undefined).then(() => lease.release());

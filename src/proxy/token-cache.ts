@@ -24,6 +24,8 @@ export interface SharedTokens {
 export class TokenCache {
   private readonly tokens = new Map<string, { token: string; renewAt: number }>();
   private readonly pending = new Map<string, Promise<string>>();
+  /** Tokens the registry refused, by scope: a copy another replica shared is not taken again. */
+  private readonly refused = new Map<string, string>();
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -55,12 +57,13 @@ export class TokenCache {
     const found = sharedKey === undefined ? undefined : await this.shared?.values.get(sharedKey);
     if (found !== undefined) {
       const entry = JSON.parse(found) as { token: string; renewAt: number };
-      if (entry.renewAt > this.now()) {
+      if (entry.renewAt > this.now() && this.refused.get(scope) !== entry.token) {
         this.tokens.set(scope, entry);
         return entry.token;
       }
     }
     const issued = await issue();
+    this.refused.delete(scope);
     const seconds = issued.expiresInSeconds !== undefined && issued.expiresInSeconds > 0 ? issued.expiresInSeconds : DEFAULT_TOKEN_SECONDS;
     // A token shorter-lived than twice the margin is renewed at half its life instead.
     const lifetimeMs = seconds * 1000;
@@ -71,6 +74,8 @@ export class TokenCache {
   }
 
   forget(scope: string): void {
+    const forgotten = this.tokens.get(scope);
+    if (forgotten && this.shared) this.refused.set(scope, forgotten.token);
     this.tokens.delete(scope);
   }
 }

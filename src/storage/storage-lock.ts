@@ -14,6 +14,8 @@ export interface LockHolder {
 /** A lock that is held; release() lets it go (once). */
 export interface HeldLock {
   release(): Promise<void>;
+  /** Aborted if the lock is lost while held (a lease that could not be renewed): the job must stop. */
+  readonly lost?: AbortSignal;
 }
 
 /** The locks batch jobs take so that two runs of one job never overlap: in the storage (StorageLocks) or in Redis. */

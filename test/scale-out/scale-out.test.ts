@@ -154,6 +154,7 @@ describe('three replicas on S3 and Redis behind haproxy', { skip, timeout: 10 * 
 
   test('with Redis stopped pulls go on and pushes get 503, until it is back', { timeout: TIMEOUT }, async () => {
     const stored = await makeImage(cluster.balancer.url, 'scale/outage', { tag: 'v1' });
+    const uncached = await makeImage(upstream.url, 'library/outage', { tag: 'v1', blobStyle: 'post-put' });
     await cluster.redis.stop();
     try {
       for (let index = 0; index < 3; index += 1) {
@@ -162,6 +163,13 @@ describe('three replicas on S3 and Redis behind haproxy', { skip, timeout: 10 * 
         const layer = await raw(replica(index).url, { path: `/v2/scale/outage/blobs/${stored.layerDigest}` });
         assert.ok(layer.body.equals(stored.layer), `r${index + 1} serves the layer`);
       }
+      // Pulls through the cache of what it has not cached yet go on too, each replica on its own.
+      await waitFor('r1 to see Redis gone', async () => (await raw(replica(0).url, { method: 'POST', path: '/v2/scale/outage/blobs/uploads/' })).status === 503);
+      const manifest = await raw(replica(0).url, { path: '/v2/hub/library/outage/manifests/v1', headers: { accept: OCI_MANIFEST } });
+      assert.equal(manifest.headers['docker-content-digest'], uncached.manifestDigest);
+      const layer = await raw(replica(0).url, { path: `/v2/hub/library/outage/blobs/${uncached.layerDigest}` });
+      assert.equal(layer.status, 200);
+      assert.ok(layer.body.equals(uncached.layer), 'an uncached blob is fetched and served');
       // Each replica notices as its connection drops; a push is refused by every one.
       for (let index = 0; index < 3; index += 1) {
         await waitFor(`r${index + 1} to refuse pushes`, async () => (await raw(replica(index).url, { method: 'POST', path: '/v2/scale/outage/blobs/uploads/' })).status === 503);

@@ -4,6 +4,7 @@ import { ConfigError, validateConfig } from '../../src/config/load.js';
 import { parseAuthChallenge } from '../../src/proxy/auth-challenge.js';
 import { Namespaces } from '../../src/proxy/namespaces.js';
 import { TokenCache } from '../../src/proxy/token-cache.js';
+import { LocalValues } from '../../src/coordination/shared-values.js';
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -81,6 +82,21 @@ describe('pull-through cache: tokens', () => {
     now += 6_000;
     assert.equal(cache.cached('s'), undefined, 'within 10 s of expiry it is not used');
     assert.equal(await cache.obtain('s', issue), 't2');
+  });
+
+  it('shares tokens between replicas, but one the registry refused is not taken from the others again', async () => {
+    const values = new LocalValues();
+    const one = new TokenCache(Date.now, { values, key: 'upstream' });
+    const two = new TokenCache(Date.now, { values, key: 'upstream' });
+    let issued = 0;
+    const issue = async () => ({ token: `t${(issued += 1)}`, expiresInSeconds: 300 });
+    assert.equal(await one.obtain('s', issue), 't1');
+    assert.equal(await two.obtain('s', issue), 't1', 'the other replica takes the shared token');
+    assert.equal(issued, 1);
+    two.forget('s');
+    assert.equal(await two.obtain('s', issue), 't2', 'refused: a new one, not the shared copy');
+    one.forget('s');
+    assert.equal(await one.obtain('s', issue), 't2', 'the new one is shared in its turn');
   });
 });
 

@@ -5,7 +5,7 @@ import { isDigestAlgorithm, newHash, type Digest, type DigestAlgorithm } from '.
 import { RegistryError } from '../../core/errors.js';
 import { uploadRangeHeader } from '../../core/ranges.js';
 import type { Driver } from '../driver.js';
-import type { SharedLocks } from '../keyed-lock.js';
+import { KeyedLock, type SharedLocks } from '../keyed-lock.js';
 import { layout, UPLOADS } from '../layout.js';
 import { isStorageFull } from '../storage-full.js';
 import type { ChunkOptions, UploadOptions, UploadStatus } from '../types.js';
@@ -47,6 +47,13 @@ function storageFull(what: string): RegistryError {
 export class UploadSessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly lock: SharedLocks;
+  /**
+   * One-shot sessions (the pull-through cache's downloads) are this process's alone: nobody can
+   * resume them elsewhere, so their requests are serialised here, without asking Redis (whose
+   * absence must not stop pulls).
+   */
+  private readonly privateLock = new KeyedLock();
+  private readonly privateSessions = new Set<string>();
   private readonly completed: CompletedUploads;
   private readonly data: UploadData;
 
@@ -74,6 +81,7 @@ export class UploadSessions {
     // Not durable: a session lost to a power cut only makes its client start again.
     await this.driver.writeAtomic(layout.uploadInfo(id), JSON.stringify(info), { durable: false });
     this.live.set(id, { hash: newHash(algorithm), size: 0 });
+    if (options.oneShot) this.privateSessions.add(id);
     return { id, repo, size: 0 };
   }
 
@@ -123,7 +131,7 @@ export class UploadSessions {
   }
 
   async append(repo: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadStatus> {
-    return this.lock.run(id, async () => {
+    return this.lockOf(id).run(id, async () => {
       const info = await this.requireInfo(repo, id);
       return this.discardWhenFull(id, 'a chunk could not be written', () => this.appendLocked(repo, id, info, body, options));
     });
@@ -201,7 +209,7 @@ export class UploadSessions {
    * whole session (and stores it again, idempotently) or the record, and answers 201 either way.
    */
   async finish(repo: string, id: string, digest: Digest, finalChunk?: { body: Readable; options: ChunkOptions }, onVerified?: () => void): Promise<{ size: number }> {
-    return this.lock.run(id, async () => {
+    return this.lockOf(id).run(id, async () => {
       const info = await this.readInfo(repo, id);
       if (!info) {
         const size = await this.completed.sizeOf(id, repo, digest);
@@ -250,15 +258,21 @@ export class UploadSessions {
   }
 
   async cancel(repo: string, id: string): Promise<boolean> {
-    return this.lock.run(id, async () => {
+    return this.lockOf(id).run(id, async () => {
       if (!(await this.readInfo(repo, id))) return false;
       await this.discard(id);
       return true;
     });
   }
 
+  /** The lock that serialises session `id`'s requests. */
+  private lockOf(id: string): SharedLocks {
+    return this.privateSessions.has(id) ? this.privateLock : this.lock;
+  }
+
   private async discard(id: string): Promise<void> {
     this.live.delete(id);
+    this.privateSessions.delete(id);
     await this.driver.remove(layout.upload(id));
   }
 
@@ -276,7 +290,7 @@ export class UploadSessions {
       if (!isSessionId(id)) continue;
       const info = await this.readAnyInfo(id);
       if (info && !info.oneShot) continue;
-      await this.lock.run(id, () => this.discard(id));
+      await this.lockOf(id).run(id, () => this.discard(id));
       removed += 1;
     }
     return removed;
@@ -291,7 +305,7 @@ export class UploadSessions {
       if (!isSessionId(id)) continue;
       const touched = Math.max((await this.data.modifiedMs(id)) ?? 0, (await this.driver.stat(layout.uploadInfo(id)))?.modifiedMs ?? 0);
       if (now - touched <= maxIdleMs) continue;
-      await this.lock.run(id, () => this.discard(id));
+      await this.lockOf(id).run(id, () => this.discard(id));
       removed += 1;
     }
     return removed;

@@ -185,8 +185,10 @@ export class S3Driver implements Driver {
   }
 
   async move(from: string, to: string): Promise<void> {
+    const source = await this.stat(from);
+    if (!source) throw missingObject(`no object at "${from}"`);
     try {
-      await this.copy(from, to);
+      await this.copyAnySize(from, to, source.size);
     } catch (err) {
       if (isS3NotFound(err)) throw missingObject(`no object at "${from}"`);
       throw err;
@@ -199,7 +201,10 @@ export class S3Driver implements Driver {
     const under = await this.keysUnder(path);
     for (let at = 0; at < under.length; at += DELETE_BATCH) {
       const batch = under.slice(at, at + DELETE_BATCH).map((Key) => ({ Key }));
-      await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      const result = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      // Answered 200 whatever became of each key: the failures are in the body.
+      const failed = result.Errors?.[0];
+      if (failed) throw new Error(`S3 did not delete ${result.Errors?.length} of ${batch.length} objects under "${path}": ${failed.Key}: ${failed.Code} ${failed.Message ?? ''}`.trim());
     }
   }
 
@@ -208,12 +213,22 @@ export class S3Driver implements Driver {
     if (await this.stat(to)) return;
     const source = await this.stat(from);
     if (!source) throw missingObject(`no object at "${from}"`);
-    if (source.size <= MAX_COPY_BYTES) return this.copy(from, to);
+    return this.copyAnySize(from, to, source.size);
+  }
+
+  /**
+   * A server-side copy, or for an object past CopyObject's limit its bytes read back into a new
+   * multipart object (which is dated now: garbage collection then keeps it one grace longer).
+   */
+  private async copyAnySize(from: string, to: string, size: number): Promise<void> {
+    if (size <= MAX_COPY_BYTES) return this.copy(from, to);
     const writer = this.writer(to);
+    const bytes = this.readStream(from);
     try {
-      await writer.append(this.readStream(from));
+      await writer.append(bytes);
       await writer.commit();
     } catch (err) {
+      bytes.destroy();
       await writer.cancel();
       throw err;
     }

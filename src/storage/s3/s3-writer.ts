@@ -4,6 +4,9 @@ import type { ObjectWriter, WriteWatch } from '../driver.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
 import { writtenNow } from './written-at.js';
 
+/** Parts of one size before the size doubles: 16 MiB parts reach 16 GiB, then 32 GiB more at 32 MiB, and so on. */
+const PARTS_PER_SIZE = 1000;
+
 /** Where an S3 writer puts its object. */
 export interface S3Target {
   client: S3Client;
@@ -44,7 +47,7 @@ export class S3Writer implements ObjectWriter {
         this.bufferedBytes += chunk.length;
         taken += chunk.length;
         watch.onWritten?.(taken);
-        if (this.bufferedBytes >= this.target.partSize) return this.sendPart();
+        if (this.bufferedBytes >= this.partSizeNow()) return this.sendPart();
         return undefined;
       });
       await this.sending;
@@ -54,6 +57,15 @@ export class S3Writer implements ObjectWriter {
     }
     this.written += taken;
     return taken;
+  }
+
+  /**
+   * The size of the next part: `partSize`, doubled every PARTS_PER_SIZE parts, so that an object
+   * of any size fits in S3's 10,000 parts (parts may differ in size; all but the last must be at
+   * least 5 MiB, which partSize is).
+   */
+  private partSizeNow(): number {
+    return this.target.partSize * 2 ** Math.floor(this.parts.length / PARTS_PER_SIZE);
   }
 
   /** Sends the gathered bytes as the next part once the part before is up; resolves when that one is. */
