@@ -270,9 +270,15 @@ export class UploadSessions {
     return this.privateSessions.has(id) ? this.privateLock : this.lock;
   }
 
+  /**
+   * Removes a session: its info first, so that a kill part-way leaves a session nobody knows (a
+   * retried PUT then finds the completion record, and start-up removes the rest), never a known
+   * session whose data is half gone, which a retry would verify as wrong content.
+   */
   private async discard(id: string): Promise<void> {
     this.live.delete(id);
     this.privateSessions.delete(id);
+    await this.driver.remove(layout.uploadInfo(id));
     await this.driver.remove(layout.upload(id));
   }
 
