@@ -73,7 +73,7 @@ export async function runJobCommand(
   // (prom-client's defaults would start an event-loop monitor in every CLI run).
   const metrics = createMetrics(new Registry(), { cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics, `${hostname()}:${process.pid}`);
-  const storage = createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
+  const storage = await createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
   await storage.coordination.start();
   await storage.store.attach().catch((err: unknown) => {
     const location = storageLocation(config);

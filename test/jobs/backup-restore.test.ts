@@ -453,7 +453,7 @@ async function runInProcess(root: string, signal: AbortSignal, makeJob: (config:
   // Its failure is the point: the runner's error line would only clutter the test's output.
   const config = await loadConfig(undefined, { 'storage.rootDirectory': root, 'log.level': 'fatal' });
   const log = createLogger(config.log, process.stderr);
-  const storage = createStorage(config, { log });
+  const storage = await createStorage(config, { log });
   await storage.store.attach();
   const runner = new JobRunner({ storage, log, auditor: disabledAuditor, tracing: disabledTracing, signal });
   return runner.run(makeJob(config), 'schedule');

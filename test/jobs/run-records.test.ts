@@ -59,7 +59,7 @@ describe('job run records in the storage', () => {
   it('a record that cannot be written is logged and the run keeps its outcome', async () => {
     const config = validateConfig({ storage: { rootDirectory: join(work, 'unwritable') } });
     const logged = memoryLogger('warn');
-    const storage = createStorage(config, { log: logged.logger });
+    const storage = await createStorage(config, { log: logged.logger });
     await storage.store.init();
     const refusing: Driver = Object.create(storage.driver) as Driver;
     refusing.writeAtomic = async (path, data, options) => {
@@ -79,7 +79,7 @@ describe('job run records in the storage', () => {
   it('a run by one runner is listed by another on the same storage', async () => {
     const config = validateConfig({ storage: { rootDirectory: join(work, 'shared') } });
     const logged = memoryLogger('warn');
-    const [one, other] = [createStorage(config, { log: logged.logger }), createStorage(config, { log: logged.logger })];
+    const [one, other] = await Promise.all([createStorage(config, { log: logged.logger }), createStorage(config, { log: logged.logger })]);
     await one.store.init();
     const runner = new JobRunner({ storage: one, log: logged.logger, auditor: disabledAuditor, tracing: disabledTracing });
     const ran = await runner.run({ action: 'scrub', settings: {}, run: async () => ({ failed: true, summary: { corrupt: 1 } }) }, 'schedule');
