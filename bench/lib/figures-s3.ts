@@ -67,7 +67,9 @@ export interface S3Run {
 /** The reason a push to docker-registry failed, from skopeo's words and the registry's own log. */
 function failureReason(err: unknown, distribution: DistributionOnS3): string {
   const message = err instanceof Error ? err.message : String(err);
-  const skopeo = /level=fatal msg="([^"]*)"/.exec(message)?.[1] ?? message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
+  // logrus quotes the message and escapes the quotes inside it.
+  const quoted = /level=fatal msg="((?:[^"\\]|\\.)*)"/.exec(message)?.[1]?.replace(/\\(.)/g, '$1');
+  const skopeo = quoted ?? message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
   // Its own words, not the generic line every failed request gets.
   const logged = [...new Set(loggedErrors(distribution.service().output()))].filter((line) => line !== 'response completed with error').slice(0, 2);
   return `skopeo: "${skopeo}"${logged.length === 0 ? '' : `; docker-registry logged: ${logged.map((line) => `"${line}"`).join(', ')}`}`;
