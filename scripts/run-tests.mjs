@@ -3,11 +3,8 @@
 // porthole on S3 and Redis: an s3rver and a redis-server started here (test/helpers/test-storage.ts).
 // Node 20's --test takes no globs, so the files are listed here. Arguments filter by path part;
 // PORTHOLE_TEST_PASSES=filesystem or =s3 runs one pass only.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The suites that hold for any storage, run again on S3. */
@@ -28,60 +25,14 @@ function runTests(files, env = {}) {
   return result.status ?? 1;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Waits (bounded) until `ready` resolves true; fails when the child exits first. */
-async function waitUntil(what, child, ready) {
-  const deadline = Date.now() + 20_000;
-  while (!(await ready().catch(() => false))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what} did not start within 20 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** An s3rver for the S3 pass; resolves with its endpoint and a stop function. */
-async function startS3rver() {
-  const dir = mkdtempSync(join(tmpdir(), 'porthole-s3rver-'));
-  const port = await freePort();
-  const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
-  const child = spawn(process.execPath, [bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--no-vhost-buckets'], { stdio: 'inherit' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntil('s3rver', child, () => fetch(endpoint).then(() => true));
-  return {
-    endpoint,
-    stop() {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A redis-server for the S3 pass, keeping nothing on disk; undefined when there is none here (outside CI). */
-async function startRedis() {
+/** A redis-server for the S3 pass (test/helpers/redis-process.ts); undefined when there is none here (outside CI). */
+async function redisIfInstalled(startRedis) {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     if (process.env.CI === 'true') throw new Error('redis-server is missing: .ci/run installs it');
-    console.log('# redis-server is missing: the S3 pass runs each porthole as its bucket\'s single replica');
+    console.log("# redis-server is missing: the S3 pass runs each porthole as its bucket's single replica");
     return undefined;
   }
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitUntil('redis-server', child, () => new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  }));
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+  return startRedis();
 }
 
 const filters = process.argv.slice(2);
@@ -98,13 +49,16 @@ if (passes.includes('filesystem')) status = runTests(files);
 const onS3 = files.filter((file) => ON_S3.some((part) => file.startsWith(part)));
 if (passes.includes('s3') && onS3.length > 0) {
   console.log(`\n# the same suites with porthole on S3 (s3rver) and Redis: ${onS3.length} files\n`);
+  // The tests' own helpers, built beside them, start the servers the pass shares.
+  const { startS3rver } = await import('../dist/test/helpers/s3rver-process.js');
+  const { startRedis } = await import('../dist/test/helpers/redis-process.js');
   const s3 = await startS3rver();
-  const redis = await startRedis();
+  const redis = await redisIfInstalled(startRedis);
   try {
     status = runTests(onS3, { PORTHOLE_TEST_STORAGE: 's3', PORTHOLE_TEST_S3_ENDPOINT: s3.endpoint, ...(redis ? { PORTHOLE_TEST_REDIS_URL: redis.url } : {}) }) || status;
   } finally {
-    s3.stop();
-    redis?.stop();
+    await s3.stop();
+    await redis?.stop();
   }
 }
 process.exit(status);

@@ -26,7 +26,7 @@ export class RedisCoordination implements Coordination {
     this.link = new RedisLink(config, log);
     this.leases = new RedisLeases(this.link);
     this.jobLocks = new RedisJobLocks(this.leases);
-    this.flights = new RedisFlights(this.leases, this.link, log);
+    this.flights = new RedisFlights(this.leases, this.link);
     this.values = new RedisValues(this.link);
     this.broadcasts = new RedisBroadcasts(this.link, config.keyPrefix, log);
   }

@@ -1,4 +1,3 @@
-import type { PortholeLogger } from '../observability/logger.js';
 import type { FlightLease, Flights } from './flights.js';
 import { localFlights } from './flights.js';
 import type { RedisLeases } from './redis-leases.js';
@@ -15,25 +14,19 @@ export class RedisFlights implements Flights {
   constructor(
     private readonly leases: RedisLeases,
     private readonly link: RedisLink,
-    private readonly log: PortholeLogger,
   ) {}
 
-  async take(key: string): Promise<FlightLease | undefined> {
-    if (!this.link.available()) return localFlights.take(key);
-    try {
-      return await this.leases.tryAcquire(`flight:${key}`, FLIGHT_LEASE_MS);
-    } catch (err) {
-      this.log.debug({ err, key }, 'no single flight across replicas for this download: redis is away');
-      return localFlights.take(key);
-    }
+  take(key: string): Promise<FlightLease | undefined> {
+    return this.link.attempt(
+      () => this.leases.tryAcquire(`flight:${key}`, FLIGHT_LEASE_MS),
+      () => localFlights.take(key),
+    );
   }
 
-  async held(key: string): Promise<boolean> {
-    if (!this.link.available()) return false;
-    try {
-      return (await this.link.run((client) => client.exists(`flight:${key}`))) === 1;
-    } catch {
-      return false;
-    }
+  held(key: string): Promise<boolean> {
+    return this.link.attempt(
+      async () => (await this.link.run((client) => client.exists(`flight:${key}`))) === 1,
+      () => false,
+    );
   }
 }

@@ -87,6 +87,19 @@ export class RedisLink {
     }
   }
 
+  /**
+   * Work that can do without Redis (a shared cache, single flight, a counter kept per replica
+   * meanwhile): `fallback` while Redis is away or when the work fails.
+   */
+  async attempt<T>(work: () => Promise<T>, fallback: () => T | Promise<T>): Promise<T> {
+    if (!this.up) return fallback();
+    try {
+      return await work();
+    } catch {
+      return fallback();
+    }
+  }
+
   private changed(up: boolean): void {
     if (up === this.up && (up || this.downLogged)) return;
     this.up = up;

@@ -20,23 +20,23 @@ export class RedisLoginLimits implements LoginLimits {
     this.alone = new FailedLogins(settings);
   }
 
-  async retryAfter(address: string, user: string): Promise<number> {
-    if (!this.link.available()) return this.alone.retryAfter(address, user);
-    try {
-      const [byAddress, byUser] = await Promise.all([this.lockedFor(`login:address:${address}`, this.settings.limit), this.lockedFor(`login:user:${user}`, this.settings.userLimit)]);
-      return Math.ceil(Math.max(byAddress, byUser) / 1000);
-    } catch {
-      return this.alone.retryAfter(address, user);
-    }
+  retryAfter(address: string, user: string): Promise<number> {
+    return this.link.attempt(
+      async () => {
+        const [byAddress, byUser] = await Promise.all([this.lockedFor(`login:address:${address}`, this.settings.limit), this.lockedFor(`login:user:${user}`, this.settings.userLimit)]);
+        return Math.ceil(Math.max(byAddress, byUser) / 1000);
+      },
+      () => this.alone.retryAfter(address, user),
+    );
   }
 
   async failed(address: string, user: string): Promise<void> {
     await this.alone.failed(address, user);
-    if (!this.link.available()) return;
     const window = this.settings.windowMs;
-    await this.link
-      .run((client) => Promise.all([client.eval(COUNT_FAILURE, 1, `login:address:${address}`, window), client.eval(COUNT_FAILURE, 1, `login:user:${user}`, window)]))
-      .catch(() => undefined);
+    await this.link.attempt(
+      async () => void (await this.link.run((client) => Promise.all([client.eval(COUNT_FAILURE, 1, `login:address:${address}`, window), client.eval(COUNT_FAILURE, 1, `login:user:${user}`, window)]))),
+      () => undefined,
+    );
   }
 
   /** Milliseconds until `key`'s window ends when it holds `limit` failures or more; 0 otherwise. */

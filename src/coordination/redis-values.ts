@@ -5,17 +5,17 @@ import type { SharedValues } from './shared-values.js';
 export class RedisValues implements SharedValues {
   constructor(private readonly link: RedisLink) {}
 
-  async get(key: string): Promise<string | undefined> {
-    if (!this.link.available()) return undefined;
-    try {
-      return (await this.link.run((client) => client.get(`value:${key}`))) ?? undefined;
-    } catch {
-      return undefined;
-    }
+  get(key: string): Promise<string | undefined> {
+    return this.link.attempt(
+      async () => (await this.link.run((client) => client.get(`value:${key}`))) ?? undefined,
+      () => undefined,
+    );
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    if (!this.link.available()) return;
-    await this.link.run((client) => client.set(`value:${key}`, value, 'PX', Math.max(1, Math.round(ttlMs)))).catch(() => undefined);
+    await this.link.attempt(
+      async () => void (await this.link.run((client) => client.set(`value:${key}`, value, 'PX', Math.max(1, Math.round(ttlMs))))),
+      () => undefined,
+    );
   }
 }

@@ -154,6 +154,11 @@ export function missingObject(message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`ENOENT: ${message}`), { code: 'ENOENT' });
 }
 
+/** A driver's refusal to move a directory onto one that is not empty, with a rename's code (ENOTEMPTY). */
+export function notEmpty(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOTEMPTY: "${path}" is not empty`), { code: 'ENOTEMPTY' });
+}
+
 /** Whether a driver call failed because there was nothing at its key. */
 export function isMissingObject(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

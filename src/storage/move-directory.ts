@@ -1,9 +1,4 @@
-import { isMissingObject, missingObject, type Driver } from './driver.js';
-
-/** A failure with the code a filesystem's rename gives for a target directory that is not empty. */
-function notEmpty(path: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`ENOTEMPTY: "${path}" is not empty`), { code: 'ENOTEMPTY' });
-}
+import { isMissingObject, missingObject, notEmpty, type Driver } from './driver.js';
 
 /**
  * Moves a directory of objects (a blob's directory: its data) to another prefix, refusing one

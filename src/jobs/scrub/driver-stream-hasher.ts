@@ -1,7 +1,8 @@
 import { newHash } from '../../core/digest.js';
 import type { Driver } from '../../storage/driver.js';
 import type { ContentHasher, HashResult } from './content-hasher.js';
-import { isMediaError, isMissingFile } from './read-errors.js';
+import { isMediaError } from './read-errors.js';
+import { isMissingObject } from '../../storage/driver.js';
 
 /** Hashes files through the driver's own read stream: any driver, at the pace of its chunks. */
 export function driverStreamHasher(driver: Driver): ContentHasher {
@@ -20,7 +21,7 @@ export function driverStreamHasher(driver: Driver): ContentHasher {
           bytes += (chunk as Buffer).length;
         }
       } catch (err) {
-        if (bytes === 0 && isMissingFile(err)) return { state: 'missing', bytes };
+        if (bytes === 0 && isMissingObject(err)) return { state: 'missing', bytes };
         if (isMediaError(err)) return { state: 'unreadable', bytes, error: (err as Error).message };
         throw err;
       }

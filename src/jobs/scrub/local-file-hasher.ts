@@ -2,7 +2,8 @@ import { close, open, read } from 'node:fs';
 import { join } from 'node:path';
 import { newHash } from '../../core/digest.js';
 import type { ContentHasher, HashResult } from './content-hasher.js';
-import { isMediaError, isMissingFile } from './read-errors.js';
+import { isMediaError } from './read-errors.js';
+import { isMissingObject } from '../../storage/driver.js';
 
 /**
  * Bytes per read: large enough that the cost of a read (a trip through libuv's thread pool) and
@@ -35,7 +36,7 @@ export function localFileHasher(root: string): ContentHasher {
       try {
         fd = await openForReading(join(root, ...path.split('/')));
       } catch (err) {
-        if (isMissingFile(err)) return { state: 'missing', bytes: 0 };
+        if (isMissingObject(err)) return { state: 'missing', bytes: 0 };
         if (isMediaError(err)) return { state: 'unreadable', bytes: 0, error: (err as Error).message };
         throw err;
       }

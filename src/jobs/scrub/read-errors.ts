@@ -10,7 +10,3 @@ export function isMediaError(err: unknown): boolean {
   return MEDIA_ERRORS.has((err as NodeJS.ErrnoException).code ?? '');
 }
 
-export function isMissingFile(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}

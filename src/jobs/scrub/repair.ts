@@ -3,7 +3,7 @@ import type { Digest } from '../../core/digest.js';
 import type { Driver } from '../../storage/driver.js';
 import { layout, QUARANTINE_PREFIX } from '../../storage/layout.js';
 import type { ContentHasher } from './content-hasher.js';
-import { isMissingFile } from './read-errors.js';
+import { isMissingObject } from '../../storage/driver.js';
 
 export { QUARANTINE_PREFIX };
 
@@ -40,7 +40,7 @@ export async function removeCorrupt(driver: Driver, hasher: ContentHasher, diges
   try {
     await moveDirectory(driver, layout.blobDir(digest), quarantineDir(digest));
   } catch (err) {
-    if (isMissingFile(err)) return { outcome: 'gone', bytes: 0 };
+    if (isMissingObject(err)) return { outcome: 'gone', bytes: 0 };
     throw err;
   }
   return settleQuarantined(driver, hasher, digest);

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../core/digest.js';
 import type { Driver, WriteWatch } from '../driver.js';
+import { assembleObject } from '../assemble-object.js';
 import { layout } from '../layout.js';
 import type { UploadData } from './upload-data.js';
 
@@ -81,19 +82,6 @@ export class ChunkedUploadData implements UploadData {
     const chunks = await this.chunks(id);
     if (chunks.length === 0) return this.driver.writeAtomic(home, '');
     if (chunks.length === 1) return this.driver.commit(chunks[0] as string, home);
-    const writer = this.driver.writer(home);
-    let reading: Readable | undefined;
-    try {
-      for (const key of chunks) {
-        reading = this.driver.readStream(key);
-        await writer.append(reading);
-      }
-      await writer.commit();
-    } catch (err) {
-      // A chunk left half-read would hold its connection to the store.
-      reading?.destroy();
-      await writer.cancel();
-      throw err;
-    }
+    return assembleObject(this.driver, home, chunks);
   }
 }

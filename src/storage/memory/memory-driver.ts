@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { missingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
+import { missingObject, notEmpty, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
 import { drainChunks } from '../../runtime/drain-chunks.js';
 import { checkedStorageKey } from '../storage-key.js';
 
@@ -14,7 +14,7 @@ interface StoredFile {
 }
 
 /** An error with the code a filesystem call would have failed with, which callers check. */
-function codedError(code: 'ENOTEMPTY' | 'EISDIR', message: string): NodeJS.ErrnoException {
+function codedError(code: 'EISDIR', message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
@@ -159,7 +159,7 @@ export class MemoryDriver implements Driver, FileOperations {
     const target = checkedStorageKey(to);
     const moving = this.keysUnder(source);
     if (moving.length === 0) throw missingObject(`nothing under "${from}"`);
-    if (this.stored.has(target) || this.keysUnder(target).length > 0) throw codedError('ENOTEMPTY', `"${to}" is not empty`);
+    if (this.stored.has(target) || this.keysUnder(target).length > 0) throw notEmpty(to);
     for (const key of moving) {
       this.place(target + key.slice(source.length), this.stored.get(key) as StoredFile);
       this.forget(key);

@@ -6,6 +6,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -14,6 +15,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { missingObject, type Driver, type FileInfo, type ObjectWriter } from '../driver.js';
 import { checkedStorageKey } from '../storage-key.js';
+import { assembleObject } from '../assemble-object.js';
 import { isS3NotFound, isS3PreconditionFailed } from './s3-errors.js';
 import { S3Writer } from './s3-writer.js';
 import { WRITTEN_AT, writtenNow } from './written-at.js';
@@ -161,27 +163,28 @@ export class S3Driver implements Driver {
     const prefix = `${this.key(path)}/`;
     if (!this.delimiterListing) return [...new Set((await this.keysUnder(path)).map((key) => key.slice(prefix.length).split('/')[0] as string))];
     const names: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+    for await (const page of this.listing(prefix, '/')) {
       for (const common of page.CommonPrefixes ?? []) if (common.Prefix) names.push(common.Prefix.slice(prefix.length, -1));
       for (const object of page.Contents ?? []) if (object.Key && object.Key !== prefix) names.push(object.Key.slice(prefix.length));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     return names;
   }
 
   /** Every key under a prefix, at any depth. */
   private async keysUnder(path: string): Promise<string[]> {
-    const prefix = `${this.key(path)}/`;
     const keys: string[] = [];
+    for await (const page of this.listing(`${this.key(path)}/`)) for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    return keys;
+  }
+
+  /** The pages of ListObjectsV2 under `prefix` (with `delimiter`: common prefixes instead of deeper keys), following continuation tokens. */
+  private async *listing(prefix: string, delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(delimiter ? { Delimiter: delimiter } : {}) }));
+      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys;
   }
 
   async move(from: string, to: string): Promise<void> {
@@ -222,16 +225,7 @@ export class S3Driver implements Driver {
    */
   private async copyAnySize(from: string, to: string, size: number): Promise<void> {
     if (size <= MAX_COPY_BYTES) return this.copy(from, to);
-    const writer = this.writer(to);
-    const bytes = this.readStream(from);
-    try {
-      await writer.append(bytes);
-      await writer.commit();
-    } catch (err) {
-      bytes.destroy();
-      await writer.cancel();
-      throw err;
-    }
+    return assembleObject(this, to, [from]);
   }
 
   private async copy(from: string, to: string, extra: { MetadataDirective?: 'REPLACE'; Metadata?: Record<string, string> } = {}): Promise<void> {
