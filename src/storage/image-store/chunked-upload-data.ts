@@ -78,10 +78,11 @@ export class ChunkedUploadData implements UploadData {
 
   async commit(id: string, digest: Digest): Promise<void> {
     const home = layout.blobData(digest);
-    if (await this.driver.stat(home)) return;
     const chunks = await this.chunks(id);
-    if (chunks.length === 0) return this.driver.writeAtomic(home, '');
+    // The driver's commit keeps a home that exists already by itself.
     if (chunks.length === 1) return this.driver.commit(chunks[0] as string, home);
+    if (await this.driver.stat(home)) return;
+    if (chunks.length === 0) return this.driver.writeAtomic(home, '');
     return assembleObject(this.driver, home, chunks);
   }
 }
