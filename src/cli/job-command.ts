@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
+import { fromEnvironment } from '../config/environment.js';
 import type { PortholeConfig } from '../config/schema.js';
 import { createStorage, storageLocation } from '../create-storage.js';
 import { storageFailure } from '../storage/storage-failure.js';
@@ -34,14 +35,15 @@ export function refuseJob(action: string, message: string): never {
 
 async function readConfig(action: JobAction, options: JobCommandOptions, overrides: Overrides): Promise<PortholeConfig> {
   try {
+    const environment = fromEnvironment(process.env);
     return await loadConfig(options.config, {
       'storage.filesystem.rootDirectory': options.root,
       'log.level': options.logLevel,
       'jobs.pushgateway.url': options.pushgateway,
       ...overrides,
       // The OTEL_* variables as serve honours them (no tracing flags on job commands).
-      ...tracingOverrides({}, process.env),
-    });
+      ...tracingOverrides({}, process.env, environment),
+    }, environment);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     refuseJob(action, err.message);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
 import type { BackupCommandOptions, GcCommandOptions, RestoreCommandOptions, ScrubCommandOptions } from './job-commands.js';
+import type { HealthOptions } from './health.js';
 import type { PasswdOptions } from './passwd.js';
 import type { PruneCommandOptions } from './prune.js';
 import type { ServeOptions } from './serve.js';
@@ -76,6 +77,17 @@ program
   .argument('<file>', 'YAML or JSON configuration file')
   .action(async (file: string) => {
     process.exitCode = await (await import('./verify.js')).verify(file);
+  });
+
+program
+  .command('health')
+  .description('Ask the porthole of the configuration (file and PORTHOLE_* variables) on this host for a probe: exit 0 when it answers 200, else 1 (the container image\'s HEALTHCHECK).')
+  .option('-c, --config <file>', 'YAML or JSON configuration file', process.env.PORTHOLE_CONFIG)
+  .option('--probe <name>', 'livez, readyz or startupz', 'readyz')
+  .option('--url <url>', 'the porthole to ask, e.g. http://127.0.0.1:5000, instead of the configuration\'s address and port')
+  .option('--timeout <duration>', 'how long to wait for the answer', '3s')
+  .action(async (options: HealthOptions) => {
+    process.exitCode = await (await import('./health.js')).health(options);
   });
 
 program

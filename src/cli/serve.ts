@@ -4,6 +4,7 @@ import { storageLocation } from '../create-storage.js';
 import { buildApp } from '../app.js';
 import { durationMs } from '../config/durations.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { fromEnvironment, type FromEnvironment } from '../config/environment.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { metricsSettings, type PortholeConfig } from '../config/schema.js';
@@ -53,12 +54,23 @@ function metricsFlag(flag: boolean | string | undefined): Record<string, unknown
   return flag === true ? enable : { ...enable, 'extensions.metrics.port': portFlag(flag) };
 }
 
+/** The PORTHOLE_* variables' settings, or a refusal to start naming each that cannot be used. */
+function environmentOrRefuse(): FromEnvironment {
+  try {
+    return fromEnvironment(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`porthole: ${err.message}\n`);
+    process.exit(EXIT.badConfig);
+  }
+}
+
 function refuseToStart(key: string, message: string): never {
   process.stderr.write(`porthole: ${key}: ${message}\n`);
   process.exit(EXIT.badConfig);
 }
 
-async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
+async function readConfig(options: ServeOptions, environment: FromEnvironment): Promise<PortholeConfig> {
   try {
     return await loadConfig(options.config, {
       'http.address': options.address,
@@ -67,8 +79,8 @@ async function readConfig(options: ServeOptions): Promise<PortholeConfig> {
       'log.level': options.logLevel,
       'log.output': options.logOutput,
       ...metricsFlag(options.metrics),
-      ...tracingOverrides(options, process.env),
-    });
+      ...tracingOverrides(options, process.env, environment),
+    }, environment);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`porthole: ${err.message}\n`);
@@ -114,13 +126,17 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.exit(EXIT.badConfig);
   }
   const step = <T>(key: string, what: string, promise: Promise<T>): Promise<T> => withinBound(bound, key, what, promise);
-  const config = await step(options.config ?? '--config', 'reading the configuration', readConfig(options));
+  const environment = environmentOrRefuse();
+  const config = await step(options.config ?? '--config', 'reading the configuration', readConfig(options, environment));
   const logFile = await step('log.output', `opening "${config.log.output}"`, openLogFile('log.output', config.log.output));
   const audit = config.log.audit;
   const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit));
   // Every line names the replica, so that the logs of several can be told apart once gathered.
   const logger = createLogger(config.log, logFile.stream).child({ replica: replicaIdOf(config) });
   const log = logger.child({ module: 'server' });
+  for (const { variable, suggestion } of environment.ignored) {
+    log.warn({ variable, suggestion }, `${variable} is not a configuration variable: ignored${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
+  }
   const killSwitch = tracingKillSwitch(process.env);
   if (killSwitch) log.info({ reason: killSwitch }, 'tracing is off: switched off by the environment, whatever the configuration says');
   const auditLog: Auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;

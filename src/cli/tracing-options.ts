@@ -1,9 +1,11 @@
 import { ConfigError } from '../config/load.js';
+import type { FromEnvironment } from '../config/environment.js';
 import { isHttpUrl } from '../config/url-fields.js';
 import { redactedUrl } from '../observability/redact.js';
 
 // Where tracing settings come from besides the config file, in order of precedence: flags, then
-// the standard OpenTelemetry environment variables, then the file, then the defaults. Two
+// porthole's own variables (PORTHOLE_TRACING_*), then the standard OpenTelemetry environment
+// variables, then the file, then the defaults. Two
 // variables are a kill switch above all of them (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none),
 // as the OpenTelemetry specification has every SDK honour them. docs/tracing.md lists them.
 
@@ -86,7 +88,9 @@ export function tracingFlagOverrides(flags: TracingFlags): Overrides {
  * it, tracing is off and no other tracing variable or flag is even read (a bad one cannot stop
  * porthole from starting).
  */
-export function tracingOverrides(flags: TracingFlags, env: NodeJS.ProcessEnv): Overrides {
+export function tracingOverrides(flags: TracingFlags, env: NodeJS.ProcessEnv, environment?: FromEnvironment): Overrides {
   if (tracingKillSwitch(env)) return { 'tracing.enable': false };
-  return { ...tracingEnvOverrides(env), ...tracingFlagOverrides(flags) };
+  // porthole's own variable for a key (PORTHOLE_TRACING_ENDPOINT) is the more specific, and wins.
+  const standard = Object.entries(tracingEnvOverrides(env)).filter(([key]) => !environment?.variables.has(key));
+  return { ...Object.fromEntries(standard), ...tracingFlagOverrides(flags) };
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { withMovedKeys } from './moved-keys.js';
+import { withVariableNamed, type FromEnvironment } from './environment.js';
 import { ConfigError } from './config-error.js';
 import { readConfigFile } from './config-file.js';
 import { suggestKey } from './key-suggestions.js';
@@ -61,7 +62,20 @@ export function withOverrides(raw: unknown, overrides: Overrides): Overrides {
   return merged;
 }
 
-/** Flags override the file, and the file overrides defaults. */
-export async function loadConfig(file: string | undefined, overrides: Overrides = {}): Promise<PortholeConfig> {
-  return validateConfig(withOverrides(file ? withMovedKeys(await readConfigFile(file)) : {}, overrides));
+/**
+ * Flags override the environment (PORTHOLE_* variables, given as `environment`), the environment
+ * overrides the file, and the file overrides defaults. A problem with a key that a variable set
+ * names the variable.
+ */
+export async function loadConfig(file: string | undefined, overrides: Overrides = {}, environment?: FromEnvironment): Promise<PortholeConfig> {
+  const fromFile = file ? withMovedKeys(await readConfigFile(file)) : {};
+  const layered = withOverrides(withOverrides(fromFile, environment?.overrides ?? {}), overrides);
+  try {
+    return validateConfig(layered);
+  } catch (err) {
+    if (!(err instanceof ConfigError) || environment === undefined) throw err;
+    // A key the flags set is the flags' doing, not the variable's.
+    const variables = new Map([...environment.variables].filter(([key]) => overrides[key] === undefined));
+    throw new ConfigError(err.problems.map((line) => withVariableNamed(line, variables)));
+  }
 }

@@ -1,20 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import { configSchema } from './schema.js';
-
-interface JsonSchemaNode {
-  type?: string | string[];
-  format?: string;
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  properties?: Record<string, JsonSchemaNode>;
-  anyOf?: JsonSchemaNode[];
-  items?: JsonSchemaNode;
-  required?: string[];
-}
+import { configJsonSchema, type JsonSchemaNode } from './json-schema.js';
 
 function bounds(node: JsonSchemaNode): string {
   const max = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER ? node.maximum : undefined;
@@ -51,7 +36,7 @@ function rows(node: JsonSchemaNode, prefix: string): string[] {
 
 /** docs/config.md, rendered from the schema so the two can never disagree. */
 export function renderConfigDocs(): string {
-  const root = z.toJSONSchema(configSchema, { io: 'input' }) as JsonSchemaNode;
+  const root = configJsonSchema();
   return [
     '# Configuration reference',
     '',
