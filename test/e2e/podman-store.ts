@@ -14,9 +14,16 @@ export class PodmanStore {
     readonly dir: string,
     private readonly globalFlags: string[],
     private readonly env: NodeJS.ProcessEnv,
+    /** skopeo's name of this store, to put before an image name: `containers-storage:[vfs@root+runroot]`. */
+    readonly transport: string,
   ) {}
 
-  static async create(sandbox: ContainersSandbox): Promise<PodmanStore> {
+  /**
+   * `runContainers`: configured to build and run containers too, which on these machines takes
+   * runc (crun fails on their rlimits and hybrid cgroups) and no default ulimits
+   * (../shared/REFERENCE.md, "Containers"); pulling and pushing need neither.
+   */
+  static async create(sandbox: ContainersSandbox, options: { runContainers?: boolean } = {}): Promise<PodmanStore> {
     const dir = await tempDir('podman');
     const root = join(dir, 'root');
     const runroot = join(dir, 'run');
@@ -43,7 +50,13 @@ export class PodmanStore {
       '--cgroup-manager',
       'cgroupfs',
     ];
-    return new PodmanStore(dir, globalFlags, { ...sandbox.env, CONTAINERS_STORAGE_CONF: storageConf });
+    const env: NodeJS.ProcessEnv = { ...sandbox.env, CONTAINERS_STORAGE_CONF: storageConf };
+    if (options.runContainers) {
+      globalFlags.push('--runtime', 'runc');
+      env.CONTAINERS_CONF = join(dir, 'containers.conf');
+      await writeFile(env.CONTAINERS_CONF, '[containers]\ndefault_ulimits = []\n');
+    }
+    return new PodmanStore(dir, globalFlags, env, `containers-storage:[vfs@${root}+${runroot}]`);
   }
 
   /** podman in this store; `input` goes to its standard input (`login --password-stdin`), which is empty otherwise. */
