@@ -135,7 +135,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger(config.log, logFile.stream).child({ replica: replicaIdOf(config) });
   const log = logger.child({ module: 'server' });
   for (const { variable, suggestion } of environment.ignored) {
-    log.warn({ variable, suggestion }, `${variable} is not a configuration variable: ignored${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
+    log.warn({ variable, suggestion }, 'environment variable names no configuration key: ignored');
   }
   const killSwitch = tracingKillSwitch(process.env);
   if (killSwitch) log.info({ reason: killSwitch }, 'tracing is off: switched off by the environment, whatever the configuration says');

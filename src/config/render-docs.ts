@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { variableKeys } from './environment.js';
 import { configJsonSchema, type JsonSchemaNode } from './json-schema.js';
 
 function bounds(node: JsonSchemaNode): string {
@@ -16,19 +17,31 @@ function typeOf(node: JsonSchemaNode): string {
   return `${type}${bounds(node)}`;
 }
 
+/** The key, and under it the environment variable that sets it when it has one. */
+function keyCell(path: string): string {
+  const variable = variableByKey().get(path);
+  return variable === undefined ? `\`${path}\`` : `\`${path}\`<br>\`${variable}\``;
+}
+
+let byKey: Map<string, string> | undefined;
+function variableByKey(): Map<string, string> {
+  byKey ??= new Map([...variableKeys().values()].map((entry) => [entry.key, entry.variable]));
+  return byKey;
+}
+
 function rows(node: JsonSchemaNode, prefix: string): string[] {
   const out: string[] = [];
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (child.type === 'object') {
-      out.push(`| \`${path}\` | section | | ${child.description ?? ''} |`);
+      out.push(`| ${keyCell(path)} | ${child.properties ? 'section' : 'map'} | | ${child.description ?? ''} |`);
       out.push(...rows(child, path));
     } else if (child.type === 'array' && child.items?.type === 'object') {
-      out.push(`| \`${path}\` | list | | ${child.description ?? ''} Each entry: |`);
+      out.push(`| ${keyCell(path)} | list | | ${child.description ?? ''} Each entry: |`);
       out.push(...rows(child.items, `${path}[]`));
     } else {
       const fallback = child.default !== undefined ? `\`${JSON.stringify(child.default)}\`` : node.required?.includes(key) ? 'required' : 'none';
-      out.push(`| \`${path}\` | ${typeOf(child)} | ${fallback} | ${child.description ?? ''} |`);
+      out.push(`| ${keyCell(path)} | ${typeOf(child)} | ${fallback} | ${child.description ?? ''} |`);
     }
   }
   return out;
@@ -43,9 +56,13 @@ export function renderConfigDocs(): string {
     '<!-- Generated from src/config/schema.ts by `npm run docs:config`; a test fails when it is stale. -->',
     '',
     'porthole reads one YAML or JSON file (`porthole serve --config FILE`); keys are camelCase and',
-    'every key is optional. Command-line flags override the file, and the file overrides the defaults',
-    'below. Unknown keys are errors. Durations are a number and a unit: `500ms`, `30s`, `2m`, `24h`, `30d`.',
-    'Check a file without starting the server with `porthole verify FILE`.',
+    'every key is optional. Every key can also be set by the environment variable under it: `PORTHOLE_`',
+    'and the key in upper snake case (a list or a map is set whole, as YAML or JSON; a list of strings',
+    'also as `a,b,c`; `true`/`false` or `1`/`0`; `null` or nothing for null). Command-line flags',
+    'override the environment, the environment overrides the file, and the file overrides the defaults',
+    'below. Unknown keys are errors; an unknown `PORTHOLE_` variable is logged as a warning.',
+    'Durations are a number and a unit: `500ms`, `30s`, `2m`, `24h`, `30d`.',
+    'Check a file (with the environment over it) without starting the server with `porthole verify FILE`.',
     '',
     '| key | type | default | meaning |',
     '| --- | --- | --- | --- |',
