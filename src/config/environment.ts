@@ -15,6 +15,12 @@ export const VARIABLE_PREFIX = 'PORTHOLE_';
 const OTHER_VARIABLES = new Set(['PORTHOLE_CONFIG', 'PORTHOLE_COMMIT', 'PORTHOLE_STARTUP_TIMEOUT']);
 /** porthole-exporter's and porthole-bench's own variables, and the test suite's. */
 const OTHER_PREFIXES = ['PORTHOLE_EXPORTER_', 'PORTHOLE_BENCH_', 'PORTHOLE_TEST_'];
+/**
+ * What Kubernetes puts in every pod for a Service named porthole (and Docker's legacy links for a
+ * container of that name): PORTHOLE_SERVICE_HOST, PORTHOLE_PORT_5000_TCP_ADDR... Not the
+ * operator's doing, so not warned about.
+ */
+const SERVICE_LINK = /^PORTHOLE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
 /** One key that a variable sets. */
 export interface VariableKey {
@@ -102,7 +108,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): FromEnvironment {
     if (!variable.startsWith(VARIABLE_PREFIX) || text === undefined) continue;
     const entry = keys.get(variable);
     if (entry === undefined) {
-      if (!OTHER_VARIABLES.has(variable) && !OTHER_PREFIXES.some((prefix) => variable.startsWith(prefix))) {
+      if (!OTHER_VARIABLES.has(variable) && !OTHER_PREFIXES.some((prefix) => variable.startsWith(prefix)) && !SERVICE_LINK.test(variable)) {
         result.ignored.push({ variable, suggestion: closestKey(variable, [...keys.keys()]) });
       }
       continue;

@@ -136,7 +136,7 @@ describe('the container image', { skip, timeout: 30 * 60_000 }, () => {
     assert.match(logs, /"blobDownloads":"sendfile".*"msg":"porthole listening"/, 'the kernel-io addon was built into the image and loads');
   });
 
-  test('runs porthole-exporter from the same image against it', async () => {
+  test('runs porthole-exporter and porthole-bench from the same image against it', async () => {
     containers.push('exporter');
     await podman(['run', '--detach', '--name', 'exporter', '--network', 'host', IMAGE, 'porthole-exporter', 'api', '--connection-string', `http://${registry()}`, '--enable-tls=false', '--port', String(ports.exporter)]);
     let text = '';
@@ -147,6 +147,10 @@ describe('the container image', { skip, timeout: 30 * 60_000 }, () => {
     assert.match(text, /^oci_registry_repositories 1$/m);
     assert.match(text, /^oci_registry_repository_tags\{repository="test\/image"\} 1$/m);
     await podman(['rm', '--force', '--time', '5', 'exporter']);
+
+    const bench = await podman(['run', '--rm', '--network', 'host', IMAGE, 'porthole-bench', `http://${registry()}`, '-n', '3', '-t', '^(Get Catalog|Push Monolith 1MB)$', '-o', 'json', '-d', '/tmp/bench']);
+    const report = JSON.parse(bench.stdout) as { runs: Array<{ tests: Array<{ name: string; outcome: string }> }> };
+    assert.deepEqual(report.runs[0]?.tests.map((run) => [run.name, run.outcome]), [['Get Catalog', 'completed'], ['Push Monolith 1MB', 'completed']]);
   });
 
   test('stops cleanly on SIGTERM, within its shutdown timeout', async () => {

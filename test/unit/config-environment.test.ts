@@ -95,6 +95,13 @@ describe('configuration from PORTHOLE_* environment variables', () => {
       PORTHOLE_STARTUP_TIMEOUT: '10s',
       PORTHOLE_EXPORTER_USERNAME: 'exporter',
       PORTHOLE_BENCH_AUTH: 'a:b',
+      // Kubernetes' service links for a Service named porthole.
+      PORTHOLE_SERVICE_HOST: '10.0.0.5',
+      PORTHOLE_SERVICE_PORT: '5000',
+      PORTHOLE_SERVICE_PORT_METRICS: '5001',
+      PORTHOLE_PORT: 'tcp://10.0.0.5:5000',
+      PORTHOLE_PORT_5000_TCP: 'tcp://10.0.0.5:5000',
+      PORTHOLE_PORT_5000_TCP_ADDR: '10.0.0.5',
       HTTP_PORT: '1',
     });
     assert.deepEqual(overrides, {});
