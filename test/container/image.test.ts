@@ -12,7 +12,7 @@ import { freePort } from '../helpers/free-port.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
 import { skipUnlessRoot, skipUnlessTools } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { readContainerfile, withArgs, type ContainerfileFacts } from './containerfile.js';
+import { readContainerfile, withArgs, type ContainerfileFacts } from '../helpers/containerfile.js';
 import { makeNodeStandIns } from './node-stand-in.js';
 
 // The image built from the Containerfile and run for real, with podman as root (there is no
