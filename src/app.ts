@@ -73,7 +73,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const auditor = countedAuditor(deps.auditor ?? disabledAuditor, telemetry.metrics.auditEvents);
   const tracing = await loadTracing(config.tracing, deps.logger.child({ module: 'tracing' }), telemetry.metrics, replicaIdOf(config));
   // With a `proxy` config the pull-through cache wraps the local store.
-  const storage = await createStorage(config, { recorder: telemetry.recorder, tracing, log: deps.logger.child({ module: 'storage' }) });
+  const storage = await createStorage(config, { serving: true, recorder: telemetry.recorder, tracing, log: deps.logger.child({ module: 'storage' }) });
   const local = storage.store;
   // The disabled twin of the pull-through cache is its absence: the local store, unwrapped.
   // Loaded only when configured: the upstream client (undici) costs several MB of resident memory.
@@ -209,6 +209,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     metricsEndpoint.stop();
     await pullThrough?.close();
     await storage.coordination.close();
+    storage.close();
     // Last: the spans of everything above are sent, within what is left of the shutdown's bound
     // (less a moment, so that its deadline, which cuts connections, finds none held by the flush).
     const timeoutMs = durationMs(config.http.shutdownTimeout);

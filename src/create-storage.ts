@@ -7,12 +7,19 @@ import type { Driver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/fs-driver.js';
 import { ImageStore } from './storage/image-store/image-store.js';
 import { InstrumentedDriver } from './storage/instrumented-driver.js';
+import { LinkCache, LinkCachingDriver } from './storage/link-cache.js';
+import { announcingDriver } from './storage/repository-changes.js';
 import type { LocalCache } from './storage/local-cache.js';
 import { StorageLocks, type JobLocks } from './storage/storage-lock.js';
 import { localCoordination, type Coordination } from './coordination/coordination.js';
 
 export interface StorageDeps {
   log: PortholeLogger;
+  /**
+   * For `serve`: tags and revisions are kept in memory where the storage can tell of other
+   * processes' changes. Otherwise (a CLI job) this process announces its own changes instead.
+   */
+  serving?: boolean;
   /** serve's metrics: the driver is timed and watched for a full disk. CLI jobs have none. */
   recorder?: MetricsRecorder;
   tracing?: Tracing;
@@ -26,6 +33,8 @@ export interface Storage {
   coordination: Coordination;
   /** The driver under the store, for jobs that read storage as it is (scrub, backup). */
   driver: Driver;
+  /** Stops what the storage follows (the change feed); the driver reads storage from then on. */
+  close(): void;
 }
 
 /** The configuration key that names where the storage is, and how to say where, for start-up failures and logs. */
@@ -71,6 +80,15 @@ export async function createStorage(config: PortholeConfig, deps: StorageDeps): 
       storageFull.observe(operation, failure);
     });
   }
+  // serve keeps tags and revisions in memory, a job announces what it changes of them (link-cache.ts).
+  let caching: LinkCachingDriver | undefined;
+  const linkCache = new LinkCache();
+  if (driver.changes && deps.serving) {
+    const onLost = (err: Error): void => deps.log.warn({ err }, 'storage change feed lost: tags and revisions are read from storage on every request');
+    driver = caching = new LinkCachingDriver(driver, driver.changes, onLost, linkCache);
+  } else if (driver.changes) {
+    driver = announcingDriver(driver, driver.changes);
+  }
   // Redis' client too is loaded only when configured.
   const coordination = config.redis
     ? new (await import('./coordination/redis-coordination.js')).RedisCoordination(config.redis, deps.log.child({ module: 'redis' }))
@@ -83,6 +101,6 @@ export async function createStorage(config: PortholeConfig, deps: StorageDeps): 
       scope.pastSpan('storage.lockWait', { 'porthole.lock': 'upload' }, seconds);
     };
   };
-  const store = tracing.traceStore(new ImageStore(driver, { sessionLocks: coordination.keyedLocks('upload', onLockWait), redirectBlobs: config.storage.s3?.redirect === true, broadcasts: coordination.broadcasts, spans: tracing }));
-  return { store, locks: coordination.jobLocks, coordination, driver };
+  const store = tracing.traceStore(new ImageStore(driver, { sessionLocks: coordination.keyedLocks('upload', onLockWait), redirectBlobs: config.storage.s3?.redirect === true, linkCache, broadcasts: coordination.broadcasts, spans: tracing }));
+  return { store, locks: coordination.jobLocks, coordination, driver, close: () => caching?.close() };
 }

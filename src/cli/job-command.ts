@@ -15,6 +15,7 @@ import { createMetrics } from '../observability/metrics/catalogue.js';
 import { loadTracing } from '../observability/tracing/load-tracing.js';
 import { EXIT } from './exit-codes.js';
 import { tracingOverrides } from './tracing-options.js';
+import { NO_CACHES } from '../storage/types.js';
 
 /** The flags every job command takes. */
 export interface JobCommandOptions {
@@ -73,7 +74,7 @@ export async function runJobCommand(
   const auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   // Only the tracing counters are read here, and nothing serves these metrics: no runtime metrics
   // (prom-client's defaults would start an event-loop monitor in every CLI run).
-  const metrics = createMetrics(new Registry(), { cacheStats: () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }), requestsInFlight: () => ({ read: 0, write: 0 }) });
+  const metrics = createMetrics(new Registry(), { cacheStats: () => NO_CACHES, requestsInFlight: () => ({ read: 0, write: 0 }) });
   const tracing = await loadTracing(config.tracing, logger.child({ module: 'tracing' }), metrics, `${hostname()}:${process.pid}`);
   const storage = await createStorage(config, { log: logger.child({ module: 'storage' }), tracing });
   await storage.coordination.start();

@@ -82,6 +82,24 @@ export interface FileOperations {
 }
 
 /**
+ * How the processes that share one storage tell each other that content under `repositories/`
+ * changed, so that one may keep in memory what the others can change (serve's tags and
+ * revisions; a CLI job beside it moves them). Delivery to the other processes is asynchronous
+ * but ordered before anything the announcing process does next; delivery within the process is
+ * immediate.
+ */
+export interface ChangeFeed {
+  /** Tells every watcher, here and in other processes, that something under `repositories/` changed. */
+  announce(): Promise<void>;
+  /**
+   * Calls `onChange` at every announcement (of other processes; of this one, at once), and
+   * `onLost` if the feed breaks (then nothing more is delivered). Throws when it cannot watch at
+   * all. Returns what stops watching.
+   */
+  watch(onChange: () => void, onLost: (err: Error) => void): () => void;
+}
+
+/**
  * The byte-moving layer under the image store (zot's Driver, distribution's StorageDriver): the
  * operations of an object store, with what only a filesystem can do as an optional extra
  * (`files`). Paths are relative, '/'-separated keys chosen by the image store; a driver never
@@ -93,6 +111,11 @@ export interface Driver {
   readonly name: string;
   /** Present when the driver can do what only a filesystem does (see FileOperations). */
   readonly files?: FileOperations;
+  /**
+   * Present when processes sharing this storage can tell each other of changes (the filesystem:
+   * a CLI job beside serve), which is what lets serve keep tags and revisions in memory.
+   */
+  readonly changes?: ChangeFeed;
   /**
    * A URL at which a client can GET the object itself for `seconds` (S3's presigned URL), where
    * the driver's store can be reached by clients; absent where it cannot.

@@ -72,6 +72,7 @@ export class InstrumentedDriver implements Driver {
   readonly name: string;
   readonly files: FileOperations | undefined;
   readonly presignedGet: Driver['presignedGet'];
+  readonly changes: Driver['changes'];
 
   constructor(
     private readonly inner: Driver,
@@ -79,6 +80,7 @@ export class InstrumentedDriver implements Driver {
   ) {
     this.name = inner.name;
     this.files = inner.files ? new InstrumentedFileOperations(inner.files, observe) : undefined;
+    this.changes = inner.changes;
     const presign = inner.presignedGet?.bind(inner);
     this.presignedGet = presign && ((path, seconds) => this.timed('presignedGet', () => presign(path, seconds)));
   }

@@ -90,7 +90,11 @@ export interface CacheSize {
 export interface CacheStats {
   manifest: CacheSize;
   tagList: CacheSize;
+  link: CacheSize;
 }
+
+/** Every cache empty: for what keeps none (a CLI job, a test's metrics). */
+export const NO_CACHES: CacheStats = { manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 }, link: { entries: 0, bytes: 0 } };
 
 /**
  * The registry's storage, in OCI terms. The HTTP layer talks only to this interface; the

@@ -5,6 +5,7 @@ import { metricsSchema } from '../../src/config/schema.js';
 import { expositionFor, prefersOpenMetrics } from '../../src/observability/metrics/exposition.js';
 import { KeyedCounter, KeyedHistogram } from '../../src/observability/metrics/keyed-metrics.js';
 import { createTelemetry } from '../../src/observability/metrics/telemetry.js';
+import { NO_CACHES } from '../../src/storage/types.js';
 
 /**
  * Exemplars on the keyed histogram, and the choice and rendering of OpenMetrics, read through the
@@ -107,7 +108,7 @@ describe('KeyedHistogram exemplars', () => {
 
 describe('MetricsRecorder exemplars', () => {
   it('a request observation with a trace becomes the exemplar of its duration bucket, as trace_id and span_id', async () => {
-    const t = createTelemetry(metricsSchema.parse({ enable: true }), () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }));
+    const t = createTelemetry(metricsSchema.parse({ enable: true }), () => NO_CACHES);
     const observation = { method: 'GET', route: '/v2/:name/manifests/:reference', status: 200, seconds: 0.0123, bytesIn: 0, bytesOut: 500 };
     t.recorder.requestFinished(undefined, { ...observation, exemplar: { traceId: TRACE.trace_id, spanId: TRACE.span_id } });
     const text = await openMetrics(t.registry);

@@ -5,6 +5,7 @@ import type { RequestObservation } from '../../src/observability/metrics/recorde
 import { OTHER_REPOS, RepoLabels } from '../../src/observability/metrics/repo-labels.js';
 import { createTelemetry, type Telemetry } from '../../src/observability/metrics/telemetry.js';
 import { Exposition } from '../helpers/prometheus-text.js';
+import { NO_CACHES } from '../../src/storage/types.js';
 
 /**
  * Built through createTelemetry (the composition root) and read through the registry's text
@@ -12,7 +13,7 @@ import { Exposition } from '../helpers/prometheus-text.js';
  * its numbers inside.
  */
 function telemetry(enable: boolean, maxRepoLabels = 100): Telemetry {
-  return createTelemetry(metricsSchema.parse({ enable, maxRepoLabels }), () => ({ manifest: { entries: 0, bytes: 0 }, tagList: { entries: 0, bytes: 0 } }));
+  return createTelemetry(metricsSchema.parse({ enable, maxRepoLabels }), () => NO_CACHES);
 }
 
 async function scrape(t: Telemetry): Promise<Exposition> {

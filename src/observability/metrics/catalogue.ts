@@ -30,7 +30,7 @@ export interface MetricSources {
 }
 
 /** The `cache` label of each in-memory cache (label values are snake_case, field names are not). */
-const CACHE_LABELS: Record<keyof CacheStats, string> = { manifest: 'manifest', tagList: 'tag_list' };
+const CACHE_LABELS: Record<keyof CacheStats, string> = { manifest: 'manifest', tagList: 'tag_list', link: 'link' };
 
 function cacheSizes(stats: CacheStats): Array<[string, CacheSize]> {
   return (Object.keys(CACHE_LABELS) as Array<keyof CacheStats>).map((key) => [CACHE_LABELS[key], stats[key]]);

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { isMissingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
 import { streamIntoFile } from './batched-fd-writer.js';
 import { FileRangeStream } from './file-range-stream.js';
+import { FilesystemChangeFeed } from './fs-change-feed.js';
 import { StagedFileWriter } from './staged-file-writer.js';
 import { ensureDirectory } from './ensure-directory.js';
 import { fsyncPath } from './fsync-path.js';
@@ -28,12 +29,15 @@ export class FilesystemDriver implements Driver, FileOperations {
   readonly name = 'filesystem';
   readonly files: FileOperations = this;
   readonly root: string;
+  /** A CLI job beside serve announces its changes to tags and revisions here (fs-change-feed.ts). */
+  readonly changes: FilesystemChangeFeed;
   /** Whether blob streams piped into HTTP responses may use sendfile (file-range-stream.ts). */
   private readonly zeroCopy: boolean;
 
   constructor(root: string, options: { zeroCopy?: boolean } = {}) {
     this.root = root;
     this.zeroCopy = options.zeroCopy ?? true;
+    this.changes = new FilesystemChangeFeed(join(root, STAGING_DIR));
   }
 
   /** Creates the root and clears staging files that a killed process left behind. */
@@ -41,11 +45,13 @@ export class FilesystemDriver implements Driver, FileOperations {
     await ensureDirectory(this.root);
     await rm(join(this.root, STAGING_DIR), { recursive: true, force: true });
     await ensureDirectory(join(this.root, STAGING_DIR));
+    this.changes.prepare();
   }
 
   async attach(): Promise<void> {
     await ensureDirectory(this.root);
     await ensureDirectory(join(this.root, STAGING_DIR));
+    this.changes.prepare();
   }
 
   private full(path: string): string {

@@ -9,6 +9,7 @@ import type { WorkSpans } from '../work-spans.js';
 import { layout } from '../layout.js';
 import type {
   BlobContent,
+  CacheSize,
   CacheStats,
   StorageStats,
   BlobInfo,
@@ -46,6 +47,8 @@ export interface ImageStoreOptions {
   broadcasts?: Broadcasts;
   /** Named steps shown as spans when tracing is on (manifest validation). */
   spans?: WorkSpans;
+  /** The tags and revisions the driver keeps in memory (link-cache.ts), for the cache gauges. */
+  linkCache?: { readonly size: CacheSize };
 }
 
 /** OCI semantics over any Driver: the composition of blobs, uploads, manifests and the repository index. */
@@ -61,6 +64,7 @@ export class ImageStore implements LocalCache {
   private readonly manifestCache: ManifestCache;
   private readonly scanner: StorageScanner;
   private readonly redirectBlobs: boolean;
+  private readonly linkCache: { readonly size: CacheSize } | undefined;
 
   constructor(
     private readonly driver: Driver,
@@ -68,6 +72,7 @@ export class ImageStore implements LocalCache {
   ) {
     this.blobs = new BlobLinks(driver);
     this.redirectBlobs = options.redirectBlobs ?? false;
+    this.linkCache = options.linkCache;
     this.scanner = new StorageScanner(driver);
     this.repositories = new RepositoryIndex(driver, options.broadcasts);
     this.tagLists = new TagLists(driver);
@@ -243,6 +248,6 @@ export class ImageStore implements LocalCache {
   }
 
   cacheStats(): CacheStats {
-    return { manifest: this.manifestCache.size, tagList: this.tagLists.size };
+    return { manifest: this.manifestCache.size, tagList: this.tagLists.size, link: this.linkCache?.size ?? { entries: 0, bytes: 0 } };
   }
 }

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LinkCache } from '../../src/storage/link-cache.js';
+import { OCI_MANIFEST, makeImage } from '../helpers/registry-client.js';
+import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
+import { raw } from '../helpers/raw-http.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const TAG = 'repositories/team/app/_manifests/tags/v1';
+const REVISION = 'repositories/team/app/_manifests/revisions/sha256/aa';
+const OTHER = 'repositories/team/other/_manifests/tags/v1';
+
+describe('the link cache: what it keeps and what each change makes it forget', () => {
+  it('keeps tags and revisions only', () => {
+    assert.ok(LinkCache.holds(TAG));
+    assert.ok(LinkCache.holds(REVISION));
+    assert.ok(!LinkCache.holds('repositories/team/app/_layers/sha256/aa'));
+    assert.ok(!LinkCache.holds('blobs/sha256/aa/aa/data'));
+  });
+
+  it('forgets a link changed, a repository moved or removed whole, and nothing of other repositories', () => {
+    const cache = new LinkCache();
+    const fill = () => {
+      for (const path of [TAG, REVISION, OTHER]) cache.keep(path, Buffer.from(path), cache.current);
+    };
+    fill();
+    cache.forget(TAG);
+    assert.equal(cache.get(TAG), undefined);
+    assert.ok(cache.get(REVISION) && cache.get(OTHER));
+    cache.forget('repositories/team/app/_layers/sha256/aa');
+    assert.ok(cache.get(REVISION), 'a layer link changes no tag or revision');
+    cache.forget('repositories/team/app/_manifests/revisions');
+    assert.equal(cache.get(REVISION), undefined, 'a directory of revisions');
+    fill();
+    cache.forget('repositories/team/app');
+    assert.equal(cache.get(TAG), undefined);
+    assert.ok(cache.get(OTHER), 'another repository keeps its links');
+    fill();
+    cache.forget('repositories/team');
+    assert.equal(cache.size.entries, 0, 'a namespace above both');
+    fill();
+    cache.clear();
+    assert.equal(cache.size.entries, 0);
+  });
+
+  it('does not keep what a read brought when a change finished while it was reading', () => {
+    const cache = new LinkCache();
+    const began = cache.current;
+    cache.forget(TAG);
+    cache.keep(TAG, Buffer.from('old'), began);
+    assert.equal(cache.get(TAG), undefined);
+  });
+
+  it('stays within its bound, dropping the repositories filled longest ago', () => {
+    const cache = new LinkCache(3);
+    for (const repo of ['a', 'b', 'c', 'd']) cache.keep(`repositories/${repo}/_manifests/tags/v1`, Buffer.from(repo), cache.current);
+    assert.equal(cache.size.entries, 3);
+    assert.equal(cache.get('repositories/a/_manifests/tags/v1'), undefined);
+    assert.ok(cache.get('repositories/d/_manifests/tags/v1'));
+  });
+});
+
+describe('serve keeps tags and revisions in memory, and a CLI job beside it changes them', () => {
+  let work: string;
+  let serve: PortholeProcess;
+  let elsewhere: PortholeProcess;
+
+  const config = async (name: string, root: string): Promise<string> => {
+    const file = join(work, `${name}.yaml`);
+    await writeFile(file, `storage:\n  filesystem:\n    rootDirectory: ${root}\nlog:\n  level: warn\n`);
+    return file;
+  };
+  const digestOfTag = async (tag: string): Promise<string | undefined> => {
+    const response = await raw(serve.url, { path: `/v2/team/app/manifests/${tag}`, headers: { accept: OCI_MANIFEST } });
+    return response.status === 200 ? String(response.headers['docker-content-digest']) : `status ${response.status}`;
+  };
+
+  before(async () => {
+    work = await tempDir('link-cache');
+    serve = await startPorthole();
+    elsewhere = await startPorthole();
+  });
+  after(async () => {
+    await serve?.stop();
+    await elsewhere?.stop();
+    await cleanup(work);
+  });
+
+  it('serves a tag that a restore moved as soon as the restore has exited, every time', async () => {
+    const first = await makeImage(serve.url, 'team/app', { tag: 'v1' });
+    assert.equal(await digestOfTag('v1'), first.manifestDigest);
+    assert.equal(await digestOfTag('v1'), first.manifestDigest, 'from memory now');
+    for (let round = 0; round < 3; round += 1) {
+      const moved = await makeImage(elsewhere.url, 'team/app', { tag: 'v1' });
+      const archive = join(work, `round-${round}.tar`);
+      const backup = await runCli(['backup', '--to', archive, '--config', await config(`backup-${round}`, elsewhere.root)]);
+      assert.equal(backup.code, 0, backup.stderr);
+      const restore = await runCli(['restore', '--from', archive, '--overwrite', '--config', await config(`restore-${round}`, serve.root)]);
+      assert.equal(restore.code, 0, restore.stderr);
+      assert.equal(await digestOfTag('v1'), moved.manifestDigest, `round ${round}: the tag as the restore left it`);
+    }
+  });
+
+  it('no longer serves a manifest that garbage collection removed beside it', async () => {
+    const untagged = await makeImage(serve.url, 'team/app');
+    assert.equal(await digestOfTag(untagged.manifestDigest), untagged.manifestDigest);
+    assert.equal(await digestOfTag(untagged.manifestDigest), untagged.manifestDigest, 'from memory now');
+    const gc = await runCli(['gc', '--untagged', '--grace', '0s', '--config', await config('gc', serve.root)]);
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.equal(await digestOfTag(untagged.manifestDigest), 'status 404');
+  });
+
+  it('serves a tag deleted and pushed again through its own API as it now is', async () => {
+    const image = await makeImage(serve.url, 'team/app', { tag: 'v2' });
+    assert.equal(await digestOfTag('v2'), image.manifestDigest);
+    const deleted = await raw(serve.url, { method: 'DELETE', path: `/v2/team/app/manifests/${image.manifestDigest}` });
+    assert.equal(deleted.status, 202);
+    assert.equal(await digestOfTag('v2'), 'status 404');
+    const again = await makeImage(serve.url, 'team/app', { tag: 'v2' });
+    assert.equal(await digestOfTag('v2'), again.manifestDigest);
+  });
+});
