@@ -17,6 +17,7 @@ import type { Digest } from '../core/digest.js';
  *   jobs/<action>.lock                                       held while a batch job runs (storage-lock.ts)
  *   jobs/history/<ended ms>-<action>-<rand>.json             the record of a job run; the newest 1000 are kept (jobs/run-records.ts)
  *   replicas/<id>.json                                       the heartbeat of a serving process (management/replica-heartbeat.ts)
+ *   changes                                                  one byte CLI jobs rewrite to tell serve of their changes (filesystem/fs-change-feed.ts)
  *
  * Garbage collection parks what it is about to remove under a '.collecting-' name beside it
  * (blob directories, layer links, manifest revisions), and pruning parks blob directories under a

@@ -39,9 +39,10 @@ const JOB_LOCKS_DIR = 'jobs';
 
 /**
  * Records about processes rather than registry content: the records of job runs (a dry run
- * writes one too) and the replicas' heartbeats (rewritten every few seconds while serve runs).
+ * writes one too), the replicas' heartbeats (rewritten every few seconds while serve runs) and
+ * the marker CLI jobs announce their changes on (storage/filesystem/fs-change-feed.ts).
  */
-const BOOKKEEPING = [/^jobs\/history(\/|$)/, /^replicas(\/|$)/];
+const BOOKKEEPING = [/^jobs\/history(\/|$)/, /^replicas(\/|$)/, /^changes$/];
 
 /**
  * Every file under the storage root (the `_tmp` staging dir excluded) mapped to its sha256, and

@@ -37,7 +37,7 @@ export class FilesystemDriver implements Driver, FileOperations {
   constructor(root: string, options: { zeroCopy?: boolean } = {}) {
     this.root = root;
     this.zeroCopy = options.zeroCopy ?? true;
-    this.changes = new FilesystemChangeFeed(join(root, STAGING_DIR));
+    this.changes = new FilesystemChangeFeed(root);
   }
 
   /** Creates the root and clears staging files that a killed process left behind. */
@@ -45,13 +45,25 @@ export class FilesystemDriver implements Driver, FileOperations {
     await ensureDirectory(this.root);
     await rm(join(this.root, STAGING_DIR), { recursive: true, force: true });
     await ensureDirectory(join(this.root, STAGING_DIR));
-    this.changes.prepare();
+    this.prepareChanges();
   }
 
   async attach(): Promise<void> {
     await ensureDirectory(this.root);
     await ensureDirectory(join(this.root, STAGING_DIR));
-    this.changes.prepare();
+    this.prepareChanges();
+  }
+
+  /**
+   * The change feed's marker; a storage where it cannot be made (a full disk) still serves, only
+   * without tags and revisions in memory (nothing can follow a marker that is not there).
+   */
+  private prepareChanges(): void {
+    try {
+      this.changes.prepare();
+    } catch {
+      // The feed's watch fails in turn, and says so in the log.
+    }
   }
 
   private full(path: string): string {
