@@ -5,8 +5,11 @@
  * tags lists with many repositories and tags, resident memory, and cold and warm pulls through
  * porthole's pull-through cache against docker-registry's proxy mode. Each figure is measured
  * alternately (porthole, distribution, ...) and the medians compared; the section is written into
- * bench/RESULTS.md (or the file given with --results). Group s3 (figures-s3.ts) measures porthole
- * on S3 (s3rver) and Redis, behind haproxy with 1 to 3 replicas, in a section of its own.
+ * bench/RESULTS.md (or the file given with --results). Group anchors (anchors.ts) measures porthole
+ * against the bounds of issue 20 (a bare Fastify server, nginx, the disk, one core's sha256) in a
+ * section of its own; group s3 (figures-s3.ts) porthole on S3 (s3rver) and Redis, behind haproxy
+ * with 1 to 3 replicas, in another; group soak (soak.ts, opt-in) porthole's RSS under 10 minutes
+ * of mixed load, in another.
  *
  * Run: npm run bench [-- --quick] [-- --results FILE] [-- --only GROUPS]. Bounded in time
  * (settings.ts); every process it starts is stopped, and every temp dir removed, however it ends
@@ -19,6 +22,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ContainersSandbox } from '../test/e2e/containers-sandbox.js';
 import { cleanup, tempDir } from '../test/helpers/porthole-process.js';
+import { anchorsFigures } from './lib/anchors.js';
+import { ANCHORS_SECTION_HEADING, renderAnchorsSection, renderAnchorsTables } from './lib/anchors-report.js';
 import { startContenders, type Contenders } from './lib/contenders.js';
 import { figureOf, type Figure } from './lib/figure.js';
 import { getFigures, MB } from './lib/figures-get.js';
@@ -29,13 +34,12 @@ import { renderS3Section, renderS3Tables, S3_SECTION_HEADING, s3Figures } from '
 import { transferFigures } from './lib/figures-transfer.js';
 import { buildBenchImages } from './lib/images.js';
 import { describeMachine, loadAverage, type Machine } from './lib/machine.js';
-import { residentBytes } from './lib/process-memory.js';
+import { IDLE_SETTLE_MS, residentBytes } from './lib/process-memory.js';
 import { renderSection, renderTable, writeResults } from './lib/report.js';
 import { deadlineOf, parseArguments, runsComparison } from './lib/settings.js';
+import { soakFigures } from './lib/soak.js';
+import { renderSoakSection, renderSoakTable, SOAK_SECTION_HEADING } from './lib/soak-report.js';
 import { Teardown } from './lib/teardown.js';
-
-/** Long enough for start-up work (a first storage scan, JIT of the start path) to settle. */
-const IDLE_SETTLE_MS = 2000;
 
 function idleFigure(contenders: Contenders): Figure {
   const idle = { porthole: [residentBytes(contenders.porthole.pid) / MB], distribution: [residentBytes(contenders.distribution.pid) / MB] };
@@ -81,6 +85,17 @@ async function comparison(machine: Machine, work: string, sandbox: ContainersSan
   console.error(`bench: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
 }
 
+/** porthole against its anchors (group anchors): its contenders started, its figures, its section written. */
+async function anchorsGroup(machine: Machine, sandbox: ContainersSandbox): Promise<void> {
+  const started = performance.now();
+  const loadBefore = loadAverage();
+  const run = await anchorsFigures(sandbox, settings, (what, step) => teardown.add(what, step));
+  const record = { date: new Date(), settings, machine, run, loadBefore, loadAfter: loadAverage(), elapsedSeconds: (performance.now() - started) / 1000 };
+  await writeResults(resultsPath, renderAnchorsSection(record), ANCHORS_SECTION_HEADING);
+  console.log(renderAnchorsTables(run));
+  console.error(`bench: anchors: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
+}
+
 /** porthole on S3 (group s3): its registries started, its figures, its section written. */
 async function s3Group(machine: Machine, work: string, sandbox: ContainersSandbox): Promise<void> {
   const started = performance.now();
@@ -92,6 +107,17 @@ async function s3Group(machine: Machine, work: string, sandbox: ContainersSandbo
   console.error(`bench: s3: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
 }
 
+/** The soak (group soak, opt-in): one porthole under mixed load, its RSS curve written in a section of its own. */
+async function soakGroup(machine: Machine): Promise<void> {
+  const started = performance.now();
+  const loadBefore = loadAverage();
+  const run = await soakFigures(settings, (what, stop) => teardown.add(what, stop));
+  const record = { date: new Date(), settings, machine, run, loadBefore, loadAfter: loadAverage(), elapsedSeconds: (performance.now() - started) / 1000 };
+  await writeResults(resultsPath, renderSoakSection(record), SOAK_SECTION_HEADING);
+  console.log(renderSoakTable(run, settings));
+  console.error(`bench: soak: results written to ${resultsPath} (${Math.round(record.elapsedSeconds)} s)`);
+}
+
 const teardown = new Teardown();
 teardown.armInterrupts(deadlineOf(settings, groups));
 try {
@@ -100,13 +126,19 @@ try {
   teardown.add('remove the images and blobs', () => cleanup(work));
   const sandbox = await ContainersSandbox.create();
   teardown.add('remove the skopeo sandbox', () => sandbox.dispose());
-  if (runsComparison(groups)) {
+  const sections: Array<[boolean, () => Promise<void>]> = [
+    [runsComparison(groups), () => comparison(machine, work, sandbox)],
+    [groups.has('anchors'), () => anchorsGroup(machine, sandbox)],
+    [groups.has('s3'), () => s3Group(machine, work, sandbox)],
+    [groups.has('soak'), () => soakGroup(machine)],
+  ];
+  for (const [runs, section] of sections) {
+    if (!runs) continue;
     const mark = teardown.mark();
-    await comparison(machine, work, sandbox);
-    // Its registries stopped before the s3 group: idle, they would still walk their storage for metrics.
-    if (groups.has('s3')) await teardown.unwindTo(mark);
+    await section();
+    // What a section started is stopped before the next one: idle, its registries would still walk their storage for metrics.
+    await teardown.unwindTo(mark);
   }
-  if (groups.has('s3')) await s3Group(machine, work, sandbox);
 } catch (err) {
   if (!teardown.aborting) console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;

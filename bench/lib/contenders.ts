@@ -1,6 +1,7 @@
 import { Exposition } from '../../test/helpers/prometheus-text.js';
 import { startDistribution } from '../../test/helpers/distribution-process.js';
 import type { PortholeProcess } from '../../test/helpers/porthole-process.js';
+import { processCpuSeconds } from './process-cpu.js';
 import { startQuietPorthole } from './quiet-porthole.js';
 
 export type ContenderName = 'porthole' | 'distribution';
@@ -13,6 +14,10 @@ export interface Contender<N extends string = ContenderName> {
   host: string;
   /** The server process itself (not a wrapper), for /proc readings. */
   pid: number;
+  /** A porthole's storage root, where its blob files are when its storage is the filesystem (static-mirror.ts). */
+  root?: string;
+  /** Every process that serves, when `pid` is not alone (nginx's master and workers): CPU figures sum over them. */
+  servingPids?(): number[];
   /**
    * Blob upload PATCH requests the registry has answered so far, from its own metrics: how a push
    * sample proves that its blobs were uploaded, not mounted or skipped by skopeo's blob-info cache.
@@ -42,6 +47,7 @@ export function portholeContender<N extends string>(name: N, porthole: PortholeP
     url: porthole.url,
     host: porthole.host,
     pid: porthole.process.pid as number,
+    root: porthole.root,
     uploadPatches: async () =>
       (await scrape(`${porthole.url}/metrics`)).sum('porthole_http_requests_total', { route: '/v2/:name/blobs/uploads/:id', method: 'PATCH' }),
     dispose: () => porthole.dispose(),
@@ -88,3 +94,41 @@ export async function startContenders(track: (contender: Contender) => void): Pr
 export function bothOf(contenders: Contenders): Contender[] {
   return [contenders.porthole, contenders.distribution];
 }
+
+/** CPU seconds (user + system) a contender's serving processes have used so far. */
+export function contenderCpuSeconds(contender: Pick<Contender<string>, 'pid' | 'servingPids'>): number {
+  return (contender.servingPids?.() ?? [contender.pid]).reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+}
+
+/**
+ * The contenders of the anchors group (anchors.ts, issue 20): porthole as the comparison runs it;
+ * porthole in its default configuration (access lines at info, to a file); the framework's
+ * ceiling (a bare Fastify server answering from memory, fastify-ceiling.ts); nginx serving the
+ * same files with one worker and with one per core; docker-registry as the comparison runs it.
+ */
+export type AnchorName = 'porthole' | 'porthole-default' | 'fastify' | 'nginx-1' | 'nginx-auto' | 'distribution';
+
+/**
+ * porthole in its default configuration, as issue 20's first anchor asks: log.level info (the
+ * default) with its access lines going to `accessLog` (log.output), metrics as the comparison's.
+ */
+export async function startDefaultPorthole(accessLog: string): Promise<Contender<'porthole-default'>> {
+  return portholeContender('porthole-default', await startQuietPorthole(PORTHOLE_CONFIG, { accessLog: { file: accessLog } }));
+}
+
+/**
+ * A server that is not a registry (the Fastify ceiling, nginx) as a contender of the GET
+ * figures: it takes no uploads, so a figure that counts them cannot use it.
+ */
+export function staticContender<N extends string>(name: N, server: { url: string; pid: number; pids?(): number[]; stop(): Promise<void> }): Contender<N> {
+  return {
+    name,
+    url: server.url,
+    host: new URL(server.url).host,
+    pid: server.pid,
+    ...(server.pids === undefined ? {} : { servingPids: () => (server.pids as () => number[])() }),
+    uploadPatches: () => Promise.reject(new Error(`${name} takes no uploads`)),
+    dispose: () => server.stop(),
+  };
+}
+

@@ -25,3 +25,8 @@ export function pinningPossible(): boolean {
 export function pinProcess(pid: number, cpu: number): void {
   execFileSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], { stdio: 'ignore' });
 }
+
+/** Lets every thread of a process run on any core again, after pinProcess. */
+export function unpinProcess(pid: number): void {
+  execFileSync('taskset', ['-a', '-c', '-p', `0-${availableParallelism() - 1}`, String(pid)], { stdio: 'ignore' });
+}

@@ -99,16 +99,22 @@ export interface IngestBounds {
   durableWrite: number;
 }
 
+/**
+ * One sample: the file made a new blob, then POST and a PUT of all of it to the registry at
+ * `url`, after a sync (so that it does not pay for earlier writes); MiB/s by curl's clock.
+ */
+export async function ingestRate(url: string, file: string, bytes: number): Promise<number> {
+  const digest = await renewBlob(file);
+  const location = await startUpload(url, 'bench/ingest');
+  await flushDirtyPages();
+  const seconds = await curlPut(new URL(withQuery(location, `digest=${digest}`), url).toString(), file);
+  return bytes / seconds / MEBIBYTE;
+}
+
 export async function ingestFigures(contenders: Contenders, file: string, bounds: IngestBounds, settings: BenchSettings): Promise<Figure[]> {
   const size = settings.ingestBytes / MEBIBYTE;
   console.error(`bench: ingest of a ${size} MiB blob`);
-  const samples = await sampleAlternately(settings.pairs, contenders, async (contender) => {
-    const digest = await renewBlob(file);
-    const location = await startUpload(contender.url, 'bench/ingest');
-    await flushDirtyPages();
-    const seconds = await curlPut(new URL(withQuery(location, `digest=${digest}`), contender.url).toString(), file);
-    return settings.ingestBytes / seconds / MEBIBYTE;
-  });
+  const samples = await sampleAlternately(settings.pairs, contenders, (contender) => ingestRate(contender.url, file, settings.ingestBytes));
   const rate = figureOf(`ingest of one ${size} MiB blob (POST, then curl -T file: PUT)`, 'MiB/s', 0, samples);
   const durable = bounds.durableWrite / MEBIBYTE;
   rate.detail = `the disk's durable write rate (dd conv=fsync of ${size} MiB): ${durable.toFixed(0)} MiB/s, so porthole ${percentOf(rate.values.porthole, durable)}%, distribution ${percentOf(rate.values.distribution, durable)}% of it`;

@@ -3,11 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { LayoutDescription } from '../../test/fixtures/oci-layout.js';
 import type { ContainersSandbox } from '../../test/e2e/containers-sandbox.js';
 import { cleanup } from '../../test/helpers/porthole-process.js';
-import type { Contender, ContenderName, Contenders } from './contenders.js';
+import { contenderCpuSeconds, type Contender, type ContenderName, type Contenders } from './contenders.js';
 import { flushDirtyPages } from './dirty-pages.js';
 import { figureOf, sampleAlternately, type Figure, type Samples } from './figure.js';
 import { uploadedBlobs, type BenchImages } from './images.js';
-import { processCpuSeconds } from './process-cpu.js';
 import { MEBIBYTE, type BenchSettings } from './settings.js';
 import { median } from './stats.js';
 
@@ -28,11 +27,11 @@ export class ServerCpu<N extends string = ContenderName> {
 
   async timed(contender: Contender<N>, work: () => Promise<unknown>): Promise<number> {
     await flushDirtyPages();
-    const cpuBefore = processCpuSeconds(contender.pid);
+    const cpuBefore = contenderCpuSeconds(contender);
     const started = performance.now();
     await work();
     const seconds = (performance.now() - started) / 1000;
-    this.spent[contender.name].push(processCpuSeconds(contender.pid) - cpuBefore);
+    this.spent[contender.name].push(contenderCpuSeconds(contender) - cpuBefore);
     return seconds;
   }
 

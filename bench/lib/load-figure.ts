@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { Contender, ContenderName, Contenders } from './contenders.js';
-import { figureOf, sampleAlternately, type Figure, type Samples, type Target } from './figure.js';
-import { processCpuSeconds } from './process-cpu.js';
+import { contenderCpuSeconds, type Contender, type ContenderName, type Contenders } from './contenders.js';
+import { figureOf, sampleInTurn, type Figure, type Samples, type Target } from './figure.js';
 import { MEBIBYTE, type BenchSettings } from './settings.js';
 import { median } from './stats.js';
 import { runWrk, type WrkOptions } from './wrk.js';
@@ -12,38 +11,43 @@ export interface LoadRun {
   requests: number;
 }
 
-/** A throughput figure: a load tool run against each registry for a fixed time. */
-export interface LoadSpec {
+/** A throughput figure: a load tool run against each contender for a fixed time. */
+export interface LoadSpec<N extends string = ContenderName> {
   name: string;
   unit: string;
   digits: number;
   target?: Target;
-  run(contender: Contender, seconds: number): Promise<LoadRun>;
+  run(contender: Contender<N>, seconds: number): Promise<LoadRun>;
 }
 
 /**
- * One warm-up run each (JIT, caches, connection pools), then alternating measured runs; beside
- * the figure, each server's CPU time per request and how many cores it kept busy, which tell a
- * server at its limit from a load tool at its own (wrk and the server share the 2 cores).
+ * One warm-up run each (JIT, caches, connection pools), then runs taking the contenders in turn;
+ * beside the figure, each server's CPU time per request and how many cores it kept busy, which
+ * tell a server at its limit from a load tool at its own (wrk and the server share the 2 cores).
  */
-export async function loadFigure(spec: LoadSpec, contenders: Contenders, settings: BenchSettings): Promise<Figure> {
-  for (const contender of [contenders.porthole, contenders.distribution]) await spec.run(contender, settings.warmupSeconds);
-  const cpuMicros: Samples = { porthole: [], distribution: [] };
-  const busyCores: Samples = { porthole: [], distribution: [] };
-  const samples = await sampleAlternately(settings.pairs, contenders, async (contender) => {
-    const cpuBefore = processCpuSeconds(contender.pid);
+export async function loadFigureOf<N extends string>(spec: LoadSpec<N>, contenders: ReadonlyArray<Contender<N>>, settings: BenchSettings): Promise<Figure<N>> {
+  for (const contender of contenders) await spec.run(contender, settings.warmupSeconds);
+  const empty = (): Samples<N> => Object.fromEntries(contenders.map((contender) => [contender.name, [] as number[]])) as Samples<N>;
+  const cpuMicros = empty();
+  const busyCores = empty();
+  const samples = await sampleInTurn<N, Contender<N>>(settings.pairs, contenders, async (contender) => {
+    const cpuBefore = contenderCpuSeconds(contender);
     const started = performance.now();
     const result = await spec.run(contender, settings.loadSeconds);
-    const cpu = processCpuSeconds(contender.pid) - cpuBefore;
+    const cpu = contenderCpuSeconds(contender) - cpuBefore;
     cpuMicros[contender.name].push((cpu / Math.max(1, result.requests)) * 1e6);
     busyCores[contender.name].push(cpu / ((performance.now() - started) / 1000));
     return result.value;
   });
-  const figure = figureOf(spec.name, spec.unit, spec.digits, samples, spec.target);
-  const each = (values: Samples, digits: number): string =>
-    (['porthole', 'distribution'] as ContenderName[]).map((name) => median(values[name]).toFixed(digits)).join(' / ');
+  const figure = figureOf<N>(spec.name, spec.unit, spec.digits, samples, spec.target);
+  const each = (values: Samples<N>, digits: number): string => contenders.map((contender) => median(values[contender.name]).toFixed(digits)).join(' / ');
   figure.detail = `server CPU per request ${each(cpuMicros, 0)} µs, cores busy ${each(busyCores, 2)}`;
   return figure;
+}
+
+/** loadFigureOf for the comparison: porthole and distribution alternately. */
+export function loadFigure(spec: LoadSpec, contenders: Contenders, settings: BenchSettings): Promise<Figure> {
+  return loadFigureOf(spec, [contenders.porthole, contenders.distribution], settings);
 }
 
 /**

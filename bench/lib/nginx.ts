@@ -1,26 +1,53 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/free-port.js';
 
 export interface StaticServer {
   url: string;
+  /** The master process. */
+  pid: number;
+  /** The master and its workers, which do the serving: a CPU figure sums over them. */
+  pids(): number[];
   stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  /** worker_processes: a count, or auto (one per core); 2 when omitted. */
+  workers?: number | 'auto';
+  /**
+   * The Content-Type of files under a `manifests/` directory (a registry's manifest URLs), where
+   * everything else goes out as application/octet-stream; none of its own when omitted.
+   */
+  manifestType?: string;
+}
+
+/** The processes nginx's master started (its workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /**
  * nginx (Debian's nginx-light) serving a directory as static files on loopback: the physical
- * limit of serving bytes from a file (sendfile, no access log, 2 workers, keep-alive without a
- * request limit), in the foreground, with every path of its own under `dir`.
+ * limit of serving bytes from a file (sendfile, no access log, keep-alive without a request
+ * limit), in the foreground, with every path of its own under `dir`. No mime.types is included:
+ * the files have no extensions, so each goes out with its location's default_type.
  */
-export async function startNginx(dir: string, root: string): Promise<StaticServer> {
+export async function startNginx(dir: string, root: string, options: NginxOptions = {}): Promise<StaticServer> {
   const port = await freePort();
   await mkdir(join(dir, 'temp'), { recursive: true });
   const config = join(dir, 'nginx.conf');
+  const manifests = options.manifestType === undefined ? '' : ` location ~ /manifests/[^/]+$ { default_type ${options.manifestType}; }`;
   await writeFile(
     config,
     [
-      'worker_processes 2;',
+      `worker_processes ${options.workers ?? 2};`,
       'daemon off;',
       `pid ${join(dir, 'nginx.pid')};`,
       `error_log ${join(dir, 'error.log')} warn;`,
@@ -35,7 +62,7 @@ export async function startNginx(dir: string, root: string): Promise<StaticServe
       `  fastcgi_temp_path ${join(dir, 'temp')};`,
       `  uwsgi_temp_path ${join(dir, 'temp')};`,
       `  scgi_temp_path ${join(dir, 'temp')};`,
-      `  server { listen 127.0.0.1:${port}; root ${root}; location / { default_type application/octet-stream; } }`,
+      `  server { listen 127.0.0.1:${port}; root ${root}; location / { default_type application/octet-stream; }${manifests} }`,
       '}',
       '',
     ].join('\n'),
@@ -58,8 +85,11 @@ export async function startNginx(dir: string, root: string): Promise<StaticServe
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+  const pid = child.pid as number;
   return {
     url,
+    pid,
+    pids: () => [pid, ...childrenOf(pid)],
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -1,5 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
+/** How long after a start idle RSS is read: long enough for start-up work (a first storage scan, JIT of the start path) to settle. */
+export const IDLE_SETTLE_MS = 2000;
+
 /** A field of /proc/<pid>/status given in kB (VmRSS, VmHWM), in bytes. */
 function statusBytes(pid: number, field: string): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -37,6 +37,23 @@ export interface BenchSettings {
   s3DeadlineMs: number;
   /** How many porthole replicas on one bucket the s3 group's GET figure puts behind haproxy: 1, 2, ... this many. */
   s3Replicas: number;
+  /** Rounds of the anchors' server-CPU figures (access log, metrics), each contender once a round, and the length of each run. */
+  cpuRounds: number;
+  cpuSeconds: number;
+  /** Time allowed for the anchors group, on top of the others' when they run. */
+  anchorsDeadlineMs: number;
+  /** The soak: how long the mixed load runs, how often RSS is read, the rows of its table, how often a push is made. */
+  soak: SoakSettings;
+  /** Time allowed for the soak group, on top of the others'. */
+  soakDeadlineMs: number;
+}
+
+/** The shape of the soak (group soak): its length and its rhythms, in seconds. */
+export interface SoakSettings {
+  seconds: number;
+  sampleSeconds: number;
+  reportSeconds: number;
+  pushSeconds: number;
 }
 
 const FULL: BenchSettings = {
@@ -56,6 +73,11 @@ const FULL: BenchSettings = {
   deadlineMs: 45 * 60_000,
   s3DeadlineMs: 25 * 60_000,
   s3Replicas: 3,
+  cpuRounds: 6,
+  cpuSeconds: 5,
+  anchorsDeadlineMs: 35 * 60_000,
+  soak: { seconds: 600, sampleSeconds: 10, reportSeconds: 60, pushSeconds: 5 },
+  soakDeadlineMs: 15 * 60_000,
 };
 
 const QUICK: BenchSettings = {
@@ -75,16 +97,27 @@ const QUICK: BenchSettings = {
   deadlineMs: 150_000,
   s3DeadlineMs: 240_000,
   s3Replicas: 3,
+  cpuRounds: 1,
+  cpuSeconds: 2,
+  anchorsDeadlineMs: 300_000,
+  soak: { seconds: 30, sampleSeconds: 2, reportSeconds: 10, pushSeconds: 2 },
+  soakDeadlineMs: 120_000,
 };
 
 /**
- * The groups of figures, each run or skipped whole (--only). `s3` measures porthole on S3
- * (s3rver) and Redis, one to three replicas behind haproxy, against porthole on the filesystem and
- * docker-registry's s3 driver, in a section of its own (figures-s3.ts). `jobs` runs the batch jobs'
- * own benchmarks (bench:gc, bench:scrub, bench:backup) after the rest, printing their tables.
+ * The groups of figures, each run or skipped whole (--only). `anchors` measures porthole against
+ * the anchors of issue 20 (a bare Fastify server, nginx, the disk, one core's sha256) in a section
+ * of its own (anchors.ts). `s3` measures porthole on S3 (s3rver) and Redis, one to three replicas
+ * behind haproxy, against porthole on the filesystem and docker-registry's s3 driver, in a section
+ * of its own (figures-s3.ts). `soak` runs mixed load for 10 minutes and records porthole's RSS
+ * (soak.ts); opt-in only. `jobs` runs the batch jobs' own benchmarks (bench:gc, bench:scrub,
+ * bench:backup) after the rest, printing their tables.
  */
-export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy', 's3', 'jobs'] as const;
+export const FIGURE_GROUPS = ['get', 'transfer', 'ingest', 'listing', 'proxy', 'anchors', 's3', 'soak', 'jobs'] as const;
 export type FigureGroup = (typeof FIGURE_GROUPS)[number];
+
+/** Groups a plain run leaves out: they run only when --only names them. */
+const OPT_IN_GROUPS: readonly FigureGroup[] = ['soak'];
 
 /** The groups of the comparison with distribution: any of them starts both registries and writes that section. */
 export const COMPARISON_GROUPS: readonly FigureGroup[] = ['get', 'transfer', 'ingest', 'listing', 'proxy'];
@@ -93,14 +126,19 @@ export function runsComparison(groups: Set<FigureGroup>): boolean {
   return COMPARISON_GROUPS.some((group) => groups.has(group));
 }
 
-/** The bound of a run of `groups`: the comparison's, the s3 group's, or both added. */
+/** The bound of a run of `groups`: the bounds of the comparison and of each group with a section of its own, added. */
 export function deadlineOf(settings: BenchSettings, groups: Set<FigureGroup>): number {
-  return (runsComparison(groups) ? settings.deadlineMs : 0) + (groups.has('s3') ? settings.s3DeadlineMs : 0);
+  const own: Array<[FigureGroup, number]> = [
+    ['anchors', settings.anchorsDeadlineMs],
+    ['s3', settings.s3DeadlineMs],
+    ['soak', settings.soakDeadlineMs],
+  ];
+  return (runsComparison(groups) ? settings.deadlineMs : 0) + own.reduce((sum, [group, ms]) => sum + (groups.has(group) ? ms : 0), 0);
 }
 
 export interface BenchArguments {
   settings: BenchSettings;
-  /** The groups to measure: all unless --only names some (idle RSS is always measured). */
+  /** The groups to measure: all but the opt-in ones unless --only names some (idle RSS is always measured with the comparison). */
   groups: Set<FigureGroup>;
   /** Where the results section is written: bench/RESULTS.md unless --results names another file. */
   resultsPath: string;
@@ -124,7 +162,7 @@ function parseGroups(list: string): Set<FigureGroup> {
 export function parseArguments(argv: string[]): BenchArguments {
   let resultsPath = DEFAULT_RESULTS;
   let quick = false;
-  let groups = new Set<FigureGroup>(FIGURE_GROUPS);
+  let groups = new Set<FigureGroup>(FIGURE_GROUPS.filter((group) => !OPT_IN_GROUPS.includes(group)));
   for (let i = 0; i < argv.length; i += 1) {
     const argument = argv[i];
     if (argument === '--quick') quick = true;
