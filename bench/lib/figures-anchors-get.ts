@@ -1,10 +1,9 @@
 import { OCI_MANIFEST } from '../../test/helpers/registry-client.js';
-import { runAb } from './ab.js';
 import type { GetFixtures } from './api-loading.js';
 import { ratioCheck, type AnchorCheck } from './anchor-check.js';
 import type { AnchorName, Contender } from './contenders.js';
 import { figureOf, type Figure, type Samples } from './figure.js';
-import { loadFigureOf, wrkLoad, type LoadSpec } from './load-figure.js';
+import { headLoad, loadFigureOf, wrkLoad, type LoadSpec } from './load-figure.js';
 import type { Column, RatioColumn } from './report.js';
 import { MEBIBYTE, type BenchSettings } from './settings.js';
 import type { WrkOptions } from './wrk.js';
@@ -65,11 +64,7 @@ function anchorSpecs(fixtures: { porthole: GetFixtures; 'porthole-default': GetF
       unit: 'req/s',
       digits: 0,
       contenders: SMALL,
-      run: async (c, seconds) => {
-        const result = await runAb(`${c.url}/v2/${of(c).repo}/blobs/${of(c).layerDigest}`, { seconds, connections: 32, head: true });
-        if (result.failed > 0) throw new Error(`${c.name} HEAD blob: ${result.failed} failed requests`);
-        return { value: result.requestsPerSecond, requests: result.requests };
-      },
+      run: (c, seconds) => headLoad(c, `/v2/${of(c).repo}/blobs/${of(c).layerDigest}`, seconds),
     },
     {
       name: 'GET 1 MiB blob (wrk -t2 -c32)',

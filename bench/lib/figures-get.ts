@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { OCI_MANIFEST } from '../../test/helpers/registry-client.js';
-import { runAb } from './ab.js';
 import { loadGetFixtures, type GetFixtures } from './api-loading.js';
 import { bothOf, type Contender, type ContenderName, type Contenders } from './contenders.js';
 import { figureOf, type Figure } from './figure.js';
-import { loadFigure, wrkLoad, type LoadSpec } from './load-figure.js';
+import { headLoad, loadFigure, wrkLoad, type LoadSpec } from './load-figure.js';
 import { peakResidentBytes, resetPeakResident } from './process-memory.js';
 import { MEBIBYTE, type BenchSettings } from './settings.js';
 import type { WrkOptions } from './wrk.js';
@@ -36,11 +35,7 @@ function getSpecs(fixtures: Record<ContenderName, GetFixtures>, largeBlobBytes: 
       unit: 'req/s',
       digits: 0,
       target: { kind: 'ratio-at-least', bound: 2.0 },
-      run: async (c, seconds) => {
-        const result = await runAb(`${c.url}/v2/${of(c).repo}/blobs/${of(c).layerDigest}`, { seconds, connections: 32, head: true });
-        if (result.failed > 0) throw new Error(`${c.name} HEAD blob: ${result.failed} failed requests`);
-        return { value: result.requestsPerSecond, requests: result.requests };
-      },
+      run: (c, seconds) => headLoad(c, `/v2/${of(c).repo}/blobs/${of(c).layerDigest}`, seconds),
     },
     {
       name: 'GET 1 MiB blob (wrk -t2 -c32)',

@@ -1,3 +1,4 @@
+import { runAb } from './ab.js';
 import { performance } from 'node:perf_hooks';
 import { contenderCpuSeconds, type Contender, type ContenderName, type Contenders } from './contenders.js';
 import { figureOf, sampleInTurn, type Figure, type Samples, type Target } from './figure.js';
@@ -63,4 +64,11 @@ export async function wrkLoad(contender: Pick<Contender<string>, 'name' | 'url'>
     throw new Error(`${contender.name} GET ${path}: ${result.non2xx} non-2xx answers, ${result.socketErrors} socket errors`);
   }
   return { value: measure === 'req/s' ? result.requestsPerSecond : result.bytesPerSecond / MEBIBYTE, requests: result.requests };
+}
+
+/** HEAD load on one path with ab (wrk cannot send HEAD: it waits for a body), -c32 keep-alive; any failed request fails the figure. */
+export async function headLoad(contender: Pick<Contender<string>, 'name' | 'url'>, path: string, seconds: number): Promise<LoadRun> {
+  const result = await runAb(`${contender.url}${path}`, { seconds, connections: 32, head: true });
+  if (result.failed > 0) throw new Error(`${contender.name} HEAD ${path}: ${result.failed} failed requests`);
+  return { value: result.requestsPerSecond, requests: result.requests };
 }
