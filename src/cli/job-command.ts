@@ -70,7 +70,7 @@ export async function runJobCommand(
   const logFile = await LogFile.open('stderr');
   const logger = createLogger(config.log, logFile.stream);
   const log = logger.child({ module: 'jobs' });
-  const auditFile = config.log.audit === null ? undefined : await LogFile.open(config.log.audit).catch((err: unknown) => refuseJob(action, `log.audit: cannot open "${config.log.audit}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`));
+  const auditFile = config.log.audit === null ? undefined : await LogFile.open(config.log.audit, { buffered: false }).catch((err: unknown) => refuseJob(action, `log.audit: cannot open "${config.log.audit}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`));
   const auditor = auditFile ? createAuditor(auditFile.stream) : disabledAuditor;
   // Only the tracing counters are read here, and nothing serves these metrics: no runtime metrics
   // (prom-client's defaults would start an event-loop monitor in every CLI run).
@@ -95,7 +95,7 @@ export async function runJobCommand(
   process.stdout.write(`${JSON.stringify({ action: record.action, outcome: record.outcome, seconds: record.seconds, ...record.summary, ...(record.error === undefined ? {} : { error: record.error }), ...(record.pushed === undefined ? {} : { pushed: record.pushed }) })}\n`);
   await storage.coordination.close();
   await tracing.shutdown(SPAN_FLUSH_MS);
-  logFile.stream.flushSync?.();
-  auditFile?.stream.flushSync?.();
+  // Asynchronously, in order: a synchronous flush could overtake a write still under way.
+  await Promise.all([logFile.flush(), auditFile?.flush()]);
   process.exitCode = record.outcome === 'success' ? EXIT.ok : record.outcome === 'skipped' ? EXIT.busy : EXIT.failure;
 }

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { metricsSettings, type PortholeConfig } from '../config/schema.js';
 import { createAuditor, disabledAuditor, type Auditor } from '../observability/audit.js';
-import { LogFile } from '../observability/log-files.js';
+import { LogFile, type LogFileOptions } from '../observability/log-files.js';
 import { createLogger } from '../observability/logger.js';
 import { requestsDone } from '../observability/request-done.js';
 import { kernelIo } from '../native/kernel-io.js';
@@ -32,6 +32,9 @@ export interface ServeOptions {
   tracingEndpoint?: string;
   samplingProb?: string;
 }
+
+/** The longest an uncaught exception waits for the log lines before porthole exits. */
+const CRASH_FLUSH_MS = 5_000;
 
 /** The server's own entries in the audit log. */
 const SERVER_SUBJECT = 'porthole';
@@ -110,9 +113,9 @@ async function withinBound<T>(bound: StepBound, key: string, what: string, step:
   return settled.value;
 }
 
-async function openLogFile(key: string, path: string): Promise<LogFile> {
+async function openLogFile(key: string, path: string, options?: LogFileOptions): Promise<LogFile> {
   try {
-    return await LogFile.open(path);
+    return await LogFile.open(path, options);
   } catch (err) {
     refuseToStart(key, `cannot open "${path}" for append (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
@@ -130,7 +133,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   const config = await step(options.config ?? '--config', 'reading the configuration', readConfig(options, environment));
   const logFile = await step('log.output', `opening "${config.log.output}"`, openLogFile('log.output', config.log.output));
   const audit = config.log.audit;
-  const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit));
+  // Unbuffered and synchronous: each security event is in the kernel before porthole goes on
+  // (docs/logging.md, When lines are written).
+  const auditFile = audit === null ? undefined : await step('log.audit', `opening "${audit}"`, openLogFile('log.audit', audit, { buffered: false }));
   // Every line names the replica, so that the logs of several can be told apart once gathered.
   const logger = createLogger(config.log, logFile.stream).child({ replica: replicaIdOf(config) });
   const log = logger.child({ module: 'server' });
@@ -222,7 +227,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception: exiting');
     auditor.record({ action: 'server.stop', outcome: 'failure', subject: SERVER_SUBJECT, detail: 'uncaught exception' });
-    void flushAll().finally(() => process.exit(EXIT.failure));
+    // Bounded: a log that cannot be written (a stdout nobody reads) must not keep a broken
+    // process alive. What is still waiting then is written synchronously by pino's exit hook.
+    const bound = setTimeout(() => process.exit(EXIT.failure), CRASH_FLUSH_MS);
+    void flushAll().finally(() => {
+      clearTimeout(bound);
+      process.exit(EXIT.failure);
+    });
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

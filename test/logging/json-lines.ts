@@ -100,3 +100,16 @@ export function repeated(values: Array<string | undefined>): string[] {
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return [...counts].filter(([, count]) => count > 1).map(([value, count]) => `${String(value)} x${count}`);
 }
+
+/**
+ * Lines of one file (or of files read in order, a rotated one first) whose `time` is earlier than
+ * the line before: none when the lines were written in the order they were logged.
+ */
+export function outOfOrder(lines: Array<{ time: string }>): string[] {
+  const found: string[] = [];
+  for (let i = 1; i < lines.length; i += 1) {
+    const [before, line] = [lines[i - 1], lines[i]];
+    if (before && line && line.time < before.time) found.push(`line ${i + 1} (${line.time}) after ${before.time}`);
+  }
+  return found;
+}

@@ -1,19 +1,25 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rename, stat } from 'node:fs/promises';
+import { Agent } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { assertStatus } from '../helpers/assert-registry.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
+import { raw } from '../helpers/raw-http.js';
 import { pushBlob } from '../helpers/registry-client.js';
-import { accessLinesOf, readJsonLines, repeated, requestAuditLines, type AccessLine, type AuditLine, type LogLine } from './json-lines.js';
+import { accessLinesOf, outOfOrder, readJsonLines, repeated, requestAuditLines, type AccessLine, type AuditLine, type LogLine } from './json-lines.js';
 import { runClients } from './load.js';
 import { startLogged, type LoggedPorthole } from './logged-porthole.js';
 
 /**
- * logrotate's move-then-SIGHUP under load: 8 clients push blobs (POST, then PUT with the body)
- * while the log and the audit log are renamed and porthole is told to reopen them. Between the
- * old files and the new ones, every line must be there exactly once, whole, and in order.
+ * logrotate's move-then-SIGHUP under load: 8 clients push blobs (POST, then PUT with the body),
+ * and 8 more read (GET /v2/, numbered), while the log and the audit log are renamed and porthole
+ * is told to reopen them. The readers keep lines waiting in the log's buffer as the files move.
+ * Between the old files and the new ones, every line must be there exactly once, whole, and in
+ * order.
  */
 const CLIENTS = 8;
+const READERS = 8;
 const BLOBS = 160;
 /** Each push is two requests, both writes. */
 const REQUESTS = BLOBS * 2;
@@ -24,6 +30,8 @@ let work: string;
 let files: LoggedPorthole;
 let exitCode: number | null;
 const pushed: string[] = [];
+/** The numbers of the GET /v2/?read=N requests answered 200. */
+const read: number[] = [];
 let old: { log: LogLine[]; audit: AuditLine[] };
 let fresh: { log: LogLine[]; audit: AuditLine[] };
 
@@ -40,11 +48,28 @@ before(async () => {
   files = await startLogged({ dir: work });
   let done = 0;
   let rotation: Promise<void> | undefined;
-  await runClients(CLIENTS, BLOBS, async (n) => {
-    pushed.push(await pushBlob(files.porthole.url, `rotation/client${n % CLIENTS}`, randomBytes(2048), 'post-put'));
-    done += 1;
-    if (done === ROTATE_AFTER) rotation = rotate();
-  });
+  let pushing = true;
+  let nextRead = 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: READERS });
+  const reader = async (): Promise<void> => {
+    while (pushing) {
+      const n = nextRead;
+      nextRead += 1;
+      assertStatus(await raw(files.porthole.url, { path: `/v2/?read=${n}`, agent }), 200);
+      read.push(n);
+    }
+  };
+  const readers = Promise.all(Array.from({ length: READERS }, reader));
+  try {
+    await runClients(CLIENTS, BLOBS, async (n) => {
+      pushed.push(await pushBlob(files.porthole.url, `rotation/client${n % CLIENTS}`, randomBytes(2048), 'post-put'));
+      done += 1;
+      if (done === ROTATE_AFTER) rotation = rotate();
+    });
+  } finally {
+    pushing = false;
+    await readers.finally(() => agent.destroy());
+  }
   await rotation;
   exitCode = await files.porthole.stop();
   old = { log: await readJsonLines(`${files.log}.1`), audit: await readJsonLines(`${files.audit}.1`) };
@@ -111,6 +136,25 @@ describe('log rotation under load', () => {
     const finished = audited.filter((line) => line.action === 'blob.upload.finish');
     assert.deepEqual(finished.map((line) => line.digest).sort(), [...pushed].sort());
     assert.equal(audited.filter((line) => line.action === 'blob.upload.start').length, BLOBS);
+  });
+
+  it('logs each read exactly once across both files, reads on both sides of the rotation', () => {
+    const reads = (lines: LogLine[]): string[] =>
+      accessLinesOf(lines)
+        .filter((line) => line.path === '/v2/')
+        .map((line) => line.query ?? '');
+    const [before, afterwards] = [reads(old.log), reads(fresh.log)];
+    assert.ok(before.length > 0 && afterwards.length > 0, `${before.length} reads logged before the rotation, ${afterwards.length} after`);
+    const served = [...before, ...afterwards];
+    assert.deepEqual(repeated(served), [], 'reads logged twice');
+    const logged = new Set(served);
+    const missing = read.filter((n) => !logged.has(`read=${n}`));
+    assert.deepEqual(missing.slice(0, 20), [], `${missing.length} answered reads have no access line`);
+  });
+
+  it('keeps every line in the order it was logged, across the old file and the new one', () => {
+    assert.deepEqual(outOfOrder([...old.log, ...fresh.log]).slice(0, 10), []);
+    assert.deepEqual(outOfOrder([...old.audit, ...fresh.audit]).slice(0, 10), []);
   });
 
   it('creates the new files with mode 0600', async () => {
