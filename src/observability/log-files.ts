@@ -68,7 +68,7 @@ export class LogFile {
   readonly stream: Destination;
   readonly path: string | undefined;
   readonly buffered: boolean;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Immediate | undefined;
   /** A delayed write found another under way: it starts when that one is done. */
   private writeAfterDrain = false;
 
@@ -114,7 +114,7 @@ export class LogFile {
    * goes on only with at least minLength waiting: the rest would wait for the next line.
    */
   private writeNow = (): void => {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) clearImmediate(this.timer);
     this.timer = undefined;
     const state = this.state;
     if (state.destroyed || state._len === 0) return;
@@ -129,9 +129,9 @@ export class LogFile {
   };
 
   /**
-   * Arms the delayed write as a line lands in an empty buffer. A quiet server's line is written
-   * WRITE_DELAY_MS after it is logged; a busy one writes a batch every WRITE_DELAY_MS, or each
-   * BUFFER_BYTES (sonic-boom starts those itself). The timer is unref'd: it does not keep a
+   * Arms the delayed write as a line lands in an empty buffer. A line is written at the end of
+   * the event-loop turn that logged it (well within WRITE_DELAY_MS), with every other line of
+   * that turn, or as BUFFER_BYTES are waiting (sonic-boom starts those itself). The timer is unref'd: it does not keep a
    * finished command alive (what waits then is written by flush() or by pino's exit hook).
    */
   private delayWrites(): void {
@@ -140,7 +140,10 @@ export class LogFile {
     stream.write = (data: string): boolean => {
       const room = write.call(stream, data);
       if (this.timer === undefined) {
-        this.timer = setTimeout(this.writeNow, WRITE_DELAY_MS);
+        // At the end of this turn of the event loop: the lines of everything it answered go out
+        // together, and none waits for a clock (a client that got its answer finds the line
+        // written as soon as before). WRITE_DELAY_MS stays the documented bound.
+        this.timer = setImmediate(this.writeNow);
         this.timer.unref();
       }
       return room;

@@ -212,7 +212,8 @@ describe('HTTP Basic auth from htpasswd, with skopeo', { skip: skipUnlessTools('
     // The file is polled every second: a bounded wait, well above that.
     await waitFor('dora to be accepted', async () => (await raw(porthole.url, { path: '/v2/', headers: asDora })).status === 200, 10_000);
     assert.ok(Date.now() - added < 5_000, `dora was accepted ${Date.now() - added} ms after htpasswd added her`);
-    assert.ok(logLines(porthole.stdout()).some((line) => line.msg === 'htpasswd file re-read'), 'porthole says it re-read the file');
+    // Log lines are written at the end of the event-loop turn that logged them: waited for, not assumed.
+    await waitFor('porthole to say it re-read the file', () => logLines(porthole.stdout()).some((line) => line.msg === 'htpasswd file re-read'), 5_000);
     // Her policy applies at once: a raw upload to team/** starts.
     const started = await raw(porthole.url, { method: 'POST', path: '/v2/team/dora-raw/blobs/uploads/', headers: { 'content-length': 0, ...asDora } });
     assertStatus(started, 202);
