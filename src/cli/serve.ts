@@ -57,25 +57,16 @@ function metricsFlag(flag: boolean | string | undefined): Record<string, unknown
   return flag === true ? enable : { ...enable, 'extensions.metrics.port': portFlag(flag) };
 }
 
-/** The PORTHOLE_* variables' settings, or a refusal to start naming each that cannot be used. */
-function environmentOrRefuse(): FromEnvironment {
-  try {
-    return fromEnvironment(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`porthole: ${err.message}\n`);
-    process.exit(EXIT.badConfig);
-  }
-}
-
 function refuseToStart(key: string, message: string): never {
   process.stderr.write(`porthole: ${key}: ${message}\n`);
   process.exit(EXIT.badConfig);
 }
 
-async function readConfig(options: ServeOptions, environment: FromEnvironment): Promise<PortholeConfig> {
+/** The configuration, and what the environment said of it (its ignored variables are logged once the log is open). */
+async function readConfig(options: ServeOptions): Promise<{ config: PortholeConfig; environment: FromEnvironment }> {
   try {
-    return await loadConfig(options.config, {
+    const environment = fromEnvironment(process.env);
+    const config = await loadConfig(options.config, {
       'http.address': options.address,
       'http.port': portFlag(options.port),
       'storage.filesystem.rootDirectory': options.root,
@@ -84,6 +75,7 @@ async function readConfig(options: ServeOptions, environment: FromEnvironment): 
       ...metricsFlag(options.metrics),
       ...tracingOverrides(options, process.env, environment),
     }, environment);
+    return { config, environment };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`porthole: ${err.message}\n`);
@@ -129,8 +121,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.exit(EXIT.badConfig);
   }
   const step = <T>(key: string, what: string, promise: Promise<T>): Promise<T> => withinBound(bound, key, what, promise);
-  const environment = environmentOrRefuse();
-  const config = await step(options.config ?? '--config', 'reading the configuration', readConfig(options, environment));
+  const { config, environment } = await step(options.config ?? '--config', 'reading the configuration', readConfig(options));
   const logFile = await step('log.output', `opening "${config.log.output}"`, openLogFile('log.output', config.log.output));
   const audit = config.log.audit;
   // Unbuffered and synchronous: each security event is in the kernel before porthole goes on

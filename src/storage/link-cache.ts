@@ -1,6 +1,5 @@
 import type { ChangeFeed, Driver } from './driver.js';
 import type { CacheSize } from './types.js';
-import { REPOSITORIES } from './layout.js';
 import { RepositoryChangesDriver } from './repository-changes.js';
 
 /** A tag (`.../_manifests/tags/<tag>`) or a manifest revision (`.../_manifests/revisions/<alg>/<hex>`). */
@@ -66,23 +65,21 @@ export class LinkCache {
   /** Forgets whatever a change at `path` (an object, or a directory and all under it) may affect. */
   forget(path: string): void {
     this.generation += 1;
-    const repository = repositoryOf(path);
-    const links = this.byRepository.get(repository);
-    if (links && path.includes(MANIFESTS)) {
-      // A link, or a directory inside one repository's manifests.
-      for (const [key, bytes] of [...links]) {
-        if (key === path || key.startsWith(`${path}/`)) {
-          links.delete(key);
-          this.count -= 1;
-          this.bytes -= sizeOf(key, bytes);
-        }
+    if (path.includes(MANIFESTS)) {
+      // A link, or a directory inside one repository's manifests: only that repository's links.
+      const links = this.byRepository.get(repositoryOf(path));
+      for (const [key, bytes] of links ?? []) {
+        if (!isAtOrUnder(key, path)) continue;
+        links?.delete(key);
+        this.count -= 1;
+        this.bytes -= sizeOf(key, bytes);
       }
       return;
     }
-    // A whole repository, a directory above repositories, or something else inside one (its
-    // layers, referrers): forget each repository at or under the path.
+    // A whole repository or a directory above it: each repository at or under the path. A change
+    // elsewhere inside one (its layers, its referrers) matches none and forgets nothing.
     for (const [key, repositoryLinks] of this.byRepository) {
-      if (key === path || key.startsWith(`${path}/`) || path === REPOSITORIES || path === '' || path === '.') this.dropRepository(key, repositoryLinks);
+      if (isAtOrUnder(key, path)) this.dropRepository(key, repositoryLinks);
     }
   }
 
@@ -109,6 +106,11 @@ function sizeOf(path: string, bytes: Buffer): number {
   return path.length + bytes.length;
 }
 
+/** Whether `key` is `path` or lies under it; the root ('' or '.') holds everything. */
+function isAtOrUnder(key: string, path: string): boolean {
+  return key === path || key.startsWith(`${path}/`) || path === '' || path === '.';
+}
+
 /** The repository directory of a path inside it (`repositories/<name>`), or the path itself. */
 function repositoryOf(path: string): string {
   const at = path.indexOf(MANIFESTS);
@@ -122,7 +124,7 @@ function repositoryOf(path: string): string {
  */
 export class LinkCachingDriver extends RepositoryChangesDriver {
   private readonly cache: LinkCache;
-  private watching = false;
+  /** Set while the feed is followed: only then is anything kept. */
   private stopWatching: (() => void) | undefined;
 
   constructor(
@@ -135,19 +137,22 @@ export class LinkCachingDriver extends RepositoryChangesDriver {
     this.cache = cache;
   }
 
+  private get watching(): boolean {
+    return this.stopWatching !== undefined;
+  }
+
   /** Follows the feed once the storage is ready (the feed's marker exists from then on). */
   private follow(): void {
-    if (this.watching || this.stopWatching) return;
+    if (this.watching) return;
     try {
       this.stopWatching = this.feed.watch(
         () => this.cache.clear(),
         (err) => {
-          this.watching = false;
+          this.stopWatching = undefined;
           this.cache.clear();
           this.onLost(err);
         },
       );
-      this.watching = true;
     } catch (err) {
       this.onLost(err as Error);
     }
@@ -176,8 +181,8 @@ export class LinkCachingDriver extends RepositoryChangesDriver {
 
   /** Stops following the feed; reads go to storage from then on. */
   close(): void {
-    this.watching = false;
     this.stopWatching?.();
+    this.stopWatching = undefined;
     this.cache.clear();
   }
 }
