@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { drainChunks } from '../../src/runtime/drain-chunks.js';
 import { BatchedFdWriter } from '../../src/storage/filesystem/batched-fd-writer.js';
+import { writebackUseful } from '../../src/storage/filesystem/early-writeback.js';
 import { seededBytes } from '../fixtures/seeded-bytes.js';
 
 /** Splits `data` into chunks of irregular sizes (1 byte to ~300 KiB), so batch edges fall mid-chunk. */
@@ -96,5 +97,13 @@ describe('upload writes', () => {
       }),
       (err) => err === refused,
     );
+  });
+
+  it('early write-back is skipped on a filesystem in memory only (tmpfs), kept elsewhere and where statfs fails', async (t) => {
+    if ((await statfs(tmpdir())).type === 0x01021994) t.skip('the temp dir is itself on tmpfs');
+    else assert.equal(await writebackUseful(tmpdir()), true);
+    assert.equal(await writebackUseful(join(tmpdir(), 'no-such-directory-here')), true);
+    const shm = await statfs('/dev/shm').catch(() => undefined);
+    if (shm?.type === 0x01021994) assert.equal(await writebackUseful('/dev/shm'), false);
   });
 });

@@ -63,6 +63,8 @@ export class BatchedFdWriter {
     private readonly start: number,
     /** Hears `written` after each batch reaches the file. */
     private readonly onWritten?: (written: number) => void,
+    /** False where write-back means nothing (a tmpfs: early-writeback.ts writebackUseful). */
+    private readonly earlyWriteback = true,
   ) {
     this.position = start;
     this.unflushedFrom = start;
@@ -119,7 +121,7 @@ export class BatchedFdWriter {
   private flushInBackground(): void {
     const writtenTo = this.start + this.written;
     const unflushed = writtenTo - this.unflushedFrom;
-    if (this.flushing || !writebackDue(unflushed)) return;
+    if (!this.earlyWriteback || this.flushing || !writebackDue(unflushed)) return;
     const flush = startWriteback(this.fd, this.unflushedFrom, unflushed);
     this.unflushedFrom = writtenTo;
     this.flushing = flush.then((err) => {
@@ -146,11 +148,12 @@ export class BatchedFdWriter {
 
 /**
  * Writes every chunk of `source` into `fd` from `offset` on, in batches, showing each chunk to
- * `watch.onChunk` first; resolves with the bytes written. On failure it rejects once no write is
- * running any more, so that the caller may cut the file back or close it.
+ * `watch.onChunk` first; resolves with the bytes written. `earlyWriteback` false skips the
+ * background flushes (the caller knows the file is in memory only). On failure it rejects once
+ * no write is running any more, so that the caller may cut the file back or close it.
  */
-export async function streamIntoFile(fd: number, offset: number, source: Readable, watch: WriteWatch): Promise<number> {
-  const writer = new BatchedFdWriter(fd, offset, watch.onWritten);
+export async function streamIntoFile(fd: number, offset: number, source: Readable, watch: WriteWatch, earlyWriteback = true): Promise<number> {
+  const writer = new BatchedFdWriter(fd, offset, watch.onWritten, earlyWriteback);
   try {
     const { onChunk } = watch;
     await drainChunks(source, (chunk) => {

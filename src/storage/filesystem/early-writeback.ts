@@ -1,4 +1,5 @@
 import { fdatasync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { errnoError, kernelIo } from '../../native/kernel-io.js';
 
 /**
@@ -46,4 +47,23 @@ export function startWriteback(fd: number, offset: number, length: number): Prom
   }).finally(() => {
     running -= 1;
   });
+}
+
+/**
+ * Filesystems whose pages live in memory only (statfs f_type): there is no device to write back
+ * to, so an early write-back does nothing useful, yet each one still takes a thread-pool thread
+ * and a promise: 512 of them per GiB. The commit's fsync stays, whatever the filesystem.
+ */
+const MEMORY_FILESYSTEMS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
+
+/**
+ * Whether early write-back helps files written under `dir`: false on tmpfs and ramfs; true when
+ * the filesystem cannot be told (a wasted flush costs little, a missing one a slow commit).
+ */
+export async function writebackUseful(dir: string): Promise<boolean> {
+  try {
+    return !MEMORY_FILESYSTEMS.has((await statfs(dir)).type);
+  } catch {
+    return true;
+  }
 }

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { isMissingObject, type Driver, type FileInfo, type FileOperations, type GrowingFile, type ObjectWriter, type WriteOptions, type WriteWatch } from '../driver.js';
 import { streamIntoFile } from './batched-fd-writer.js';
+import { writebackUseful } from './early-writeback.js';
 import { FileRangeStream } from './file-range-stream.js';
 import { FilesystemChangeFeed } from './fs-change-feed.js';
 import { StagedFileWriter } from './staged-file-writer.js';
@@ -33,6 +34,12 @@ export class FilesystemDriver implements Driver, FileOperations {
   readonly changes: FilesystemChangeFeed;
   /** Whether blob streams piped into HTTP responses may use sendfile (file-range-stream.ts). */
   private readonly zeroCopy: boolean;
+  /**
+   * Whether uploads' bytes are flushed as they arrive (early-writeback.ts): asked of the root's
+   * filesystem once. A mount below the root (uploads/ elsewhere) would only make flushes wasted
+   * or missing, which costs speed, never durability: commit fsyncs either way.
+   */
+  private earlyWriteback: Promise<boolean> | undefined;
 
   constructor(root: string, options: { zeroCopy?: boolean } = {}) {
     this.root = root;
@@ -232,7 +239,8 @@ export class FilesystemDriver implements Driver, FileOperations {
       // No fsync here: chunks become durable when the finished blob is committed (commit fsyncs
       // it first); until then the client was promised nothing, and the final digest check
       // catches anything a power loss might have torn.
-      return await streamIntoFile(fd, offset, source, watch);
+      this.earlyWriteback ??= writebackUseful(this.root);
+      return await streamIntoFile(fd, offset, source, watch, await this.earlyWriteback);
     } catch (err) {
       // No write is still running (streamIntoFile waits for them): cut the file back.
       await ftruncateFd(fd, offset).catch(() => undefined);
