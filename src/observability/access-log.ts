@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { ANONYMOUS } from '../http/request-context.js';
 import { answerDelivered } from '../runtime/body-delivery.js';
 import { pathOf } from '../http/request-url.js';
@@ -35,6 +36,9 @@ export function routeLabel(request: FastifyRequest): string {
 
 export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>): Record<string, unknown> {
   const line: Record<string, unknown> = {
+    // First, where the request's child logger would have put it (access lines are written
+    // through the server's logger: see accessLog).
+    reqId: request.id,
     method: request.method,
     route: routeLabel(request),
     path: pathOf(request.url),
@@ -57,12 +61,19 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing
   return line;
 }
 
-/** One access line per request, written when the answer is complete (or abandoned). */
+/**
+ * One access line per request, written when the answer is complete (or abandoned). Through the
+ * server's logger, with the request id among the fields: the same line as the request's logger
+ * would write, without making it a pino child (request-logger.ts). Nothing is built for a line
+ * whose level is off.
+ */
 export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pick<Tracing, 'idsOf'>): void {
   const quietPaths = polledPaths(metricsPath);
+  // porthole's server logger is pino's (app.ts), which can say whether a level is on.
+  const log = app.log as Logger;
   onRequestDone(app, (request, reply) => {
-    const line = accessLine(request, reply, tracing);
-    if (quietPaths.has(pathOf(request.url))) request.log.debug(line, 'request served');
-    else request.log.info(line, 'request served');
+    const level = quietPaths.has(pathOf(request.url)) ? 'debug' : 'info';
+    if (!log.isLevelEnabled(level)) return;
+    log[level](accessLine(request, reply, tracing), 'request served');
   });
 }

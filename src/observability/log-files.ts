@@ -26,6 +26,8 @@ export const WRITE_DELAY_MS = 5;
  * its minLength below its maxWrite (16 KiB, the most it writes at a time, docker's line buffer).
  */
 const BUFFER_BYTES = 16 * 1024 - 1;
+/** sonic-boom's maxWrite: lines are handed to it in batches of at most this (a longer line alone). */
+const MAX_WRITE_BYTES = 16 * 1024;
 
 export interface LogFileOptions {
   /**
@@ -71,6 +73,17 @@ export class LogFile {
   private timer: NodeJS.Immediate | undefined;
   /** A delayed write found another under way: it starts when that one is done. */
   private writeAfterDrain = false;
+  /**
+   * Lines logged in this turn of the event loop, not yet handed to sonic-boom: it measures the
+   * UTF-8 length of its whole buffer on every write, which flattens it each time (16 KiB copied
+   * per line near the end of a batch, most of an access line's garbage); joined once here, a
+   * batch is measured and copied once.
+   */
+  private pending: string[] = [];
+  /** Their UTF-8 bytes. */
+  private pendingLength = 0;
+  /** sonic-boom's own write(), under the one delayWrites puts in its place. */
+  private handTo: ((data: string) => boolean) | undefined;
 
   private constructor(stream: Destination, path: string | undefined, buffered: boolean) {
     this.stream = stream;
@@ -101,7 +114,23 @@ export class LogFile {
   }
 
   reopen(): void {
+    // Lines logged before the reopen belong where they were before it.
+    this.handOver();
     if (this.path !== undefined) this.stream.reopen();
+  }
+
+  /** Bytes handed to this destination and not yet written: collected here, or waiting in sonic-boom. */
+  get waiting(): number {
+    return this.pendingLength + this.state._len;
+  }
+
+  /** Hands the lines collected so far to sonic-boom, in one string. */
+  private handOver(): void {
+    if (this.handTo === undefined || this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
+    this.pending = [];
+    this.pendingLength = 0;
+    this.handTo.call(this.stream, text);
   }
 
   private get state(): WriterState {
@@ -116,6 +145,7 @@ export class LogFile {
   private writeNow = (): void => {
     if (this.timer !== undefined) clearImmediate(this.timer);
     this.timer = undefined;
+    this.handOver();
     const state = this.state;
     if (state.destroyed || state._len === 0) return;
     if (state._writing) {
@@ -131,14 +161,19 @@ export class LogFile {
   /**
    * Arms the delayed write as a line lands in an empty buffer. A line is written at the end of
    * the event-loop turn that logged it (well within WRITE_DELAY_MS), with every other line of
-   * that turn, or as BUFFER_BYTES are waiting (sonic-boom starts those itself). The timer is unref'd: it does not keep a
-   * finished command alive (what waits then is written by flush() or by pino's exit hook).
+   * that turn, or as BUFFER_BYTES are waiting. The timer is unref'd: it does not keep a finished
+   * command alive (what waits then is written by flush() or by pino's exit hook).
    */
   private delayWrites(): void {
     const stream = this.stream;
-    const write = stream.write;
+    this.handTo = stream.write;
     stream.write = (data: string): boolean => {
-      const room = write.call(stream, data);
+      const bytes = Buffer.byteLength(data);
+      // As sonic-boom would: a full buffer is written at once, in writes of at most MAX_WRITE_BYTES.
+      if (this.pendingLength + bytes > MAX_WRITE_BYTES) this.writeNow();
+      this.pending.push(data);
+      this.pendingLength += bytes;
+      if (this.pendingLength >= BUFFER_BYTES) this.writeNow();
       if (this.timer === undefined) {
         // At the end of this turn of the event loop: the lines of everything it answered go out
         // together, and none waits for a clock (a client that got its answer finds the line
@@ -146,7 +181,8 @@ export class LogFile {
         this.timer = setImmediate(this.writeNow);
         this.timer.unref();
       }
-      return room;
+      // pino does not wait for room: there is always some.
+      return true;
     };
     stream.on('drain', () => {
       if (!this.writeAfterDrain) return;
@@ -182,6 +218,7 @@ export class LogFile {
     const stream = this.stream;
     const flushSync = stream.flushSync;
     stream.flushSync = (): void => {
+      this.handOver();
       if (this.state._writing && !exiting) {
         this.writeNow();
         return;
@@ -200,6 +237,7 @@ export class LogFile {
   flush(): Promise<void> {
     const stream = this.stream;
     const state = this.state;
+    this.handOver();
     const owed = state._len;
     if (owed === 0 || state.destroyed) return Promise.resolve();
     return new Promise((resolve) => {

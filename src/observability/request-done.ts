@@ -35,14 +35,32 @@ export function onRequestDone(app: FastifyInstance, done: Done): void {
   owedOf(app).listeners.push(done);
 }
 
+/** Where a request is on its way to `done`, kept on the request itself (no lookups on the hot path). */
+const enum Progress {
+  /** Arrived; no answer given yet. */
+  Arrived = 0,
+  /** Its answer has been given (onSend ran). */
+  Answered = 1,
+  /** Its connection closed before the answer was written in full. */
+  ClosedEarly = 2,
+  /** Both of the above. */
+  AnsweredAndClosedEarly = 3,
+  /** `done` has been called. */
+  Reported = 4,
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** request-done.ts's account of the request (Progress). */
+    doneProgress?: number;
+  }
+}
+
 /** One set of hooks per server, however many listeners. */
 function installHooks(app: FastifyInstance, owed: Owed): void {
-  const reported = new WeakSet<FastifyRequest>();
-  const closedEarly = new WeakSet<FastifyRequest>();
-  const answered = new WeakSet<FastifyRequest>();
   const report = (request: FastifyRequest, reply: FastifyReply): void => {
-    if (reported.has(request)) return;
-    reported.add(request);
+    if (request.doneProgress === Progress.Reported) return;
+    request.doneProgress = Progress.Reported;
     try {
       for (const listener of owed.listeners) listener(request, reply);
     } finally {
@@ -53,6 +71,7 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
 
   app.addHook('onRequest', (request, reply, done) => {
     owed.count += 1;
+    request.doneProgress = Progress.Arrived;
     // Read while the connection is open: node keeps the peer address once asked, and a socket
     // already closed by a client that hung up could no longer tell it.
     void request.ip;
@@ -62,8 +81,9 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
       // A body porthole sends itself (sendfile) says when it settles whether it went out in
       // full: a client may close on the last byte before the send that carried it returns.
       if (afterSelfSentBody(reply.raw, onClose)) return;
-      closedEarly.add(request);
-      if (answered.has(request)) report(request, reply);
+      if (request.doneProgress === Progress.Reported) return;
+      request.doneProgress = (request.doneProgress ?? Progress.Arrived) | Progress.ClosedEarly;
+      if (request.doneProgress === Progress.AnsweredAndClosedEarly) report(request, reply);
     };
     // The client may be gone already, its 'close' past.
     if (reply.raw.destroyed) onClose();
@@ -71,8 +91,10 @@ function installHooks(app: FastifyInstance, owed: Owed): void {
     done();
   });
   app.addHook('onSend', (request, reply, payload, done) => {
-    answered.add(request);
-    if (closedEarly.has(request)) report(request, reply);
+    if (request.doneProgress !== Progress.Reported) {
+      request.doneProgress = (request.doneProgress ?? Progress.Arrived) | Progress.Answered;
+      if (request.doneProgress === Progress.AnsweredAndClosedEarly) report(request, reply);
+    }
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -36,4 +36,38 @@ describe('route matching', () => {
   it('throws NAME_INVALID on a malformed percent-encoding', () => {
     assert.throws(() => matchRoute('/v2/a%zz/tags/list'), /percent-encoding/);
   });
+
+  it('matches every path as the shapes written as regular expressions do', () => {
+    // The reference: each shape as a regular expression, tried in the same order.
+    const shapes: Array<[string, RegExp]> = [
+      ['uploads', /^(.+)\/blobs\/uploads\/?$/],
+      ['upload', /^(.+)\/blobs\/uploads\/([^/]+)$/],
+      ['blob', /^(.+)\/blobs\/([^/]+)$/],
+      ['manifest', /^(.+)\/manifests\/([^/]+)$/],
+      ['tags', /^(.+)\/tags\/list$/],
+      ['referrers', /^(.+)\/referrers\/([^/]+)$/],
+    ];
+    const expected = (rest: string): [string, string, string | undefined] | undefined => {
+      for (const [kind, pattern] of shapes) {
+        const match = pattern.exec(rest);
+        if (match) return [kind, match[1] as string, match[2]];
+      }
+      return undefined;
+    };
+    // Paths made of the words the shapes look for, in every order, so that names holding them,
+    // empty segments and doubled slashes all come up.
+    const words = ['a', 'blobs', 'uploads', 'manifests', 'tags', 'list', 'referrers', '', 'x.y'];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i += 1) {
+      const rest = Array.from({ length: 1 + next(6) }, () => words[next(words.length)]).join('/') + (next(4) === 0 ? '/' : '');
+      if (rest === '_catalog' || rest === '') continue;
+      const route = matchRoute(`/v2/${rest}`);
+      const want = expected(rest);
+      assert.deepEqual(route === undefined ? undefined : [route.kind, route.name, route.reference], want, rest);
+    }
+  });
 });
