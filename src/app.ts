@@ -130,7 +130,7 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
   const registryContext: RegistryContext = { store, deleteEnabled: config.storage.delete.enabled, tracing };
   if (config.storage.driver === 's3' && config.storage.s3?.redirect) registryContext.redirectBlobs = true;
   if (storage.coordination.shared) registryContext.writeRefusal = () => storage.coordination.writeRefusal();
-  const access = createAccessGate(config.auth, config.accessControl, {
+  const access = await createAccessGate(config.auth, config.accessControl, {
     loginLimits: (settings) => storage.coordination.loginLimits(settings),
     log: deps.logger.child({ module: 'auth' }),
     auditor,

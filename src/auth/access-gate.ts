@@ -12,8 +12,7 @@ import { BasicLogin, basicCredentialsOf, recordLoginFailure, type LoginRecords }
 import { bearerTokenOf, scopeOf, unverifiedSubject } from './bearer.js';
 import { bearerChallenge } from './challenge.js';
 import { FailedLogins, type LoginLimits, type LoginLimitSettings } from './failed-logins.js';
-import { HtpasswdUsers } from './htpasswd.js';
-import { createTokenAuth, type TokenAuth, type VerifiedToken } from './tokens.js';
+import type { TokenAuth, VerifiedToken } from './tokens.js';
 import { TOKEN_PATH } from './token-endpoint.js';
 
 /** The version check's route: requests outside /v2 are authenticated, and challenged, as GET /v2/ is. */
@@ -184,20 +183,21 @@ export class AccessGate {
 /**
  * The gate the config asks for; undefined when it asks for none (every request anonymous and
  * allowed). `clientCertificates`: TLS client certificates are verified (http.tls.clientCA), so
- * requests may be users without any other auth configured.
+ * requests may be users without any other auth configured. The token code (jose) and the
+ * htpasswd reader (bcryptjs) are imported only when configured: a registry without them would
+ * keep a few MB of resident memory for modules it never runs.
  */
-export function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps, clientCertificates = false): AccessGate | undefined {
+export async function createAccessGate(auth: AuthConfig, accessControl: AccessControlConfig, deps: AccessGateDeps, clientCertificates = false): Promise<AccessGate | undefined> {
   if (auth?.htpasswd === undefined && auth?.token === undefined && accessControl === undefined && !clientCertificates) return undefined;
   const policy = accessControl ? compileAccessControl(accessControl) : authenticatedOnly;
-  const tokens = auth?.token ? createTokenAuth(auth.token) : undefined;
-  return new AccessGate(auth?.htpasswd ? basicLogin(auth, auth.htpasswd, deps) : undefined, policy, clientCertificates, deps, tokens);
+  const tokens = auth?.token ? (await import('./tokens.js')).createTokenAuth(auth.token) : undefined;
+  return new AccessGate(auth?.htpasswd ? await basicLogin(auth, auth.htpasswd, deps) : undefined, policy, clientCertificates, deps, tokens);
 }
 
-function basicLogin(auth: NonNullable<AuthConfig>, htpasswd: NonNullable<NonNullable<AuthConfig>['htpasswd']>, deps: AccessGateDeps): BasicLogin {
+async function basicLogin(auth: NonNullable<AuthConfig>, htpasswd: NonNullable<NonNullable<AuthConfig>['htpasswd']>, deps: AccessGateDeps): Promise<BasicLogin> {
+  const { HtpasswdUsers } = await import('./htpasswd.js');
   const users = HtpasswdUsers.open(htpasswd.path, 'auth.htpasswd.path', durationMs(htpasswd.cacheTtl), deps.log);
   const { limit, userLimit, window } = auth.failedLogins;
   const settings = { limit, userLimit, windowMs: durationMs(window) };
   return new BasicLogin(users, deps.loginLimits?.(settings) ?? new FailedLogins(settings), auth.realm, deps);
 }
-
-

@@ -104,9 +104,9 @@ export class JobRunner {
       return record;
     }
     log.info(job.settings, `${action} started`);
+    const progress = await createProgress(action, log, { terminal: this.deps.terminal === true });
     const span = this.deps.tracing.startSpan(`job.${action}`, { 'porthole.job': action, 'porthole.trigger': trigger, ...spanAttributes('porthole.', job.settings) }, { root: true });
     const tally = new JobTally();
-    const progress = createProgress(action, log, { terminal: this.deps.terminal === true });
     let failure: unknown;
     let report: JobReport | undefined;
     try {

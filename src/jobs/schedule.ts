@@ -4,10 +4,13 @@ import { startPeriodic } from '../periodic.js';
 import type { Job } from './job.js';
 import type { JobRunner } from './runner.js';
 
-/** A job to run inside serve every `every`; `make` builds each run afresh (a backup's file name has the date). */
+/**
+ * A job to run inside serve every `every`; `make` builds each run afresh (a backup's file name
+ * has the date), importing the job's module on the first run (scheduled-jobs.ts).
+ */
 export interface ScheduledJob {
   every: string;
-  make(): Job;
+  make(): Promise<Job>;
 }
 
 /**
@@ -19,7 +22,7 @@ export function scheduleJobs(jobs: ScheduledJob[], runner: JobRunner, log: Porth
   const stops = jobs.map((scheduled) =>
     startPeriodic(
       durationMs(scheduled.every),
-      () => runner.run(scheduled.make(), 'schedule'),
+      async () => runner.run(await scheduled.make(), 'schedule'),
       // The runner records and logs a job's own failure; this is for the runner failing itself.
       (err) => log.error({ err }, 'scheduled job could not run'),
     ),
