@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { optimizeFromNowOn } from './startup-memory.js';
 import type { BackupCommandOptions, GcCommandOptions, RestoreCommandOptions, ScrubCommandOptions } from './job-commands.js';
 import type { HealthOptions } from './health.js';
 import type { PasswdOptions } from './passwd.js';
@@ -99,6 +100,11 @@ program
   .action(async (file: string, user: string, options: PasswdOptions) => {
     process.exitCode = await (await import('./passwd.js')).passwd(file, user, options);
   });
+
+// startup-memory.ts holds TurboFan back while serve starts; every other command gets it before it runs.
+program.hook('preAction', (_program, command) => {
+  if (command.name() !== 'serve') optimizeFromNowOn();
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`porthole: ${(err as Error).stack ?? String(err)}\n`);
