@@ -80,11 +80,11 @@ export async function createStorage(config: PortholeConfig, deps: StorageDeps): 
       storageFull.observe(operation, failure);
     });
   }
-  // serve keeps tags and revisions in memory, a job announces what it changes of them (link-cache.ts).
+  // serve keeps tags, revisions and blob stats in memory, a job announces what it changes of them (link-cache.ts).
   let caching: LinkCachingDriver | undefined;
   const linkCache = new LinkCache();
   if (driver.changes && deps.serving) {
-    const onLost = (err: Error): void => deps.log.warn({ err }, 'storage change feed lost: tags and revisions are read from storage on every request');
+    const onLost = (err: Error): void => deps.log.warn({ err }, 'storage change feed lost: tags, revisions and blob stats are read from storage on every request');
     driver = caching = new LinkCachingDriver(driver, driver.changes, onLost, linkCache);
   } else if (driver.changes) {
     driver = announcingDriver(driver, driver.changes);

@@ -146,6 +146,13 @@ export interface Driver {
   /** An object's size and modification time; undefined when there is no object at `path`. */
   stat(path: string): Promise<FileInfo | undefined>;
   /**
+   * stat's answer, possibly as this process last saw it and has kept since (serve keeps layer
+   * links and blob data in memory: link-cache.ts), for a read's answer (a blob HEAD or GET), never
+   * for a decision that stores something (a manifest's references, a mount's source). A driver
+   * that keeps nothing has none: stat then.
+   */
+  statKept?(path: string): Promise<FileInfo | undefined>;
+  /**
    * Sets an object's modification time to now, not durably: a mark that it was just used
    * (garbage collection leaves recently used content alone), never data anyone was promised.
    * Resolves false when there is no object at `path`.

@@ -27,6 +27,7 @@ import type { Digest } from '../core/digest.js';
  * names parses as a digest, so listings skip them.
  */
 export const REPOSITORIES = 'repositories';
+export const BLOBS = 'blobs';
 export const UPLOADS = 'uploads';
 export const COMPLETED_UPLOADS = 'completed-uploads';
 /** Records of job runs, written by whichever process ran them (serve or the CLI) and listed by serve. */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ChangeFeed, Driver, FileInfo, FileOperations, ObjectWriter, WriteOptions } from './driver.js';
-import { REPOSITORIES } from './layout.js';
+import { BLOBS, REPOSITORIES } from './layout.js';
 
 /** What a decorator does around each change of content under `repositories/`. */
 export interface ChangeHooks {
@@ -11,15 +11,20 @@ export interface ChangeHooks {
 }
 
 /**
- * Whether a change at `path` may touch a repository's tags or revisions: anything in or above
- * `repositories/` (a repository moved or removed whole); blobs, uploads and bookkeeping never do.
+ * Whether a change at `path` may touch what serve keeps of stored content (link-cache.ts): anything
+ * in or above `repositories/` (a repository's links, or a repository moved or removed whole) or
+ * `blobs/` (a blob's data committed, parked, put back or removed); uploads and bookkeeping never do.
  */
-export function touchesRepositories(path: string): boolean {
-  return path === REPOSITORIES || path.startsWith(`${REPOSITORIES}/`) || path === '' || path === '.';
+export function touchesStoredContent(path: string): boolean {
+  return isAtOrUnder(path, REPOSITORIES) || isAtOrUnder(path, BLOBS) || path === '' || path === '.';
+}
+
+function isAtOrUnder(path: string, directory: string): boolean {
+  return path === directory || path.startsWith(`${directory}/`);
 }
 
 /**
- * A Driver that tells `hooks` of every change it makes under `repositories/` (writes, removals,
+ * A Driver that tells `hooks` of every change it makes under `repositories/` or `blobs/` (writes, removals,
  * moves, commits, a directory renamed), whichever part of porthole makes it: the decorator sees
  * them all, where the image store's many writers (pushes, deletes, garbage collection, pruning,
  * restores) would each have to remember. Everything else goes straight to the driver under it.
@@ -49,7 +54,7 @@ export class RepositoryChangesDriver implements Driver {
 
   /** Runs a change, with the hooks around it when it touches a repository. */
   private change<T>(paths: string[], work: () => Promise<T>): Promise<T> {
-    const touched = paths.filter(touchesRepositories);
+    const touched = paths.filter(touchesStoredContent);
     if (touched.length === 0) return work();
     for (const path of touched) this.hooks.starting(path);
     const settle = async (): Promise<void> => {
@@ -130,7 +135,7 @@ export class RepositoryChangesDriver implements Driver {
 }
 
 /**
- * For a process working beside serve (a CLI job): every change under `repositories/` is
+ * For a process working beside serve (a CLI job): every change under `repositories/` or `blobs/` is
  * announced on the storage's change feed once made, so that serve forgets what it kept of it.
  */
 export function announcingDriver(inner: Driver, feed: ChangeFeed): Driver {

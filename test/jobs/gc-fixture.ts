@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GcSummary } from '../../src/jobs/gc.js';
 import { raw } from '../helpers/raw-http.js';
 import { descriptor, digestOf, expectStatus, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, pushManifest, type Descriptor } from '../helpers/registry-client.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { backdate } from '../helpers/behind-porthole.js';
 import { blobDataFiles } from '../helpers/storage-tree.js';
 
 export const HOUR_MS = 3_600_000;
@@ -37,16 +38,17 @@ export async function gcConfigFile(work: string, name: string, root: string, ext
 
 /** Sets the mtime of every file of the blob store and the repositories `ageMs` into the past, as if written then and never used since. */
 export async function ageStorage(root: string, ageMs: number): Promise<void> {
-  const then = new Date(Date.now() - ageMs);
-  const age = async (dir: string): Promise<void> => {
+  const files: string[] = [];
+  const collect = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) await age(path);
-      else await utimes(path, then, then);
+      if (entry.isDirectory()) await collect(path);
+      else files.push(path);
     }
   };
-  await age(join(root, 'blobs'));
-  await age(join(root, 'repositories'));
+  await collect(join(root, 'blobs'));
+  await collect(join(root, 'repositories'));
+  await backdate(root, files, ageMs);
 }
 
 /** Every digest whose data is in the blob store (blobs and manifests' bytes). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ContainersSandbox } from '../e2e/containers-sandbox.js';
 import { buildOciLayout, type LayoutDescription } from '../fixtures/oci-layout.js';
 import { corruptBlobs, layoutGraph, layoutRoot } from '../fixtures/oci-layout-reader.js';
+import { backdate } from '../helpers/behind-porthole.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
 import { OCI_INDEX, digestOf, pushBlob, pushManifest } from '../helpers/registry-client.js';
@@ -53,9 +54,7 @@ function bytesOf(digests: string[], sizes: Map<string, number>): number {
 /** Sets a blob's data and its link in `repo` `ageMs` into the past. */
 async function ageBlob(root: string, repo: string, digest: string, ageMs: number): Promise<void> {
   const hex = digest.slice('sha256:'.length);
-  const then = new Date(Date.now() - ageMs);
-  await utimes(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), then, then);
-  await utimes(join(root, 'repositories', repo, '_layers', 'sha256', hex), then, then);
+  await backdate(root, [join(root, 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), join(root, 'repositories', repo, '_layers', 'sha256', hex)], ageMs);
 }
 
 describe('porthole gc: what it removes and what it keeps', () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LinkCache } from '../../src/storage/link-cache.js';
+import { FilesystemDriver } from '../../src/storage/filesystem/fs-driver.js';
+import { LinkCache, LinkCachingDriver } from '../../src/storage/link-cache.js';
 import { OCI_MANIFEST, makeImage } from '../helpers/registry-client.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
 import { raw } from '../helpers/raw-http.js';
@@ -11,6 +12,8 @@ import { runCli } from '../helpers/run-cli.js';
 const TAG = 'repositories/team/app/_manifests/tags/v1';
 const REVISION = 'repositories/team/app/_manifests/revisions/sha256/aa';
 const OTHER = 'repositories/team/other/_manifests/tags/v1';
+const LAYER = 'repositories/team/app/_layers/sha256/aaaa';
+const DATA = 'blobs/sha256/aa/aaaa/data';
 
 describe('the link cache: what it keeps and what each change makes it forget', () => {
   it('keeps tags and revisions only', () => {
@@ -53,6 +56,67 @@ describe('the link cache: what it keeps and what each change makes it forget', (
     assert.equal(cache.get(TAG), undefined);
   });
 
+  it('keeps layer links and blob data as stat sees them, and nothing else so', () => {
+    assert.ok(LinkCache.holdsStat(LAYER));
+    assert.ok(LinkCache.holdsStat(DATA));
+    assert.ok(!LinkCache.holdsStat(TAG));
+    assert.ok(!LinkCache.holdsStat('blobs/sha256/aa/aaaa'));
+    assert.ok(!LinkCache.holdsStat('uploads/1/data'));
+  });
+
+  it("forgets a layer link changed, a repository's layers removed whole, and a blob's data changed or moved", () => {
+    const cache = new LinkCache();
+    const stat = { size: 1, modifiedMs: 1 };
+    const fill = () => {
+      cache.keep(LAYER, stat, cache.current);
+      cache.keep(DATA, stat, cache.current);
+      cache.keep(TAG, Buffer.from('t'), cache.current);
+    };
+    fill();
+    cache.forget(LAYER);
+    assert.equal(cache.get(LAYER), undefined);
+    assert.ok(cache.get(TAG), "the repository's tags stay");
+    fill();
+    cache.forget('repositories/team/app/_layers');
+    assert.equal(cache.get(LAYER), undefined, 'the layers directory removed whole');
+    assert.ok(cache.get(DATA), 'the data is no layer link');
+    cache.forget(DATA);
+    assert.equal(cache.get(DATA), undefined, 'the data committed again');
+    fill();
+    cache.forget('blobs/sha256/aa/aaaa');
+    assert.equal(cache.get(DATA), undefined, "the blob's directory moved (parked)");
+    assert.ok(cache.get(LAYER));
+    fill();
+    cache.forget('blobs');
+    assert.equal(cache.get(DATA), undefined, 'every blob');
+  });
+
+  it('over a real driver: a stat from memory until this process changes the object, a use mark forgotten once written', async () => {
+    const root = await tempDir('stat-cache');
+    const inner = new FilesystemDriver(root);
+    const driver = new LinkCachingDriver(inner, inner.changes, (err) => assert.fail(err));
+    try {
+      await driver.init();
+      await driver.writeAtomic(DATA, 'data');
+      const first = await driver.statKept(DATA);
+      assert.ok(first);
+      // Behind porthole's back (nothing porthole does moves a mark backwards): memory answers.
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(join(root, DATA), hourAgo, hourAgo);
+      assert.deepEqual(await driver.statKept(DATA), first, 'from memory');
+      assert.ok(await driver.touch(DATA));
+      const marked = await driver.statKept(DATA);
+      assert.ok(marked && marked.modifiedMs >= first.modifiedMs - 1000, 'the mark as touch wrote it, read again');
+      await driver.writeAtomic(LAYER, 'sha256:aaaa');
+      assert.ok(await driver.statKept(LAYER));
+      await driver.remove(LAYER);
+      assert.equal(await driver.statKept(LAYER), undefined, 'unlinked through this process');
+    } finally {
+      driver.close();
+      await cleanup(root);
+    }
+  });
+
   it('stays within its bound, dropping the repositories filled longest ago', () => {
     const cache = new LinkCache(3);
     for (const repo of ['a', 'b', 'c', 'd']) cache.keep(`repositories/${repo}/_manifests/tags/v1`, Buffer.from(repo), cache.current);
@@ -62,7 +126,7 @@ describe('the link cache: what it keeps and what each change makes it forget', (
   });
 });
 
-describe('serve keeps tags and revisions in memory, and a CLI job beside it changes them', () => {
+describe('serve keeps tags, revisions and blob stats in memory, and a CLI job beside it changes them', () => {
   let work: string;
   let serve: PortholeProcess;
   let elsewhere: PortholeProcess;
@@ -110,6 +174,26 @@ describe('serve keeps tags and revisions in memory, and a CLI job beside it chan
     const gc = await runCli(['gc', '--untagged', '--grace', '0s', '--config', await config('gc', serve.root)]);
     assert.equal(gc.code, 0, gc.stderr);
     assert.equal(await digestOfTag(untagged.manifestDigest), 'status 404');
+  });
+
+  it('no longer finds a blob that garbage collection removed beside it', async () => {
+    const untagged = await makeImage(serve.url, 'team/blobs');
+    const head = async (): Promise<number> => (await raw(serve.url, { method: 'HEAD', path: `/v2/team/blobs/blobs/${untagged.layerDigest}` })).status;
+    assert.equal(await head(), 200);
+    assert.equal(await head(), 200, 'from memory now');
+    const gc = await runCli(['gc', '--untagged', '--grace', '0s', '--config', await config('gc-blobs', serve.root)]);
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.equal(await head(), 404);
+  });
+
+  it('no longer finds a blob deleted through its own API', async () => {
+    const image = await makeImage(serve.url, 'team/deleted', { tag: 'v1' });
+    const path = `/v2/team/deleted/blobs/${image.layerDigest}`;
+    assert.equal((await raw(serve.url, { method: 'HEAD', path })).status, 200);
+    assert.equal((await raw(serve.url, { method: 'HEAD', path })).status, 200, 'from memory now');
+    assert.equal((await raw(serve.url, { method: 'DELETE', path })).status, 202);
+    assert.equal((await raw(serve.url, { method: 'HEAD', path })).status, 404);
+    assert.equal((await raw(serve.url, { method: 'GET', path })).status, 404);
   });
 
   it('serves a tag deleted and pushed again through its own API as it now is', async () => {

@@ -1,12 +1,12 @@
 import { isDigestAlgorithm, tryParseDigest, type Digest } from '../../core/digest.js';
 import { mapLimited } from '../../storage/concurrency.js';
 import type { Driver } from '../../storage/driver.js';
-import { layout } from '../../storage/layout.js';
+import { BLOBS, layout } from '../../storage/layout.js';
 import type { LocalCache } from '../../storage/local-cache.js';
 import { QUARANTINE_PREFIX } from './repair.js';
 
 /** Where content lives: blobs/<alg>/<hex[0..2]>/<hex>/data (layout.ts). */
-const BLOBS = 'blobs';
+
 
 /** Directory reads and stats in flight while listing: the disk kept busy, the thread pool not hogged. */
 const LISTING_CONCURRENCY = 8;

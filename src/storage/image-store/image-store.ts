@@ -21,7 +21,7 @@ import type {
   UploadOptions,
   UploadStatus,
 } from '../types.js';
-import { BlobLinks } from './blobs.js';
+import { BlobLinks, Use } from './blobs.js';
 import { ManifestCache } from './manifest-cache.js';
 import { readWhenCommitted } from './read-when-committed.js';
 import { StorageScanner } from './storage-scan.js';
@@ -106,8 +106,9 @@ export class ImageStore implements LocalCache {
     return this.driver.attach();
   }
 
+  /** A HEAD's answer (and a job's look, whose driver keeps nothing). */
   statBlob(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
-    return this.blobs.stat(repo, digest);
+    return this.blobs.stat(repo, digest, Use.Answer);
   }
 
   openBlob(repo: string, digest: Digest, chooseRange?: RangeChooser): Promise<BlobContent | undefined> {
