@@ -13,8 +13,8 @@ import { ScanShare } from './observability/metrics/shared-scan.js';
 import { StorageGauges } from './observability/metrics/storage-gauges.js';
 import { createTelemetry, type Telemetry } from './observability/metrics/telemetry.js';
 import { reportRefused } from './observability/request-done.js';
-import { loadTracing } from './observability/tracing/load-tracing.js';
 import { requestChildLogger } from './observability/request-logger.js';
+import { loadTracing } from './observability/tracing/load-tracing.js';
 import { startPeriodic } from './periodic.js';
 import { registryApi } from './registry/api-plugin.js';
 import type { RegistryContext } from './registry/context.js';
@@ -34,8 +34,8 @@ import { scheduleJobs } from './jobs/schedule.js';
 import { scheduledJobs } from './jobs/scheduled-jobs.js';
 import { installManagementApi } from './management/management-api.js';
 import type { RegistryStore } from './storage/types.js';
-
 import type { Logger } from 'pino';
+
 export interface AppDeps {
   logger: PortholeLogger;
   /** Where security-relevant events go; the disabled twin when there is no audit log. */
@@ -96,9 +96,9 @@ export async function buildApp(config: PortholeConfig, deps: AppDeps): Promise<P
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // One access line per request is written by accessLog, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomUUID(),
     // A request's logger becomes a pino child only if something logs through it (request-logger.ts).
     childLoggerFactory: (logger, bindings, options) => requestChildLogger(logger as Logger, bindings, options) as FastifyBaseLogger,
+    genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 8192 },
     // The router rejects a malformed percent-encoding before any route runs; without this hook
     // Fastify answers with its own JSON, which is not an OCI error body.
