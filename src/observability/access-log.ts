@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../http/request-context.js';
 import { answerDelivered } from '../runtime/body-delivery.js';
+import { accessLineWriter, type AccessFields } from './access-line-writer.js';
 import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
@@ -34,8 +35,8 @@ export function routeLabel(request: FastifyRequest): string {
   return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
-export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>): Record<string, unknown> {
-  const line: Record<string, unknown> = {
+export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>): AccessFields {
+  const line: AccessFields = {
     // First, where the request's child logger would have put it (access lines are written
     // through the server's logger: see accessLog).
     reqId: request.id,
@@ -62,18 +63,19 @@ export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing
 }
 
 /**
- * One access line per request, written when the answer is complete (or abandoned). Through the
- * server's logger, with the request id among the fields: the same line as the request's logger
- * would write, without making it a pino child (request-logger.ts). Nothing is built for a line
- * whose level is off.
+ * One access line per request, written when the answer is complete (or abandoned). As the
+ * server's logger writes it, with the request id among the fields: the same line as the
+ * request's logger would write, without making it a pino child (request-logger.ts), nor running
+ * pino's general serializer (access-line-writer.ts). Nothing is built for a line whose level is off.
  */
 export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pick<Tracing, 'idsOf'>): void {
   const quietPaths = polledPaths(metricsPath);
   // porthole's server logger is pino's (app.ts), which can say whether a level is on.
   const log = app.log as Logger;
+  const write = accessLineWriter(log, 'request served');
   onRequestDone(app, (request, reply) => {
     const level = quietPaths.has(pathOf(request.url)) ? 'debug' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    log[level](accessLine(request, reply, tracing), 'request served');
+    write(level, accessLine(request, reply, tracing));
   });
 }

@@ -31,13 +31,18 @@ export function requestTarget(request: FastifyRequest, reply: FastifyReply): Req
   // A new session's id is only in the answer; later requests name it in the URL.
   const startedSession = headerText(reply, 'docker-upload-uuid');
   if (target.uploadId === undefined && startedSession !== undefined) target.uploadId = startedSession;
-  const query = queryOf(request);
   const digest =
     headerText(reply, 'docker-content-digest') ??
     (route?.reference !== undefined && tryParseDigest(route.reference) ? route.reference : undefined) ??
-    query.get('digest') ??
-    query.get('mount') ??
-    undefined;
+    // Parsed only when asked: most answers name their digest, and every request gets here.
+    queryDigest(request);
   if (digest !== undefined) target.digest = digest;
   return target;
+}
+
+/** The digest a query names (an upload's `digest`, a mount's `mount`), when the request has a query. */
+function queryDigest(request: FastifyRequest): string | undefined {
+  if (!request.url.includes('?')) return undefined;
+  const query = queryOf(request);
+  return query.get('digest') ?? query.get('mount') ?? undefined;
 }

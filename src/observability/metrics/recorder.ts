@@ -27,6 +27,24 @@ export interface RequestObservation {
   exemplar?: TraceExemplar;
 }
 
+/** The series of one method and route: its key and labels, and those of each status seen. */
+class RouteSeries {
+  readonly key: string;
+  readonly labels: { method: string; route: string };
+  private readonly byStatus = new Map<number, { key: string; labels: { method: string; route: string; code: string } }>();
+
+  constructor(method: string, route: string) {
+    this.key = `${method} ${route}`;
+    this.labels = { method, route };
+  }
+
+  statusKey(status: number): { key: string; labels: { method: string; route: string; code: string } } {
+    let entry = this.byStatus.get(status);
+    if (!entry) this.byStatus.set(status, (entry = { key: `${this.key} ${status}`, labels: { ...this.labels, code: String(status) } }));
+    return entry;
+  }
+}
+
 /**
  * The one way porthole code updates per-request metrics. In minimal mode collection is off until
  * an exporter scrapes and goes off again when it stops: while off, these updates are dropped
@@ -36,6 +54,8 @@ export interface RequestObservation {
  */
 export class MetricsRecorder {
   private enabled: boolean;
+  /** RouteSeries by method, then route: both come from small fixed sets (unrouted paths share one route). */
+  private readonly seriesByMethod = new Map<string, Map<string, RouteSeries>>();
   /** Requests in flight by kind: reads (GET, HEAD) and writes (everything else), as apiserver_current_inflight_requests splits them. */
   private readonly inFlight: Record<RequestKind, number> = { read: 0, write: 0 };
 
@@ -70,17 +90,29 @@ export class MetricsRecorder {
     return kind;
   }
 
+  /**
+   * The keys and labels of a method and route, made once: every request would otherwise build
+   * (and hash) new key strings and label objects for the same few series.
+   */
+  private routeSeries(method: string, route: string): RouteSeries {
+    let byRoute = this.seriesByMethod.get(method);
+    if (!byRoute) this.seriesByMethod.set(method, (byRoute = new Map()));
+    let series = byRoute.get(route);
+    if (!series) byRoute.set(route, (series = new RouteSeries(method, route)));
+    return series;
+  }
+
   /** `counted` is what requestStarted answered, so in-flight stays balanced across a toggle. */
   requestFinished(counted: RequestKind | undefined, observation: RequestObservation): void {
     if (counted !== undefined) this.inFlight[counted] -= 1;
     if (!this.enabled) return;
     const { method, route, status, seconds, bytesIn, bytesOut, errorCode, user, exemplar } = observation;
-    const byRoute = `${method} ${route}`;
-    const routeLabels = { method, route };
-    this.metrics.httpRequests.add(`${byRoute} ${status}`, { method, route, code: String(status) });
-    this.metrics.httpDuration.observeKey(byRoute, routeLabels, seconds, exemplar === undefined ? undefined : traceExemplarLabels(exemplar));
-    this.metrics.httpRequestSize.observeKey(byRoute, routeLabels, bytesIn);
-    this.metrics.httpResponseSize.observeKey(byRoute, routeLabels, bytesOut);
+    const series = this.routeSeries(method, route);
+    const byStatus = series.statusKey(status);
+    this.metrics.httpRequests.add(byStatus.key, byStatus.labels);
+    this.metrics.httpDuration.observeKey(series.key, series.labels, seconds, exemplar === undefined ? undefined : traceExemplarLabels(exemplar));
+    this.metrics.httpRequestSize.observeKey(series.key, series.labels, bytesIn);
+    this.metrics.httpResponseSize.observeKey(series.key, series.labels, bytesOut);
     if (errorCode !== undefined) this.metrics.apiErrors.add(errorCode, { code: errorCode });
     if (user !== undefined) {
       const label = this.users.label(user);

@@ -17,6 +17,7 @@ import { noSpans, type WorkSpans } from '../work-spans.js';
  */
 export class ManifestStore {
   private readonly parking: Parking;
+  private readonly decodedLinks = new WeakMap<Buffer, Digest | string | undefined>();
 
   constructor(
     private readonly driver: Driver,
@@ -48,12 +49,23 @@ export class ManifestStore {
   }
 
   resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
-    return this.driver.read(layout.tag(repo, tag)).then((raw) => (raw ? tryParseDigest(raw.toString('utf8').trim()) : undefined));
+    return this.driver.read(layout.tag(repo, tag)).then((raw) => (raw ? this.decoded(raw, () => tryParseDigest(raw.toString('utf8').trim())) : undefined));
   }
 
   /** The media type the manifest was pushed with, when it is in the repository (put back when a collection had parked it). */
   private mediaTypeIn(repo: string, digest: Digest): Promise<string | undefined> {
-    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => (raw ? raw.toString('utf8') : this.parkedMediaType(repo, digest)));
+    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => (raw ? this.decoded(raw, () => raw.toString('utf8')) : this.parkedMediaType(repo, digest)));
+  }
+
+  /**
+   * What a link's bytes say, decoded once per Buffer: serve's driver hands out the same Buffer
+   * for as long as it keeps a link (link-cache.ts), so a GET by tag parses nothing again.
+   */
+  private decoded<T extends Digest | string | undefined>(raw: Buffer, decode: () => T): T {
+    if (this.decodedLinks.has(raw)) return this.decodedLinks.get(raw) as T;
+    const value = decode();
+    this.decodedLinks.set(raw, value);
+    return value;
   }
 
   private async parkedMediaType(repo: string, digest: Digest): Promise<string | undefined> {
