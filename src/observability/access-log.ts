@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../http/request-context.js';
 import { answerDelivered } from '../runtime/body-delivery.js';
-import { accessLineWriter, type AccessFields } from './access-line-writer.js';
+import { AccessLineWriter, type FieldSink } from './access-line-writer.js';
 import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
@@ -35,31 +35,36 @@ export function routeLabel(request: FastifyRequest): string {
   return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
-export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>): AccessFields {
-  const line: AccessFields = {
-    // First, where the request's child logger would have put it (access lines are written
-    // through the server's logger: see accessLog).
-    reqId: request.id,
-    method: request.method,
-    route: routeLabel(request),
-    path: pathOf(request.url),
-    status: reply.statusCode,
-    latency: reply.elapsedTime / 1000,
-    bytesIn: requestBytes(request),
-    bytesOut: responseBytes(request, reply),
-    clientIP: request.ip,
-    userAgent: request.headers['user-agent'],
-    user: request.user ?? ANONYMOUS,
-  };
-  const query = redactedQuery(request.url);
-  if (query !== undefined) line.query = query;
-  Object.assign(line, requestTarget(request, reply));
-  if (request.errorCode !== undefined) line.error = request.errorCode;
+/** The fields of a request's access line, in their order, into `out`. */
+export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>, out: FieldSink): void {
+  // First, where the request's child logger would have put it (access lines are written
+  // through the server's logger: see accessLog).
+  out.field('reqId', request.id);
+  out.field('method', request.method);
+  out.field('route', routeLabel(request));
+  out.field('path', pathOf(request.url));
+  out.field('status', reply.statusCode);
+  out.field('latency', reply.elapsedTime / 1000);
+  out.field('bytesIn', requestBytes(request));
+  out.field('bytesOut', responseBytes(request, reply));
+  out.field('clientIP', request.ip);
+  out.field('userAgent', request.headers['user-agent']);
+  out.field('user', request.user ?? ANONYMOUS);
+  out.field('query', redactedQuery(request.url));
+  const target = requestTarget(request, reply);
+  out.field('repo', target.repo);
+  out.field('reference', target.reference);
+  out.field('uploadId', target.uploadId);
+  out.field('digest', target.digest);
+  out.field('error', request.errorCode);
   // Only a sampled request's ids: an unsampled trace is found nowhere, so its id would lead nowhere.
-  Object.assign(line, tracing.idsOf(request));
+  const ids = tracing.idsOf(request);
+  if (ids) {
+    out.field('traceId', ids.traceId);
+    out.field('spanId', ids.spanId);
+  }
   // The connection closed before the whole answer was written (client gone, or cut off).
-  if (!answerDelivered(reply.raw)) line.aborted = true;
-  return line;
+  if (!answerDelivered(reply.raw)) out.field('aborted', true);
 }
 
 /**
@@ -72,10 +77,10 @@ export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pi
   const quietPaths = polledPaths(metricsPath);
   // porthole's server logger is pino's (app.ts), which can say whether a level is on.
   const log = app.log as Logger;
-  const write = accessLineWriter(log, 'request served');
+  const writer = new AccessLineWriter(log, 'request served');
   onRequestDone(app, (request, reply) => {
     const level = quietPaths.has(pathOf(request.url)) ? 'debug' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    write(level, accessLine(request, reply, tracing));
+    writer.write(level, (out) => accessLine(request, reply, tracing, out));
   });
 }
