@@ -195,8 +195,9 @@ describe('pull-through cache', { skip: skipUnlessTools('docker-registry') }, () 
     await waitFor('the upstream to be used again', async () => (await getManifest(porthole.url, '/v2/anon.local/library/later/manifests/v1')).status === 200);
     const recovered = await getManifest(porthole.url, '/v2/anon.local/library/later/manifests/v1');
     assert.deepEqual(recovered.body, uncached.manifest);
+    // Log lines go out at the end of the event-loop turn that wrote them, after the answer.
+    await waitFor('the upstream to be logged unavailable, then available again', () => /"msg":"upstream available again"/.test(porthole.output()));
     assert.match(porthole.output(), /"msg":"upstream unavailable"/);
-    assert.match(porthole.output(), /"msg":"upstream available again"/);
   });
 
   it('holds only blobs whose bytes match their digest, and no upload session, after all of the above', async () => {
