@@ -2,8 +2,8 @@ import pino, { type Logger } from 'pino';
 
 const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
 
-/** The fields of an access line: strings, finite numbers and booleans (access-log.ts builds it). */
-export type AccessFields = Record<string, string | number | boolean | undefined>;
+/** A field's value in an access line: flat, as access-log.ts gives them; undefined is left out. */
+export type FieldValue = string | number | boolean | undefined;
 
 /** One of the parts of a line pino has made ready for every line of `logger`. */
 function internal<T>(logger: object, symbol: symbol): T {
@@ -24,7 +24,7 @@ function keyPrefix(key: string): string {
 
 /** Where an access line's fields go, in order; an undefined value is left out, as pino does. */
 export interface FieldSink {
-  field(key: string, value: string | number | boolean | undefined): void;
+  field(key: string, value: FieldValue): void;
 }
 
 /**
@@ -55,7 +55,7 @@ export class AccessLineWriter implements FieldSink {
     this.destination = internal<{ write(line: string): unknown }>(logger, streamSym);
   }
 
-  field(key: string, value: string | number | boolean | undefined): void {
+  field(key: string, value: FieldValue): void {
     if (value === undefined) return;
     this.line += keyPrefix(key) + (typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' && !Number.isFinite(value) ? 'null' : String(value));
   }

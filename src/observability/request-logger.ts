@@ -19,7 +19,7 @@ export class RequestLogger {
   ) {}
 
   private write(level: LevelName, args: unknown[]): void {
-    if (!(this.real ?? this.parent).isLevelEnabled(level)) return;
+    if (!this.isLevelEnabled(level)) return;
     (this.materialized()[level as keyof Logger] as LogCall)(...args);
   }
 

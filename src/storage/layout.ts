@@ -28,6 +28,16 @@ import type { Digest } from '../core/digest.js';
  */
 export const REPOSITORIES = 'repositories';
 export const BLOBS = 'blobs';
+
+/** Whether the storage path `path` is `directory` or lies under it; the root ('' or '.') lies under nothing. */
+export function isAtOrUnder(path: string, directory: string): boolean {
+  return path === directory || path.startsWith(`${directory}/`);
+}
+
+/** Whether a storage path names the root itself, which holds everything. */
+export function isStorageRoot(path: string): boolean {
+  return path === '' || path === '.';
+}
 export const UPLOADS = 'uploads';
 export const COMPLETED_UPLOADS = 'completed-uploads';
 /** Records of job runs, written by whichever process ran them (serve or the CLI) and listed by serve. */

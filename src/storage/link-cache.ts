@@ -1,5 +1,6 @@
 import type { ChangeFeed, Driver, FileInfo } from './driver.js';
 import type { CacheSize } from './types.js';
+import { isAtOrUnder, isStorageRoot } from './layout.js';
 import { RepositoryChangesDriver } from './repository-changes.js';
 
 /** A tag (`.../_manifests/tags/<tag>`) or a manifest revision (`.../_manifests/revisions/<alg>/<hex>`): kept as read. */
@@ -88,7 +89,7 @@ export class LinkCache {
       // Inside one repository's manifests or layers, or one blob's directory: only what is kept there.
       const links = this.byRepository.get(group);
       for (const [key, kept] of links ?? []) {
-        if (!isAtOrUnder(key, path)) continue;
+        if (!changedBy(key, path)) continue;
         links?.delete(key);
         this.count -= 1;
         this.bytes -= sizeOf(key, kept);
@@ -98,7 +99,7 @@ export class LinkCache {
     // A whole repository or blob, or a directory above them: each one at or under the path. A
     // change elsewhere inside a repository (its referrers) matches none and forgets nothing.
     for (const [key, repositoryLinks] of this.byRepository) {
-      if (isAtOrUnder(key, path)) this.dropRepository(key, repositoryLinks);
+      if (changedBy(key, path)) this.dropRepository(key, repositoryLinks);
     }
   }
 
@@ -126,9 +127,9 @@ function sizeOf(path: string, kept: Kept): number {
   return path.length + (Buffer.isBuffer(kept) ? kept.length : 16);
 }
 
-/** Whether `key` is `path` or lies under it; the root ('' or '.') holds everything. */
-function isAtOrUnder(key: string, path: string): boolean {
-  return key === path || key.startsWith(`${path}/`) || path === '' || path === '.';
+/** Whether what is kept at `key` lies at or under a change at `path` (the root holds everything). */
+function changedBy(key: string, path: string): boolean {
+  return isAtOrUnder(key, path) || isStorageRoot(path);
 }
 
 /**

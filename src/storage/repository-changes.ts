@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ChangeFeed, Driver, FileInfo, FileOperations, ObjectWriter, WriteOptions } from './driver.js';
-import { BLOBS, REPOSITORIES } from './layout.js';
+import { BLOBS, REPOSITORIES, isAtOrUnder, isStorageRoot } from './layout.js';
 
 /** What a decorator does around each change of content under `repositories/`. */
 export interface ChangeHooks {
@@ -16,11 +16,7 @@ export interface ChangeHooks {
  * `blobs/` (a blob's data committed, parked, put back or removed); uploads and bookkeeping never do.
  */
 export function touchesStoredContent(path: string): boolean {
-  return isAtOrUnder(path, REPOSITORIES) || isAtOrUnder(path, BLOBS) || path === '' || path === '.';
-}
-
-function isAtOrUnder(path: string, directory: string): boolean {
-  return path === directory || path.startsWith(`${directory}/`);
+  return isAtOrUnder(path, REPOSITORIES) || isAtOrUnder(path, BLOBS) || isStorageRoot(path);
 }
 
 /**

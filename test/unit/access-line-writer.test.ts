@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccessLineWriter, type AccessFields } from '../../src/observability/access-line-writer.js';
+import { AccessLineWriter, type FieldValue } from '../../src/observability/access-line-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 /** The text each logger writes, line by line. */
@@ -9,7 +9,7 @@ function capture(): { lines: string[]; destination: { write(text: string): void 
   return { lines, destination: { write: (text: string) => void lines.push(text) } };
 }
 
-const FIELDS: AccessFields[] = [
+const FIELDS: Array<Record<string, FieldValue>> = [
   {
     reqId: '680fb9eb-b0ec-4185-ba4a-0bae2b5d9498',
     method: 'GET',

@@ -5,9 +5,6 @@ import { BLOBS, layout } from '../../storage/layout.js';
 import type { LocalCache } from '../../storage/local-cache.js';
 import { QUARANTINE_PREFIX } from './repair.js';
 
-/** Where content lives: blobs/<alg>/<hex[0..2]>/<hex>/data (layout.ts). */
-
-
 /** Directory reads and stats in flight while listing: the disk kept busy, the thread pool not hogged. */
 const LISTING_CONCURRENCY = 8;
 
