@@ -2,29 +2,34 @@ import pino, { type Logger } from 'pino';
 
 const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
 
-/** A field's value in an access line: flat, as access-log.ts gives them; undefined is left out. */
-export type FieldValue = string | number | boolean | undefined;
-
 /** One of the parts of a line pino has made ready for every line of `logger`. */
 function internal<T>(logger: object, symbol: symbol): T {
   return (logger as unknown as Record<symbol, T>)[symbol] as T;
 }
 
-/** `,"key":`, made once per key: pino escapes every key of every line again. */
-const keyPrefixes = new Map<string, string>();
+/** A field's key as it goes into a line, `,"key":`: made once per key, where pino escapes every key of every line again. */
+export type FieldKey = string & { readonly fieldKey: unique symbol };
 
-function keyPrefix(key: string): string {
-  let prefix = keyPrefixes.get(key);
-  if (prefix === undefined) {
-    prefix = `,${JSON.stringify(key)}:`;
-    keyPrefixes.set(key, prefix);
-  }
-  return prefix;
+export function fieldKey(key: string): FieldKey {
+  return `,${JSON.stringify(key)}:` as FieldKey;
 }
 
-/** Where an access line's fields go, in order; an undefined value is left out, as pino does. */
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters and lone surrogates (any surrogate goes the slow way). */
+const NEEDS_ESCAPING = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON.stringify writes it: most values need no escaping, and a regular expression's test costs less than the stringifier. */
+export function jsonString(value: string): string {
+  return NEEDS_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+/**
+ * Where an access line's fields go, in order, one method per type so that every call site
+ * stays monomorphic; an undefined value is left out, as pino does.
+ */
 export interface FieldSink {
-  field(key: string, value: FieldValue): void;
+  string(key: FieldKey, value: string | undefined): void;
+  number(key: FieldKey, value: number): void;
+  boolean(key: FieldKey, value: boolean | undefined): void;
 }
 
 /**
@@ -32,9 +37,10 @@ export interface FieldSink {
  * time, bindings, field order and destination), without pino's general-purpose serializer: at
  * one line per request its per-field lookups (serializers, stringifiers, the redaction formatter,
  * each key escaped anew, a for-in over an object grown field by field) cost more than the rest
- * of the line. The fields come straight from the request (access-log.ts), with no object in
- * between: flat strings, numbers and booleans, none of them a redacted path (the query is redacted
- * before, redact.ts). test/unit/access-line-writer.test.ts holds the two outputs equal.
+ * of the line. The fields come straight from the request (access-log.ts), between `start` and
+ * `end`, with no object in between: flat strings, numbers and booleans, none of them a redacted
+ * path (the query is redacted before, redact.ts). test/unit/access-line-writer.test.ts holds the
+ * two outputs equal.
  */
 export class AccessLineWriter implements FieldSink {
   private readonly prefixOf: Record<'info' | 'debug', string>;
@@ -55,15 +61,25 @@ export class AccessLineWriter implements FieldSink {
     this.destination = internal<{ write(line: string): unknown }>(logger, streamSym);
   }
 
-  field(key: string, value: FieldValue): void {
-    if (value === undefined) return;
-    this.line += keyPrefix(key) + (typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' && !Number.isFinite(value) ? 'null' : String(value));
+  /** Begins a line at `level`: its level, time and bindings. */
+  start(level: 'info' | 'debug'): void {
+    this.line = this.prefixOf[level] + this.time() + this.bindings;
   }
 
-  /** Writes the line whose fields `fill` gives this writer. */
-  write(level: 'info' | 'debug', fill: (sink: FieldSink) => void): void {
-    this.line = this.prefixOf[level] + this.time() + this.bindings;
-    fill(this);
+  string(key: FieldKey, value: string | undefined): void {
+    if (value !== undefined) this.line += key + jsonString(value);
+  }
+
+  number(key: FieldKey, value: number): void {
+    this.line += key + (Number.isFinite(value) ? `${value}` : 'null');
+  }
+
+  boolean(key: FieldKey, value: boolean | undefined): void {
+    if (value !== undefined) this.line += key + (value ? 'true' : 'false');
+  }
+
+  /** Ends the line begun by `start` and writes it. */
+  end(): void {
     const line = this.line + this.ending;
     this.line = '';
     this.destination.write(line);

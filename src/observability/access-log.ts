@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../http/request-context.js';
 import { answerDelivered } from '../runtime/body-delivery.js';
-import { AccessLineWriter, type FieldSink } from './access-line-writer.js';
+import { AccessLineWriter, fieldKey, type FieldSink } from './access-line-writer.js';
 import { pathOf } from '../http/request-url.js';
 import { redactedQuery } from './redact.js';
 import { onRequestDone } from './request-done.js';
@@ -35,36 +35,60 @@ export function routeLabel(request: FastifyRequest): string {
   return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
+/** The keys of an access line's fields, each made once (access-line-writer.ts). */
+const KEY = {
+  reqId: fieldKey('reqId'),
+  method: fieldKey('method'),
+  route: fieldKey('route'),
+  path: fieldKey('path'),
+  status: fieldKey('status'),
+  latency: fieldKey('latency'),
+  bytesIn: fieldKey('bytesIn'),
+  bytesOut: fieldKey('bytesOut'),
+  clientIP: fieldKey('clientIP'),
+  userAgent: fieldKey('userAgent'),
+  user: fieldKey('user'),
+  query: fieldKey('query'),
+  repo: fieldKey('repo'),
+  reference: fieldKey('reference'),
+  uploadId: fieldKey('uploadId'),
+  digest: fieldKey('digest'),
+  error: fieldKey('error'),
+  traceId: fieldKey('traceId'),
+  spanId: fieldKey('spanId'),
+  aborted: fieldKey('aborted'),
+} as const;
+
 /** The fields of a request's access line, in their order, into `out`. */
 export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>, out: FieldSink): void {
   // First, where the request's child logger would have put it (access lines are written
   // through the server's logger: see accessLog).
-  out.field('reqId', request.id);
-  out.field('method', request.method);
-  out.field('route', routeLabel(request));
-  out.field('path', pathOf(request.url));
-  out.field('status', reply.statusCode);
-  out.field('latency', reply.elapsedTime / 1000);
-  out.field('bytesIn', requestBytes(request));
-  out.field('bytesOut', responseBytes(request, reply));
-  out.field('clientIP', request.ip);
-  out.field('userAgent', request.headers['user-agent']);
-  out.field('user', request.user ?? ANONYMOUS);
-  out.field('query', redactedQuery(request.url));
+  out.string(KEY.reqId, request.id);
+  out.string(KEY.method, request.method);
+  out.string(KEY.route, routeLabel(request));
+  out.string(KEY.path, pathOf(request.url));
+  out.number(KEY.status, reply.statusCode);
+  out.number(KEY.latency, reply.elapsedTime / 1000);
+  out.number(KEY.bytesIn, requestBytes(request));
+  out.number(KEY.bytesOut, responseBytes(request, reply));
+  out.string(KEY.clientIP, request.ip);
+  out.string(KEY.userAgent, request.headers['user-agent']);
+  out.string(KEY.user, request.user ?? ANONYMOUS);
+  out.string(KEY.query, redactedQuery(request.url));
   const target = requestTarget(request, reply);
-  out.field('repo', target.repo);
-  out.field('reference', target.reference);
-  out.field('uploadId', target.uploadId);
-  out.field('digest', target.digest);
-  out.field('error', request.errorCode);
+  out.string(KEY.repo, target.repo);
+  out.string(KEY.reference, target.reference);
+  out.string(KEY.uploadId, target.uploadId);
+  out.string(KEY.digest, target.digest);
+  out.string(KEY.error, request.errorCode);
   // Only a sampled request's ids: an unsampled trace is found nowhere, so its id would lead nowhere.
   const ids = tracing.idsOf(request);
   if (ids) {
-    out.field('traceId', ids.traceId);
-    out.field('spanId', ids.spanId);
+    out.string(KEY.traceId, ids.traceId);
+    out.string(KEY.spanId, ids.spanId);
   }
   // The connection closed before the whole answer was written (client gone, or cut off).
-  if (!answerDelivered(reply.raw)) out.field('aborted', true);
+  if (!answerDelivered(reply.raw)) out.boolean(KEY.aborted, true);
 }
 
 /**
@@ -81,6 +105,8 @@ export function accessLog(app: FastifyInstance, metricsPath: string, tracing: Pi
   onRequestDone(app, (request, reply) => {
     const level = quietPaths.has(pathOf(request.url)) ? 'debug' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    writer.write(level, (out) => accessLine(request, reply, tracing, out));
+    writer.start(level);
+    accessLine(request, reply, tracing, writer);
+    writer.end();
   });
 }

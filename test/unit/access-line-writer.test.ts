@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccessLineWriter, type FieldValue } from '../../src/observability/access-line-writer.js';
+import { AccessLineWriter, fieldKey, jsonString } from '../../src/observability/access-line-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 /** The text each logger writes, line by line. */
 function capture(): { lines: string[]; destination: { write(text: string): void } } {
   const lines: string[] = [];
   return { lines, destination: { write: (text: string) => void lines.push(text) } };
+}
+
+type FieldValue = string | number | boolean | undefined;
+
+/** Each field through the writer's method for its type, as access-log.ts calls them. */
+function writeFields(writer: AccessLineWriter, fields: Record<string, FieldValue>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    if (typeof value === 'number') writer.number(fieldKey(key), value);
+    else if (typeof value === 'boolean') writer.boolean(fieldKey(key), value);
+    else writer.string(fieldKey(key), value);
+  }
 }
 
 const FIELDS: Array<Record<string, FieldValue>> = [
@@ -53,9 +64,9 @@ describe('the access line writer', () => {
       const writer = new AccessLineWriter(directLogger, 'request served');
       for (const fields of FIELDS) {
         pinoLogger[level](fields, 'request served');
-        writer.write(level, (out) => {
-          for (const [key, value] of Object.entries(fields)) out.field(key, value);
-        });
+        writer.start(level);
+        writeFields(writer, fields);
+        writer.end();
       }
       // Lines of the same millisecond share their time; lines that straddle one differ there only.
       const withoutTime = (line: string) => line.replace(/"time":"[^"]*"/, '"time":""');
@@ -65,4 +76,9 @@ describe('the access line writer', () => {
     });
   }
 
+  it('escapes strings exactly as JSON.stringify does, on the fast path and off it', () => {
+    const samples = ['', 'plain/ascii:v1.0', 'a"b', 'back\\slash', 'tab\there', '\u0000\u001f\u007f', 'ünïcode €', '\u2028\u2029', '\ud83d\ude00', 'lone \ud800', 'lone \udfff end'];
+    for (let code = 0; code < 0x110; code += 1) samples.push(`x${String.fromCharCode(code)}y`);
+    for (const sample of samples) assert.equal(jsonString(sample), JSON.stringify(sample), JSON.stringify(sample));
+  });
 });
