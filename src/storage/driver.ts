@@ -153,6 +153,14 @@ export interface Driver {
    */
   statKept?(path: string): Promise<FileInfo | undefined>;
   /**
+   * read's and statKept's answers when this process keeps them in memory (link-cache.ts: tags and
+   * manifest revisions as read, layer links and blob data as stat'ed), synchronously; undefined
+   * when nothing is kept, which says nothing of storage (read or statKept then). Lets a GET or
+   * HEAD answered from memory skip the promises of its reads.
+   */
+  readFromMemory?(path: string): Buffer | undefined;
+  statFromMemory?(path: string): FileInfo | undefined;
+  /**
    * Sets an object's modification time to now, not durably: a mark that it was just used
    * (garbage collection leaves recently used content alone), never data anyone was promised.
    * Resolves false when there is no object at `path`.

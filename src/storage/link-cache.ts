@@ -201,6 +201,16 @@ export class LinkCachingDriver extends RepositoryChangesDriver {
     return this.kept(path, () => this.inner.read(path)) as Promise<Buffer | undefined>;
   }
 
+  readFromMemory(path: string): Buffer | undefined {
+    const hit = this.watching ? this.cache.get(path) : undefined;
+    return Buffer.isBuffer(hit) ? hit : undefined;
+  }
+
+  statFromMemory(path: string): FileInfo | undefined {
+    const hit = this.watching ? this.cache.get(path) : undefined;
+    return hit === undefined || Buffer.isBuffer(hit) ? undefined : hit;
+  }
+
   statKept(path: string): Promise<FileInfo | undefined> {
     if (!this.watching || !LinkCache.holdsStat(path)) return this.inner.stat(path);
     return this.kept(path, () => this.inner.stat(path)) as Promise<FileInfo | undefined>;

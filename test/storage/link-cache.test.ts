@@ -117,6 +117,36 @@ describe('the link cache: what it keeps and what each change makes it forget', (
     }
   });
 
+  it('over a real driver: readFromMemory and statFromMemory answer only what a read or stat brought, and nothing once it changes', async () => {
+    const root = await tempDir('read-kept');
+    const inner = new FilesystemDriver(root);
+    const driver = new LinkCachingDriver(inner, inner.changes, (err) => assert.fail(err));
+    try {
+      await driver.init();
+      await driver.writeAtomic(TAG, 'sha256:aaaa');
+      assert.equal(driver.readFromMemory(TAG), undefined, 'nothing kept before a read');
+      const read = await driver.read(TAG);
+      assert.equal(driver.readFromMemory(TAG), read, 'the very bytes the read brought');
+      await driver.writeAtomic(TAG, 'sha256:bbbb');
+      assert.equal(driver.readFromMemory(TAG), undefined, 'forgotten when this process moves the tag');
+      assert.equal((await driver.read(TAG))?.toString(), 'sha256:bbbb');
+      await driver.writeAtomic(LAYER, 'sha256:aaaa');
+      assert.equal(driver.statFromMemory(LAYER), undefined, 'nothing kept before a stat');
+      const stat = await driver.statKept(LAYER);
+      assert.ok(stat);
+      assert.equal(driver.statFromMemory(LAYER), stat, 'the stat as kept');
+      assert.equal(driver.readFromMemory(LAYER), undefined, 'a stat kept is no read');
+      assert.equal(driver.statFromMemory(TAG), undefined, 'a read kept is no stat');
+      await driver.remove(LAYER);
+      assert.equal(driver.statFromMemory(LAYER), undefined, 'forgotten when this process unlinks it');
+      driver.close();
+      assert.equal(driver.readFromMemory(TAG), undefined, 'nothing once the feed is no longer followed');
+    } finally {
+      driver.close();
+      await cleanup(root);
+    }
+  });
+
   it('stays within its bound, dropping the repositories filled longest ago', () => {
     const cache = new LinkCache(3);
     for (const repo of ['a', 'b', 'c', 'd']) cache.keep(`repositories/${repo}/_manifests/tags/v1`, Buffer.from(repo), cache.current);

@@ -59,7 +59,25 @@ export class BlobLinks {
    * written (and the collection sees the mark, and keeps the link), or the link is seen parked,
    * and this request puts it back.
    */
-  async stat(repo: string, digest: Digest, use = Use.Store): Promise<BlobInfo | undefined> {
+  stat(repo: string, digest: Digest, use = Use.Store): Promise<BlobInfo | undefined> {
+    const kept = use === Use.Answer ? this.statFromMemory(repo, digest) : undefined;
+    return kept ? Promise.resolve(kept) : this.statInStorage(repo, digest, use);
+  }
+
+  /**
+   * stat's answer for a read from what the driver keeps in memory alone, without a promise per
+   * look: the data's stat with a use mark recent enough to need no new one, and the link. In the
+   * same order as statInStorage's looks; undefined when either is not in memory, or the mark is due.
+   */
+  private statFromMemory(repo: string, digest: Digest): BlobInfo | undefined {
+    const driver = this.driver;
+    if (!driver.statFromMemory) return undefined;
+    const data = driver.statFromMemory(layout.blobData(digest));
+    if (!data || useMarkIsStale(data)) return undefined;
+    return driver.statFromMemory(layout.blobLink(repo, digest)) ? { digest, size: data.size } : undefined;
+  }
+
+  private async statInStorage(repo: string, digest: Digest, use: Use): Promise<BlobInfo | undefined> {
     const data = await this.statOf(layout.blobData(digest), use);
     if (data && (await this.markUse(digest, data))) return (await this.linkPresent(repo, digest, use)) ? { digest, size: data.size } : undefined;
     // No data (an unknown blob, the common miss): only a blob linked here can have had its data parked.

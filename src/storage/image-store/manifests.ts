@@ -74,7 +74,33 @@ export class ManifestStore {
   }
 
 
-  async get(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
+  get(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
+    const kept = this.keptManifest(repo, reference);
+    return kept ? Promise.resolve(kept) : this.read(repo, reference);
+  }
+
+  /**
+   * The manifest from memory alone, when its tag (for a tag), its revision and its bytes are all
+   * kept there: the same answer as read's (the driver keeps links exactly as read), without a
+   * promise per link. undefined when any part is not in memory: read then.
+   */
+  private keptManifest(repo: string, reference: ManifestReference): StoredManifest | undefined {
+    const driver = this.driver;
+    if (!driver.readFromMemory) return undefined;
+    let digest: Digest | undefined;
+    if (reference.kind === 'digest') digest = reference.digest;
+    else {
+      const raw = driver.readFromMemory(layout.tag(repo, reference.tag));
+      digest = raw && this.decoded(raw, () => tryParseDigest(raw.toString('utf8').trim()));
+    }
+    if (!digest) return undefined;
+    const revision = driver.readFromMemory(layout.manifestRevision(repo, digest));
+    if (!revision) return undefined;
+    const bytes = this.cache.get(digest.value);
+    return bytes && { digest, mediaType: this.decoded(revision, () => revision.toString('utf8')), bytes };
+  }
+
+  private async read(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
     const digest = reference.kind === 'digest' ? reference.digest : await this.resolveTag(repo, reference.tag);
     if (!digest) return undefined;
     const mediaType = await this.mediaTypeIn(repo, digest);
