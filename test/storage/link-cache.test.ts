@@ -15,6 +15,20 @@ const OTHER = 'repositories/team/other/_manifests/tags/v1';
 const LAYER = 'repositories/team/app/_layers/sha256/aaaa';
 const DATA = 'blobs/sha256/aa/aaaa/data';
 
+/** A caching driver over a filesystem driver in a fresh directory, following its change feed, for `test`. */
+async function overRealDriver(name: string, test: (driver: LinkCachingDriver, root: string) => Promise<void>): Promise<void> {
+  const root = await tempDir(name);
+  const inner = new FilesystemDriver(root);
+  const driver = new LinkCachingDriver(inner, inner.changes, (err) => assert.fail(err));
+  try {
+    await driver.init();
+    await test(driver, root);
+  } finally {
+    driver.close();
+    await cleanup(root);
+  }
+}
+
 describe('the link cache: what it keeps and what each change makes it forget', () => {
   it('keeps tags and revisions only', () => {
     assert.ok(LinkCache.holds(TAG));
@@ -91,12 +105,8 @@ describe('the link cache: what it keeps and what each change makes it forget', (
     assert.equal(cache.get(DATA), undefined, 'every blob');
   });
 
-  it('over a real driver: a stat from memory until this process changes the object, a use mark forgotten once written', async () => {
-    const root = await tempDir('stat-cache');
-    const inner = new FilesystemDriver(root);
-    const driver = new LinkCachingDriver(inner, inner.changes, (err) => assert.fail(err));
-    try {
-      await driver.init();
+  it('over a real driver: a stat from memory until this process changes the object, a use mark forgotten once written', () =>
+    overRealDriver('stat-cache', async (driver, root) => {
       await driver.writeAtomic(DATA, 'data');
       const first = await driver.statKept(DATA);
       assert.ok(first);
@@ -111,18 +121,10 @@ describe('the link cache: what it keeps and what each change makes it forget', (
       assert.ok(await driver.statKept(LAYER));
       await driver.remove(LAYER);
       assert.equal(await driver.statKept(LAYER), undefined, 'unlinked through this process');
-    } finally {
-      driver.close();
-      await cleanup(root);
-    }
-  });
+    }));
 
-  it('over a real driver: readFromMemory and statFromMemory answer only what a read or stat brought, and nothing once it changes', async () => {
-    const root = await tempDir('read-kept');
-    const inner = new FilesystemDriver(root);
-    const driver = new LinkCachingDriver(inner, inner.changes, (err) => assert.fail(err));
-    try {
-      await driver.init();
+  it('over a real driver: readFromMemory and statFromMemory answer only what a read or stat brought, and nothing once it changes', () =>
+    overRealDriver('read-kept', async (driver) => {
       await driver.writeAtomic(TAG, 'sha256:aaaa');
       assert.equal(driver.readFromMemory(TAG), undefined, 'nothing kept before a read');
       const read = await driver.read(TAG);
@@ -141,11 +143,7 @@ describe('the link cache: what it keeps and what each change makes it forget', (
       assert.equal(driver.statFromMemory(LAYER), undefined, 'forgotten when this process unlinks it');
       driver.close();
       assert.equal(driver.readFromMemory(TAG), undefined, 'nothing once the feed is no longer followed');
-    } finally {
-      driver.close();
-      await cleanup(root);
-    }
-  });
+    }));
 
   it('stays within its bound, dropping the repositories filled longest ago', () => {
     const cache = new LinkCache(3);
