@@ -1,6 +1,6 @@
 import type { ChangeFeed, Driver, FileInfo } from './driver.js';
 import type { CacheSize } from './types.js';
-import { isAtOrUnder, isStorageRoot } from './layout.js';
+import { BLOBS, isAtOrUnder, isStorageRoot } from './layout.js';
 import { RepositoryChangesDriver } from './repository-changes.js';
 
 /** A tag (`.../_manifests/tags/<tag>`) or a manifest revision (`.../_manifests/revisions/<alg>/<hex>`): kept as read. */
@@ -142,7 +142,7 @@ function groupOf(path: string): string {
     // The directory itself, or anything in it (not `_manifestsX`, which no repository has anyway).
     if (at !== -1 && (path.length === at + part.length || path[at + part.length] === '/')) return path.slice(0, at);
   }
-  return path.endsWith(DATA) && path.startsWith('blobs/') ? path.slice(0, -DATA.length) : path;
+  return path.endsWith(DATA) && path.startsWith(`${BLOBS}/`) ? path.slice(0, -DATA.length) : path;
 }
 
 /**
@@ -202,13 +202,18 @@ export class LinkCachingDriver extends RepositoryChangesDriver {
   }
 
   readFromMemory(path: string): Buffer | undefined {
-    const hit = this.watching ? this.cache.get(path) : undefined;
+    const hit = this.held(path);
     return Buffer.isBuffer(hit) ? hit : undefined;
   }
 
   statFromMemory(path: string): FileInfo | undefined {
-    const hit = this.watching ? this.cache.get(path) : undefined;
+    const hit = this.held(path);
     return hit === undefined || Buffer.isBuffer(hit) ? undefined : hit;
+  }
+
+  /** What is kept of `path`, while the feed is followed (nothing is trusted otherwise). */
+  private held(path: string): Kept | undefined {
+    return this.watching ? this.cache.get(path) : undefined;
   }
 
   statKept(path: string): Promise<FileInfo | undefined> {

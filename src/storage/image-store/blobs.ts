@@ -60,7 +60,7 @@ export class BlobLinks {
    * and this request puts it back.
    */
   stat(repo: string, digest: Digest, use = Use.Store): Promise<BlobInfo | undefined> {
-    const kept = use === Use.Answer ? this.statFromMemory(repo, digest) : undefined;
+    const kept = use === Use.Answer ? this.keptBlob(repo, digest) : undefined;
     return kept ? Promise.resolve(kept) : this.statInStorage(repo, digest, use);
   }
 
@@ -69,7 +69,7 @@ export class BlobLinks {
    * look: the data's stat with a use mark recent enough to need no new one, and the link. In the
    * same order as statInStorage's looks; undefined when either is not in memory, or the mark is due.
    */
-  private statFromMemory(repo: string, digest: Digest): BlobInfo | undefined {
+  private keptBlob(repo: string, digest: Digest): BlobInfo | undefined {
     const driver = this.driver;
     if (!driver.statFromMemory) return undefined;
     const data = driver.statFromMemory(layout.blobData(digest));

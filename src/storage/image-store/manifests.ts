@@ -49,12 +49,22 @@ export class ManifestStore {
   }
 
   resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
-    return this.driver.read(layout.tag(repo, tag)).then((raw) => (raw ? this.decoded(raw, () => tryParseDigest(raw.toString('utf8').trim())) : undefined));
+    return this.driver.read(layout.tag(repo, tag)).then((raw) => (raw ? this.tagTarget(raw) : undefined));
   }
 
   /** The media type the manifest was pushed with, when it is in the repository (put back when a collection had parked it). */
   private mediaTypeIn(repo: string, digest: Digest): Promise<string | undefined> {
-    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => (raw ? this.decoded(raw, () => raw.toString('utf8')) : this.parkedMediaType(repo, digest)));
+    return this.driver.read(layout.manifestRevision(repo, digest)).then((raw) => (raw ? this.mediaTypeOf(raw) : this.parkedMediaType(repo, digest)));
+  }
+
+  /** The digest a tag link's bytes name (undefined when they name none). */
+  private tagTarget(raw: Buffer): Digest | undefined {
+    return this.decoded(raw, () => tryParseDigest(raw.toString('utf8').trim()));
+  }
+
+  /** The media type a revision link's bytes hold. */
+  private mediaTypeOf(raw: Buffer): string {
+    return this.decoded(raw, () => raw.toString('utf8'));
   }
 
   /**
@@ -91,13 +101,13 @@ export class ManifestStore {
     if (reference.kind === 'digest') digest = reference.digest;
     else {
       const raw = driver.readFromMemory(layout.tag(repo, reference.tag));
-      digest = raw && this.decoded(raw, () => tryParseDigest(raw.toString('utf8').trim()));
+      digest = raw && this.tagTarget(raw);
     }
     if (!digest) return undefined;
     const revision = driver.readFromMemory(layout.manifestRevision(repo, digest));
     if (!revision) return undefined;
     const bytes = this.cache.get(digest.value);
-    return bytes && { digest, mediaType: this.decoded(revision, () => revision.toString('utf8')), bytes };
+    return bytes && { digest, mediaType: this.mediaTypeOf(revision), bytes };
   }
 
   private async read(repo: string, reference: ManifestReference): Promise<StoredManifest | undefined> {
