@@ -28,6 +28,11 @@ export function jsonString(value: string): string {
  */
 export interface FieldSink {
   string(key: FieldKey, value: string | undefined): void;
+  /**
+   * A string that cannot need escaping, by where it comes from: an id porthole made, a method
+   * node's parser accepted, a route template. Not checked.
+   */
+  plain(key: FieldKey, value: string): void;
   number(key: FieldKey, value: number): void;
   boolean(key: FieldKey, value: boolean | undefined): void;
 }
@@ -68,6 +73,10 @@ export class AccessLineWriter implements FieldSink {
 
   string(key: FieldKey, value: string | undefined): void {
     if (value !== undefined) this.line += key + jsonString(value);
+  }
+
+  plain(key: FieldKey, value: string): void {
+    this.line += `${key}"${value}"`;
   }
 
   number(key: FieldKey, value: number): void {

@@ -35,6 +35,14 @@ export function routeLabel(request: FastifyRequest): string {
   return request.is404 || !request.routeOptions ? 'unrouted' : (request.routeOptions.url ?? 'unrouted');
 }
 
+/**
+ * Seconds from arrival to the end of the answer, to the microsecond: the clock's nanoseconds
+ * divided into seconds wrote 0.000010234999999738647 for 10.235 µs.
+ */
+export function latencySeconds(reply: FastifyReply): number {
+  return Math.round(reply.elapsedTime * 1000) / 1e6;
+}
+
 /** The keys of an access line's fields, each made once (access-line-writer.ts). */
 const KEY = {
   reqId: fieldKey('reqId'),
@@ -63,12 +71,13 @@ const KEY = {
 export function accessLine(request: FastifyRequest, reply: FastifyReply, tracing: Pick<Tracing, 'idsOf'>, out: FieldSink): void {
   // First, where the request's child logger would have put it (access lines are written
   // through the server's logger: see accessLog).
-  out.string(KEY.reqId, request.id);
-  out.string(KEY.method, request.method);
-  out.string(KEY.route, routeLabel(request));
+  // Made by genReqId (a UUID), accepted by node's parser (a known method), and a route template.
+  out.plain(KEY.reqId, request.id);
+  out.plain(KEY.method, request.method);
+  out.plain(KEY.route, routeLabel(request));
   out.string(KEY.path, pathOf(request.url));
   out.number(KEY.status, reply.statusCode);
-  out.number(KEY.latency, reply.elapsedTime / 1000);
+  out.number(KEY.latency, latencySeconds(reply));
   out.number(KEY.bytesIn, requestBytes(request));
   out.number(KEY.bytesOut, responseBytes(request, reply));
   out.string(KEY.clientIP, request.ip);

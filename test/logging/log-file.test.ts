@@ -124,7 +124,7 @@ describe('a buffered LogFile (the log)', () => {
     assert.deepEqual(numbersIn(file.path ?? ''), range(0, 20));
   });
 
-  it('writes at once, in 16 KiB writes, when 16 KiB are waiting', async () => {
+  it('writes at once, in writes of at most 64 KiB, when the next line might not fit in 64 KiB', async () => {
     const file = await LogFile.open(freshPath());
     const state = file.stream as unknown as WriterState;
     const writes = writesOf(file);
@@ -138,10 +138,23 @@ describe('a buffered LogFile (the log)', () => {
       file.stream.write(line);
       n += 1;
     }
-    assert.ok(bytes >= 16 * 1024 - 1 && bytes - last < 16 * 1024 - 1, `the write started with ${bytes} bytes waiting, ${bytes - last} before the last line`);
+    // A line may take three bytes per UTF-16 unit: the last one might not have fitted in what was left.
+    const before = bytes - last;
+    assert.ok(before <= 64 * 1024 && before + 3 * last > 64 * 1024, `the write started with ${before} bytes waiting and a line of ${last} coming`);
     await file.flush();
-    assert.ok(writes.every((size) => size <= 16 * 1024), `writes of at most 16 KiB: ${writes.join(', ')}`);
+    assert.equal(writes[0], before, 'the first write carried every line before the last');
+    assert.ok(writes.every((size) => size <= 64 * 1024), `writes of at most 64 KiB: ${writes.join(', ')}`);
     assert.deepEqual(numbersIn(file.path ?? ''), range(0, n));
+  });
+
+  it('writes a line longer than a batch alone, after the lines before it', async () => {
+    const file = await LogFile.open(freshPath());
+    const writes = writesOf(file);
+    const lines = [lineOf(0), lineOf(1, 100 * 1024), lineOf(2)];
+    for (const line of lines) file.stream.write(line);
+    await file.flush();
+    assert.deepEqual(writes, lines.map((line) => Buffer.byteLength(line)));
+    assert.deepEqual(numbersIn(file.path ?? ''), [0, 1, 2]);
   });
 
   it('flush() resolves only once every line handed over is written, a write under way or not', async () => {

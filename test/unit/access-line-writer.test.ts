@@ -11,10 +11,14 @@ function capture(): { lines: string[]; destination: { write(text: string): void 
 
 type FieldValue = string | number | boolean | undefined;
 
+/** The fields access-log.ts writes unchecked (FieldSink.plain): none of their values needs escaping. */
+const PLAIN = new Set(['reqId', 'method', 'route']);
+
 /** Each field through the writer's method for its type, as access-log.ts calls them. */
 function writeFields(writer: AccessLineWriter, fields: Record<string, FieldValue>): void {
   for (const [key, value] of Object.entries(fields)) {
-    if (typeof value === 'number') writer.number(fieldKey(key), value);
+    if (PLAIN.has(key) && typeof value === 'string') writer.plain(fieldKey(key), value);
+    else if (typeof value === 'number') writer.number(fieldKey(key), value);
     else if (typeof value === 'boolean') writer.boolean(fieldKey(key), value);
     else writer.string(fieldKey(key), value);
   }
