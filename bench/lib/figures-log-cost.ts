@@ -15,7 +15,10 @@ import type { BenchSettings } from './settings.js';
  * where throughput swings by ±10% here: server-cpu.ts), the way bench:metrics and bench:tracing
  * measure their costs: every porthole below serves the same small image, and rounds take them in
  * turn, each round starting with another one; a cost is the median over rounds of the CPU per
- * request over its reference's in the same round.
+ * request over its reference's in the same round. Each round has processes of its own, started
+ * afresh on the content the first round loaded: two processes of one build and configuration
+ * differ by up to 10% in CPU per request for the whole of their lives (where V8 placed and what
+ * it optimized), which a process kept from round to round put into every round alike.
  *  - warn: access lines off (log.level warn), full-mode metrics: the comparison's porthole, and
  *    the reference of the access-log figures;
  *  - warn-again: the same, another process: how far identical processes differ (the noise floor);
@@ -68,36 +71,53 @@ function optionsOf(name: LogCostName, dir: string): { config: string; options: Q
   }
 }
 
+/** A warm-up run before each process is measured: the JIT and the manifest cache. */
+const WARM_UP_SECONDS = 2;
+
+type Porthole = PortholeProcess & { dispose(): Promise<void> };
+
+/** Starts the five portholes of a round into `portholes`, each on its content directory (loaded by the first round). */
+async function startRound(dir: string, contentOf: (name: LogCostName) => string, portholes: Map<LogCostName, Porthole>): Promise<void> {
+  for (const column of LOG_COST_COLUMNS) {
+    const { config, options } = optionsOf(column.name, dir);
+    portholes.set(column.name, await startQuietPorthole(config, { ...options, root: contentOf(column.name) }));
+  }
+}
+
+async function stopRound(portholes: Map<LogCostName, Porthole>): Promise<void> {
+  for (const porthole of portholes.values()) await porthole.dispose();
+  portholes.clear();
+}
+
 /**
- * Starts the five portholes (each stopped by `track`'s step), measures them, and returns the
- * figures. While it measures, the harness itself runs on wrk's core: it drains info-stdout's pipe,
- * which must not take the server's core.
+ * Measures the five portholes round by round (each round's processes started by startRound and
+ * stopped after it), and returns the figures. While it measures, the harness itself runs on
+ * wrk's core: it drains info-stdout's pipe, which must not take the server's core.
  */
 export async function logCostFigures(dir: string, settings: BenchSettings, track: (what: string, stop: () => Promise<void>) => void): Promise<LogCostRun> {
   const names = LOG_COST_COLUMNS.map((column) => column.name);
-  const portholes = {} as Record<LogCostName, PortholeProcess>;
-  for (const name of names) {
-    const { config, options } = optionsOf(name, dir);
-    const porthole = await startQuietPorthole(config, options);
-    track(`stop porthole ${name}`, () => porthole.dispose());
-    await makeImage(porthole.url, 'bench/app', { tag: 'v1' });
-    portholes[name] = porthole;
-  }
+  const contentOf = (name: LogCostName): string => join(dir, `log-cost-content-${name}`);
   const pinned = pinningPossible();
-  if (pinned) pinProcess(process.pid, LOAD_CPU);
   const samples = Object.fromEntries(names.map((name) => [name, [] as CpuSample[]])) as Record<LogCostName, CpuSample[]>;
-  try {
-    console.error('bench: anchors: access lines and metrics, server CPU per manifest GET');
-    // Warm each (JIT, manifest cache) before measuring.
-    for (const name of names) await measureServerCpu(portholes[name], PATH, settings.cpuSeconds);
-    for (let round = 0; round < settings.cpuRounds; round += 1) {
+  // The round's processes, started and stopped by the round: teardown stops those of a round cut short.
+  const portholes = new Map<LogCostName, Porthole>();
+  track('stop the access-log figures\' portholes', () => stopRound(portholes));
+  const porthole = (name: LogCostName): Porthole => portholes.get(name) as Porthole;
+  console.error('bench: anchors: access lines and metrics, server CPU per manifest GET');
+  for (let round = 0; round < settings.cpuRounds; round += 1) {
+    await startRound(dir, contentOf, portholes);
+    try {
+      if (round === 0) for (const name of names) await makeImage(porthole(name).url, 'bench/app', { tag: 'v1' });
+      if (pinned) pinProcess(process.pid, LOAD_CPU);
+      for (const name of names) await measureServerCpu(porthole(name), PATH, WARM_UP_SECONDS);
       for (let turn = 0; turn < names.length; turn += 1) {
         const name = names[(round + turn) % names.length] as LogCostName;
-        samples[name][round] = await measureServerCpu(portholes[name], PATH, settings.cpuSeconds);
+        samples[name][round] = await measureServerCpu(porthole(name), PATH, settings.cpuSeconds);
       }
+    } finally {
+      if (pinned) unpinProcess(process.pid);
+      await stopRound(portholes);
     }
-  } finally {
-    if (pinned) unpinProcess(process.pid);
   }
   const of = (pick: (sample: CpuSample) => number): Samples<LogCostName> =>
     Object.fromEntries(names.map((name) => [name, samples[name].map(pick)])) as Samples<LogCostName>;
@@ -121,6 +141,6 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
       bound: 1.03,
     },
   ];
-  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs after a warm-up run each, each round starting with another contender`;
+  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs, each round with processes of its own, started afresh and warmed up for ${WARM_UP_SECONDS} s, and starting with another contender`;
   return { cpu, throughput, costs, checks, method };
 }
