@@ -35,6 +35,9 @@ const BUFFER_BYTES = 64 * 1024 - 1;
  */
 const MAX_WRITE_BYTES = 64 * 1024;
 
+/** What a write to a pipe or socket fails with once its reader is gone. */
+const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
+
 export interface LogFileOptions {
   /**
    * true (the default): lines wait up to WRITE_DELAY_MS (or until MAX_WRITE_BYTES are waiting) so
@@ -77,6 +80,8 @@ export class LogFile {
   readonly path: string | undefined;
   readonly buffered: boolean;
   private timer: NodeJS.Timeout | undefined;
+  /** The first write that failed: nothing is written after it (reportFailedWrites). */
+  private failure: Error | undefined;
   /** A delayed write found another under way: it starts when that one is done. */
   private writeAfterDrain = false;
   /** Lines logged and not yet handed to sonic-boom (a buffered destination's). */
@@ -90,8 +95,8 @@ export class LogFile {
     this.buffered = buffered;
     watchExit();
     this.keepOrderOnFlushSync();
+    this.reportFailedWrites();
     if (buffered) this.delayWrites();
-    else if (path !== undefined) this.reportFailedWrites();
   }
 
   /**
@@ -124,7 +129,7 @@ export class LogFile {
     return this.batch.bytes + this.state._len;
   }
 
-  /** Hands the lines collected so far to sonic-boom, in one string. */
+  /** Hands the lines collected so far to sonic-boom, as one buffer. */
   private handOver(): void {
     if (this.handTo === undefined) return;
     const lines = this.batch.take();
@@ -143,6 +148,7 @@ export class LogFile {
   private writeNow = (): void => {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.failure !== undefined) return;
     this.handOver();
     const state = this.state;
     if (state.destroyed || state._len === 0) return;
@@ -178,6 +184,7 @@ export class LogFile {
   }
 
   private collect(line: string): void {
+    if (this.failure !== undefined) return;
     const batch = this.batch;
     if (!batch.fits(line)) {
       this.writeNow();
@@ -196,16 +203,22 @@ export class LogFile {
   }
 
   /**
-   * A failed synchronous write emits its 'error' inside write(), which would throw it at the
-   * caller: the audit log's would be lost inside a request's completion hook, where Fastify
-   * drops it. Raised from the event loop instead, as a failed asynchronous write is: an uncaught
-   * exception (serve logs it as fatal and exits 1). Once: the process is ending then.
+   * After the first failed write, nothing more is written: what waits, and every line after it,
+   * is dropped. A pipe or socket whose reader is gone (EPIPE, ECONNRESET: a log collector that
+   * died) only silences the log, as pino does for EPIPE, and porthole serves on. Any other
+   * failure, and any failure of the audit log, is raised from the event loop: an uncaught
+   * exception (serve logs it as fatal and exits 1). Raised, not thrown at the caller: a failed
+   * synchronous write (the audit log's) emits its 'error' inside write(), where a request's
+   * completion hook would lose it. Dropping matters on the way out too: sonic-boom's synchronous
+   * flush, which pino's exit hook calls, retries a failed write every 100 ms for ever.
    */
   private reportFailedWrites(): void {
-    let reported = false;
-    this.stream.on('error', (err: Error) => {
-      if (reported) return;
-      reported = true;
+    this.stream.on('error', (err: NodeJS.ErrnoException) => {
+      // pino re-emits what it does not handle itself: the same error twice.
+      if (this.failure !== undefined) return;
+      this.failure = err;
+      this.batch.take();
+      if (this.buffered && READER_GONE.has(err.code ?? '')) return;
       process.nextTick(() => {
         throw err;
       });
@@ -222,6 +235,7 @@ export class LogFile {
     const stream = this.stream;
     const flushSync = stream.flushSync;
     stream.flushSync = (): void => {
+      if (this.failure !== undefined) return;
       this.handOver();
       if (this.state._writing && !exiting) {
         this.writeNow();
@@ -243,7 +257,7 @@ export class LogFile {
     const state = this.state;
     this.handOver();
     const owed = state._len;
-    if (owed === 0 || state.destroyed) return Promise.resolve();
+    if (owed === 0 || state.destroyed || this.failure !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
       let written = 0;
       const done = (): void => {

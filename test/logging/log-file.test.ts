@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -294,8 +296,82 @@ describe('a write that fails (the audit log on a full disk)', () => {
   });
 });
 
+/**
+ * Runs `body` with `log` a logger to a LogFile on the process's stdout, which is a socket whose
+ * far end `serve` holds (never read: paused from the start); `go` writes a line to its stdin.
+ */
+async function runOnSocket(body: string, serve: (far: Socket) => void): Promise<{ exited: Promise<number | null | string>; stderr(): string; go(): void; kill(): void }> {
+  const script = `
+    import { LogFile } from ${JSON.stringify(LOG_FILES)};
+    import { createLogger } from ${JSON.stringify(LOGGER)};
+    const file = await LogFile.open('stdout');
+    const log = createLogger({ level: 'info' }, file.stream);
+    ${body}
+  `;
+  const path = join(work, `socket-${(fileCount += 1)}`);
+  const server = createServer({ pauseOnConnect: true }, serve);
+  await new Promise<void>((listening) => server.listen(path, listening));
+  const near = connect(path);
+  await once(near, 'connect');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', near, 'pipe'] });
+  near.destroy();
+  server.close();
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return {
+    exited: Promise.race([exited, sleep(15_000).then(() => 'still running after 15 s')]),
+    stderr: () => stderr,
+    go: () => child.stdin.write('go\n'),
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+describe('a log on a socket whose reader is gone (a log collector that died)', () => {
+  it('goes quiet: the process goes on, and exits when it means to, with lines still waiting', async () => {
+    let far: Socket | undefined;
+    const run = await runOnSocket(
+      `
+      log.info('read by nobody');
+      await file.flush();
+      process.stderr.write('logged\\n');
+      process.stdin.once('data', async () => {
+        // The reader is gone: the next write fails (EPIPE, or ECONNRESET with a line unread).
+        for (let n = 0; n < 2000; n += 1) log.info({ n, padding: 'x'.repeat(100) }, 'after');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await file.flush();
+        process.stderr.write('still going\\n');
+        for (let n = 0; n < 100; n += 1) log.info({ n }, 'waiting at exit');
+        process.exit(0);
+      });
+      `,
+      (socket) => (far = socket),
+    );
+    try {
+      await msUntil('the line to be logged', () => run.stderr().includes('logged') && far !== undefined, 20_000);
+      far?.destroy();
+      run.go();
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.match(run.stderr(), /still going/);
+    } finally {
+      run.kill();
+    }
+  });
+});
+
+describe('a log that cannot be written (a full disk)', () => {
+  it('fails the process (an uncaught exception), which then exits, with lines still waiting', async () => {
+    const run = runScript('/dev/full', freshPath(), `for (let n = 0; n < 100; n += 1) log.info({ n }, 'line'); setTimeout(() => {}, 60_000);`);
+    const result = await Promise.race([run.exited, sleep(15_000).then(() => undefined)]);
+    run.kill();
+    assert.ok(result !== undefined, 'exited within 15 s');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /ENOSPC/);
+  });
+});
+
 describe('what reaches the files as the process ends', () => {
-  /** Fewer than 16 KiB of lines: all of them wait in memory, none is being written yet. */
+  /** Fewer than 64 KiB of lines: all of them wait in memory, none is being written yet. */
   const LINES = 50;
   const logLines = `for (let n = 0; n < ${LINES}; n += 1) { log.info({ n, padding: 'x'.repeat(100) }, 'line'); audit.stream.write(JSON.stringify({ n }) + '\\n'); }`;
 
