@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import pino from 'pino';
 import { LineBatch } from './line-batch.js';
+import { nonBlockingStdio } from './stdio-descriptor.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -34,6 +35,45 @@ const BUFFER_BYTES = 64 * 1024 - 1;
  * more server CPU per request than these, every WRITE_DELAY_MS.
  */
 const MAX_WRITE_BYTES = 64 * 1024;
+
+/**
+ * How long flush() waits on a destination that takes nothing (a pipe whose reader has stopped
+ * reading) while lines wait: then they are dropped, and the destination goes quiet. A slow reader
+ * that takes some is waited for. docs/logging.md states it.
+ */
+export const FLUSH_STALL_MS = 5_000;
+
+/**
+ * How many times a synchronous flush (pino's, after a fatal line and at exit) tries a pipe that is
+ * full (EAGAIN) again, sonic-boom sleeping 100 ms before each: then it gives up on the lines left.
+ */
+const SYNC_FLUSH_RETRIES = 10;
+
+/**
+ * sonic-boom's retryEAGAIN: whether a write that found the pipe full (stdout and stderr are
+ * non-blocking: stdio-descriptor.ts) is tried again. An asynchronous write is, 100 ms later, for
+ * as long as it takes (flush() bounds the wait at shutdown); a synchronous flush, which holds the
+ * whole process meanwhile, SYNC_FLUSH_RETRIES times.
+ */
+class FullPipeRetries {
+  /** Tries left to the synchronous flush under way; none under way when negative. */
+  private syncTriesLeft = -1;
+
+  readonly retry = (): boolean => {
+    if (this.syncTriesLeft < 0) return true;
+    this.syncTriesLeft -= 1;
+    return this.syncTriesLeft >= 0;
+  };
+
+  duringSyncFlush(flush: () => void): void {
+    this.syncTriesLeft = SYNC_FLUSH_RETRIES;
+    try {
+      flush();
+    } finally {
+      this.syncTriesLeft = -1;
+    }
+  }
+}
 
 /** What a write to a pipe or socket fails with once its reader is gone. */
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
@@ -88,11 +128,13 @@ export class LogFile {
   private readonly batch = new LineBatch(MAX_WRITE_BYTES);
   /** sonic-boom's own write(), under the one delayWrites puts in its place. */
   private handTo: ((data: Buffer) => boolean) | undefined;
+  private readonly fullPipe: FullPipeRetries;
 
-  private constructor(stream: Destination, path: string | undefined, buffered: boolean) {
+  private constructor(stream: Destination, path: string | undefined, buffered: boolean, fullPipe: FullPipeRetries) {
     this.stream = stream;
     this.path = path;
     this.buffered = buffered;
+    this.fullPipe = fullPipe;
     watchExit();
     this.keepOrderOnFlushSync();
     this.reportFailedWrites();
@@ -107,15 +149,18 @@ export class LogFile {
   static async open(output: string, options: LogFileOptions = {}): Promise<LogFile> {
     const buffered = options.buffered ?? true;
     // A buffered destination is handed its lines as buffers (LineBatch), an unbuffered one as strings.
-    const writing = buffered ? { minLength: BUFFER_BYTES, maxWrite: MAX_WRITE_BYTES, contentMode: 'buffer' as const } : { minLength: 0 };
-    if (output === 'stdout') return new LogFile(pino.destination({ dest: 1, sync: false, ...writing }), undefined, buffered);
-    if (output === 'stderr') return new LogFile(pino.destination({ dest: 2, sync: false, ...writing }), undefined, buffered);
+    const fullPipe = new FullPipeRetries();
+    const writing = { ...(buffered ? { minLength: BUFFER_BYTES, maxWrite: MAX_WRITE_BYTES, contentMode: 'buffer' as const } : { minLength: 0 }), retryEAGAIN: fullPipe.retry };
+    if (output === 'stdout' || output === 'stderr') {
+      const fd = nonBlockingStdio(output === 'stdout' ? 1 : 2);
+      return new LogFile(pino.destination({ dest: fd, sync: false, ...writing }), undefined, buffered, fullPipe);
+    }
     closeSync(openSync(output, 'a', 0o600));
     // `mode` applies when reopen creates the file anew after a rotation (sonic-boom option).
     const destination = { dest: output, append: true, mkdir: false, sync: !buffered, ...writing, mode: 0o600 };
     const stream = pino.destination(destination as Parameters<typeof pino.destination>[0]);
     await once(stream, 'ready');
-    return new LogFile(stream, output, buffered);
+    return new LogFile(stream, output, buffered, fullPipe);
   }
 
   reopen(): void {
@@ -216,8 +261,7 @@ export class LogFile {
     this.stream.on('error', (err: NodeJS.ErrnoException) => {
       // pino re-emits what it does not handle itself: the same error twice.
       if (this.failure !== undefined) return;
-      this.failure = err;
-      this.batch.take();
+      this.giveUp(err);
       if (this.buffered && READER_GONE.has(err.code ?? '')) return;
       process.nextTick(() => {
         throw err;
@@ -229,7 +273,9 @@ export class LogFile {
    * pino calls flushSync after every `fatal` line, and at exit. A synchronous write while an
    * asynchronous one is under way would put the lines it writes ahead of that write's, out of
    * order; so while the process still runs, it is left to the asynchronous writer (serve's crash
-   * path awaits flush()). At exit, when nothing else can write them, they are written anyway.
+   * path awaits flush()). At exit, when nothing else can write them, they are written anyway. A
+   * pipe that stays full gives up the lines left after SYNC_FLUSH_RETRIES tries (FullPipeRetries):
+   * the process must end, and a reader that takes nothing for a second would not take them either.
    */
   private keepOrderOnFlushSync(): void {
     const stream = this.stream;
@@ -241,16 +287,32 @@ export class LogFile {
         this.writeNow();
         return;
       }
-      flushSync.call(stream);
+      try {
+        this.fullPipe.duringSyncFlush(() => flushSync.call(stream));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        this.giveUp(err as Error);
+      }
     };
+  }
+
+  /** Drops what waits, and writes nothing more: the first failure, or a reader that takes nothing. */
+  private giveUp(reason: Error): void {
+    this.failure ??= reason;
+    this.batch.take();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /**
    * Resolves once every line handed to the stream so far is written (or the stream failed or
-   * closed). Lines handed over later may still wait. sonic-boom's flush(cb) cannot tell this: it
-   * calls back at the next 'drain', which can come with lines still waiting, and it fsyncs. So
-   * count: what was waiting when flush() was called is out once as many bytes have been written
-   * since; or once nothing is waiting at all (pino's flushSync writes without saying so).
+   * closed), or once nothing at all has been written for FLUSH_STALL_MS: a reader that takes
+   * nothing (a stdout pipe nobody reads) would hold a shutdown for ever, so the lines still
+   * waiting then are dropped, and nothing more is written. Lines handed over later may still
+   * wait. sonic-boom's flush(cb) cannot tell this: it calls back at the next 'drain', which can
+   * come with lines still waiting, and it fsyncs. So count: what was waiting when flush() was
+   * called is out once as many bytes have been written since; or once nothing is waiting at all
+   * (pino's flushSync writes without saying so).
    */
   flush(): Promise<void> {
     const stream = this.stream;
@@ -260,7 +322,13 @@ export class LogFile {
     if (owed === 0 || state.destroyed || this.failure !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
       let written = 0;
+      const stalled = (): void => {
+        this.giveUp(new Error(`${this.path ?? 'the log'} took nothing for ${FLUSH_STALL_MS} ms`));
+        done();
+      };
+      let stall = setTimeout(stalled, FLUSH_STALL_MS);
       const done = (): void => {
+        clearTimeout(stall);
         stream.off('write', onWrite);
         stream.off('drain', onDrain);
         stream.off('error', done);
@@ -269,7 +337,9 @@ export class LogFile {
       };
       const onWrite = (bytes: number): void => {
         written += bytes;
-        if (written >= owed) done();
+        if (written >= owed) return done();
+        clearTimeout(stall);
+        stall = setTimeout(stalled, FLUSH_STALL_MS);
       };
       const onDrain = (): void => {
         if (state._len === 0) done();

@@ -49,6 +49,8 @@ export interface StartOptions {
    * whatever log.level hides). Only what is appended after the start counts.
    */
   announcedIn?: string;
+  /** A descriptor to give the process as its stdout (with `announcedIn`); a pipe the helper reads when omitted. */
+  stdoutFd?: number;
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -94,7 +96,7 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
   // A file that is appended to (a second start on the same log) already holds an announcement.
   const announcedIn = options.announcedIn;
   const announcementOffset = announcedIn === undefined ? 0 : fileSize(announcedIn);
-  const service = spawnService(process.execPath, args, options.env);
+  const service = spawnService(process.execPath, args, options.env, options.stdoutFd);
   // The config file is read at start-up only; it goes when the process does.
   void service.exited.then(() => (configDir === undefined ? undefined : rm(configDir, { recursive: true, force: true })));
 

@@ -20,16 +20,20 @@ export interface ServiceProcess {
   kill9(): Promise<void>;
 }
 
-export function spawnService(command: string, args: string[], env?: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * `stdoutFd`: a descriptor to give the process as its stdout (a FIFO's write end), instead of the
+ * pipe Node.js makes (a socket pair), whose output `stdout()` keeps.
+ */
+export function spawnService(command: string, args: string[], env?: NodeJS.ProcessEnv, stdoutFd?: number): ServiceProcess {
+  const child = spawn(command, args, { stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     stdout += chunk.toString();
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     stderr += chunk.toString();
   });
