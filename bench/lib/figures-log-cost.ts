@@ -76,11 +76,22 @@ const WARM_UP_SECONDS = 2;
 
 type Porthole = PortholeProcess & { dispose(): Promise<void> };
 
+/**
+ * V8 off the idle-time garbage collection it starts some seconds after a burst of allocation ends
+ * (the memory reducer, which shrinks the heap): with it, the process warmed up last measured
+ * 15-20% more CPU per request than its identical twin for the whole round, and processes each
+ * warmed up right before they were measured differed by up to 24% (its state when measured
+ * depends on how long ago each one's last load ended). Without it, twins agree within a few
+ * percent. It starts only once a process has gone quiet: a server under steady load, which these
+ * figures are about, never meets it.
+ */
+const NODE_ARGS = ['--no-memory-reducer'];
+
 /** Starts the five portholes of a round into `portholes`, each on its content directory (loaded by the first round). */
 async function startRound(dir: string, contentOf: (name: LogCostName) => string, portholes: Map<LogCostName, Porthole>): Promise<void> {
   for (const column of LOG_COST_COLUMNS) {
     const { config, options } = optionsOf(column.name, dir);
-    portholes.set(column.name, await startQuietPorthole(config, { ...options, root: contentOf(column.name) }));
+    portholes.set(column.name, await startQuietPorthole(config, { ...options, root: contentOf(column.name), nodeArgs: NODE_ARGS }));
   }
 }
 
@@ -103,22 +114,15 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
   const portholes = new Map<LogCostName, Porthole>();
   track('stop the access-log figures\' portholes', () => stopRound(portholes));
   const porthole = (name: LogCostName): Porthole => portholes.get(name) as Porthole;
-  /** Who is measured at `turn` of `round`: each round starts with another contender. */
-  const turnOf = (round: number, turn: number): LogCostName => names[(round + turn) % names.length] as LogCostName;
   console.error('bench: anchors: access lines and metrics, server CPU per manifest GET');
   for (let round = 0; round < settings.cpuRounds; round += 1) {
     await startRound(dir, contentOf, portholes);
     try {
       if (round === 0) for (const name of names) await makeImage(porthole(name).url, 'bench/app', { tag: 'v1' });
       if (pinned) pinProcess(process.pid, LOAD_CPU);
-      // Warmed up in the order of the round's turns, the first turn's last: the process warmed up
-      // last measured 15-20% more CPU per request than its twin for the whole round, whatever its
-      // configuration, started first or last, measured first or last (not found why; a plain
-      // script with the same processes and wrk runs shows nothing of the kind). Turning with the
-      // round, that place falls to each contender in a round of its own, which the median leaves out.
-      for (let turn = 1; turn <= names.length; turn += 1) await measureServerCpu(porthole(turnOf(round, turn)), PATH, WARM_UP_SECONDS);
+      for (const name of names) await measureServerCpu(porthole(name), PATH, WARM_UP_SECONDS);
       for (let turn = 0; turn < names.length; turn += 1) {
-        const name = turnOf(round, turn);
+        const name = names[(round + turn) % names.length] as LogCostName;
         samples[name][round] = await measureServerCpu(porthole(name), PATH, settings.cpuSeconds);
       }
     } finally {
@@ -148,6 +152,6 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
       bound: 1.03,
     },
   ];
-  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs, each round with processes of its own, started afresh and warmed up for ${WARM_UP_SECONDS} s, and starting with another contender`;
+  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs, each round with processes of its own (node ${NODE_ARGS.join(' ')}: V8's idle-time heap shrinking off), started afresh and warmed up for ${WARM_UP_SECONDS} s, and starting with another contender`;
   return { cpu, throughput, costs, checks, method };
 }

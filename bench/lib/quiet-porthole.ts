@@ -15,6 +15,8 @@ export interface QuietPortholeOptions {
    * (anchors.ts); off (log.level warn) when omitted.
    */
   accessLog?: 'stdout' | { file: string };
+  /** Options for node itself (figures-log-cost.ts turns V8's memory reducer off). */
+  nodeArgs?: string[];
 }
 
 function logBlock(accessLog: QuietPortholeOptions['accessLog'], audit: string): string {
@@ -52,6 +54,7 @@ export async function startQuietPorthole(config = '', options: QuietPortholeOpti
       root: options.root ?? join(dir, 'data'),
       ...(options.storage === undefined ? {} : { storage: options.storage }),
       ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
     });
   } catch (err) {
     // startPorthole stopped the process; its directory is this function's to remove.

@@ -49,6 +49,8 @@ export interface StartOptions {
    * whatever log.level hides). Only what is appended after the start counts.
    */
   announcedIn?: string;
+  /** Options for node itself, before porthole's script (V8's, for a benchmark). */
+  nodeArgs?: string[];
   /** A descriptor to give the process as its stdout (with `announcedIn`); a pipe the helper reads when omitted. */
   stdoutFd?: number;
 }
@@ -83,7 +85,7 @@ function fileSize(path: string): number {
 export async function startPorthole(options: StartOptions = {}): Promise<PortholeProcess> {
   const root = options.root ?? (await tempDir('root'));
   const level = options.logLevel === undefined ? ['--log-level', 'info'] : options.logLevel === null ? [] : ['--log-level', options.logLevel];
-  const args = [PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), ...level, ...(options.args ?? [])];
+  const args = [...(options.nodeArgs ?? []), PORTHOLE_CLI, 'serve', '--root', root, '--port', String(options.port ?? 0), ...level, ...(options.args ?? [])];
   const storage = options.storage ?? (await storageFor(root));
   const config = configWithStorage(options.config, storage);
   let configDir: string | undefined;
