@@ -326,7 +326,7 @@ export class LogFile {
         this.giveUp(new Error(`${this.path ?? 'the log'} took nothing for ${FLUSH_STALL_MS} ms`));
         done();
       };
-      let stall = setTimeout(stalled, FLUSH_STALL_MS);
+      const stall = setTimeout(stalled, FLUSH_STALL_MS);
       const done = (): void => {
         clearTimeout(stall);
         stream.off('write', onWrite);
@@ -338,8 +338,8 @@ export class LogFile {
       const onWrite = (bytes: number): void => {
         written += bytes;
         if (written >= owed) return done();
-        clearTimeout(stall);
-        stall = setTimeout(stalled, FLUSH_STALL_MS);
+        // Some was taken: the wait for a stall starts again.
+        stall.refresh();
       };
       const onDrain = (): void => {
         if (state._len === 0) done();
