@@ -24,6 +24,8 @@ export interface PortholeProcess {
   /** What it wrote to stdout alone, and to stderr alone. */
   stdout(): string;
   stderr(): string;
+  /** Resolves with the exit code (null after a signal) once the process has exited. */
+  exited: Promise<number | null>;
   /** SIGTERM (graceful) and wait for exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** SIGKILL, as a crash. */
@@ -117,8 +119,8 @@ export async function startPorthole(options: StartOptions = {}): Promise<Porthol
     throw new Error(`porthole ${(err as Error).message}`);
   }
 
-  const { process: child, output, stdout, stderr, stop, kill9 } = service;
-  return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, root, storage, process: child, output, stdout, stderr, stop, kill9 };
+  const { process: child, output, stdout, stderr, exited, stop, kill9 } = service;
+  return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, root, storage, process: child, output, stdout, stderr, exited, stop, kill9 };
 }
 
 export async function cleanup(...paths: string[]): Promise<void> {

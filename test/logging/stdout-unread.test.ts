@@ -97,14 +97,12 @@ async function manyRequests(porthole: PortholeProcess): Promise<void> {
 
 /** Resolves with the exit code, or 'hung' if the process has not exited after `ms`. */
 async function exitWithin(porthole: PortholeProcess, ms: number): Promise<number | null | 'hung'> {
-  const child = porthole.process;
-  const exited = child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => {
     timer = setTimeout(() => resolve('hung'), ms);
   });
   try {
-    return await Promise.race([exited, hung]);
+    return await Promise.race([porthole.exited, hung]);
   } finally {
     clearTimeout(timer);
   }
