@@ -17,8 +17,8 @@ import type { BenchSettings } from './settings.js';
  * turn, each round starting with another one; a cost is the median over rounds of the CPU per
  * request over its reference's in the same round. Each round has processes of its own, started
  * afresh on the content the first round loaded: two processes of one build and configuration
- * differ by up to 10% in CPU per request for the whole of their lives (where V8 placed and what
- * it optimized), which a process kept from round to round put into every round alike.
+ * differed by up to 10% in CPU per request for the whole of their lives (most likely V8's memory
+ * reducer, see NODE_ARGS), which a process kept from round to round put into every round alike.
  *  - warn: access lines off (log.level warn), full-mode metrics: the comparison's porthole, and
  *    the reference of the access-log figures;
  *  - warn-again: the same, another process: how far identical processes differ (the noise floor);
