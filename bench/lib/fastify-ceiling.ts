@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { raw } from '../../test/helpers/raw-http.js';
 import { OCI_MANIFEST } from '../../test/helpers/registry-client.js';
-import { spawnService, waitForService } from '../../test/helpers/service-process.js';
+import { startAnnouncedServer, type AnnouncedServer } from './announced-server.js';
 
 /** The headers of a registry's answer that the ceiling repeats, as issue 20 names them. */
 const ANSWER_HEADERS = ['content-type', 'docker-content-digest', 'etag', 'content-length', 'docker-distribution-api-version'];
@@ -13,12 +13,6 @@ export interface CeilingAnswers {
   manifestBase64: string;
   manifestHeaders: Record<string, string>;
   blobHeaders: Record<string, string>;
-}
-
-export interface FastifyCeiling {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
 }
 
 function headersOf(headers: Record<string, string | string[] | undefined>, what: string): Record<string, string> {
@@ -47,26 +41,8 @@ export async function captureAnswers(url: string, manifestPath: string, blobPath
 const SERVER_SCRIPT = fileURLToPath(new URL('./fastify-ceiling-server.js', import.meta.url));
 
 /** Starts the ceiling (fastify-ceiling-server.ts) with `answers`, its file in `dir`; resolves once it listens (bounded: 20 s). */
-export async function startFastifyCeiling(dir: string, answers: CeilingAnswers): Promise<FastifyCeiling> {
+export async function startFastifyCeiling(dir: string, answers: CeilingAnswers): Promise<AnnouncedServer> {
   const file = join(dir, 'fastify-ceiling.json');
   await writeFile(file, JSON.stringify(answers));
-  const service = spawnService(process.execPath, [SERVER_SCRIPT, file]);
-  const announced = (): number | undefined => {
-    const line = service.stdout().split('\n')[0] ?? '';
-    return line.startsWith('{') && line.endsWith('}') ? (JSON.parse(line) as { port: number }).port : undefined;
-  };
-  let port: number;
-  try {
-    port = await waitForService(service, 'its port', announced);
-  } catch (err) {
-    await service.kill9();
-    throw new Error(`the Fastify ceiling ${(err as Error).message}`);
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: service.process.pid as number,
-    stop: async () => {
-      await service.stop();
-    },
-  };
+  return startAnnouncedServer(SERVER_SCRIPT, [file], 'the Fastify ceiling');
 }
