@@ -13,7 +13,7 @@ import type { PortholeProcess } from '../test/helpers/porthole-process.js';
 import { raw } from '../test/helpers/raw-http.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
-import { measureServerCpu, medianSample, type CpuSample } from './lib/server-cpu.js';
+import { measureServerCpu, measuredPorthole, medianSample, type CpuSample } from './lib/server-cpu.js';
 import { alternate, median, percentile } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -25,7 +25,7 @@ const FULL = 'extensions:\n  metrics: {}\n';
 const FULL_FAST_GAUGES = 'extensions:\n  metrics:\n    reportingInterval: 2s\n';
 
 function measure(porthole: PortholeProcess): Promise<CpuSample> {
-  return measureServerCpu(porthole, '/v2/bench/app/manifests/v1', WRK_SECONDS);
+  return measureServerCpu(measuredPorthole(porthole), '/v2/bench/app/manifests/v1', WRK_SECONDS);
 }
 
 interface Cost {

@@ -23,7 +23,7 @@ import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
 import { LOAD_CPU, pinningPossible, pinProcess, SERVER_CPU } from './lib/cpu-pinning.js';
-import { cpuMethod, measureServerCpu, medianRatio, medianSample, type CpuSample } from './lib/server-cpu.js';
+import { cpuMethod, measureServerCpu, measuredPorthole, medianRatio, medianSample, type CpuSample } from './lib/server-cpu.js';
 import { median } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -57,7 +57,7 @@ function tracingAt(probability: number, endpoint: string): string {
 }
 
 async function measure(porthole: PortholeProcess, receiver: OtlpSink): Promise<CpuSample> {
-  const sample = await measureServerCpu(porthole, PATH, WRK_SECONDS);
+  const sample = await measureServerCpu(measuredPorthole(porthole), PATH, WRK_SECONDS);
   // The spans of one contender's run are exported after it, and must not be counted against the next one.
   await receiver.settled();
   return sample;

@@ -34,15 +34,15 @@ export function renderChecks(checks: AnchorCheck[]): string {
   ].join('\n');
 }
 
-/** The access-log and metrics figures: each porthole's throughput and CPU per request, and its cost over its reference. */
+/** The access-log and metrics figures: each server's throughput and CPU per request, and its cost over its reference (as a ratio, and in µs). */
 function renderLogCost(run: LogCostRun): string {
   const label = (name: string): string => LOG_COST_COLUMNS.find((column) => column.name === name)?.label ?? name;
   const rows = LOG_COST_COLUMNS.map(({ name }) => {
     const cost = run.costs.find((each) => each.of === name);
-    const over = cost === undefined ? '' : `${cost.ratio.toFixed(3)} over ${label(cost.over)}`;
+    const over = cost === undefined ? '' : `${cost.ratio.toFixed(3)} over ${label(cost.over)} (${cost.micros >= 0 ? '+' : '−'}${Math.abs(cost.micros).toFixed(1)} µs)`;
     return `| ${label(name)} | ${run.throughput.values[name].toFixed(0)} req/s | ${run.cpu.values[name].toFixed(1)} µs | ${over} |`;
   });
-  return ['| porthole, GET manifest by tag | throughput | server CPU per request | CPU per request over its reference (median of rounds) |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  return ['| GET manifest by tag | throughput | server CPU per request | CPU per request over its reference (median of rounds) |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 function anchorVersions(): Record<string, string> {
@@ -107,7 +107,7 @@ export function renderAnchorsSection(record: AnchorsRecord): string {
     'Notes:',
     `- Load average (1 min): ${record.loadBefore.toFixed(2)} before the group started, ${record.loadAfter.toFixed(2)} at the end.`,
     `- ${noiseNote(noisy)}`,
-    `- Access lines and metrics: ${run.logCost.method}. "To stdout" is a pipe the harness reads and drops (the harness runs on wrk's core meanwhile); "to a file" is log.output on the local disk. The noise floor row is a second process configured as the reference: how far two identical processes differ.`,
+    `- Access lines and metrics: ${run.logCost.method}. "To stdout" is a pipe the harness reads and drops (the harness runs on wrk's core meanwhile); "to a file" is log.output on the local disk. The noise floor row is a second process configured as the reference: how far two identical processes differ. The Fastify ceilings answer the same manifest; the one with access lines writes porthole's fields through pino (\`pino.destination({ sync: false, minLength: 4096 })\`, one \`info\` call in an onResponse hook), the way issue 20 proposes, so its µs are what that way costs a line.`,
     '- Idle RSS, all on: full-mode metrics, tracing at samplingProb 1 to an OTLP sink in the harness, Basic auth from an htpasswd file, a pull-through upstream (never contacted while idle) and the UI; all off: minimal metrics mode, `extensions.ui.enable: false`, no tracing, auth or proxy.',
     '- The pull by curl: the manifest with one curl, then every layer by its own `curl -s -o /dev/null` at once; wall time from the first request to the last byte, after a sync; nginx serves porthole\'s files of the same image.',
     ...(run.ingest.tmpfsFailure === undefined ? [] : [`- porthole on tmpfs did not work: ${run.ingest.tmpfsFailure}.`]),

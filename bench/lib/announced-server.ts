@@ -8,11 +8,11 @@ export interface AnnouncedServer {
 }
 
 /**
- * Runs `script` (a server in dist/bench/lib) under this Node.js with `args` and resolves once its
- * first stdout line announces {"port":N} (bounded: 20 s); `what` names it in errors.
+ * Runs `script` (a server in dist/bench/lib) under this Node.js (with `nodeArgs`) with `args` and
+ * resolves once its first stdout line announces {"port":N} (bounded: 20 s); `what` names it in errors.
  */
-export async function startAnnouncedServer(script: string, args: string[], what: string): Promise<AnnouncedServer> {
-  const service = spawnService(process.execPath, [script, ...args]);
+export async function startAnnouncedServer(script: string, args: string[], what: string, nodeArgs: string[] = []): Promise<AnnouncedServer> {
+  const service = spawnService(process.execPath, [...nodeArgs, script, ...args]);
   const announced = (): number | undefined => {
     const line = service.stdout().split('\n')[0] ?? '';
     return line.startsWith('{') && line.endsWith('}') ? (JSON.parse(line) as { port: number }).port : undefined;

@@ -40,9 +40,13 @@ export async function captureAnswers(url: string, manifestPath: string, blobPath
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./fastify-ceiling-server.js', import.meta.url));
 
-/** Starts the ceiling (fastify-ceiling-server.ts) with `answers`, its file in `dir`; resolves once it listens (bounded: 20 s). */
-export async function startFastifyCeiling(dir: string, answers: CeilingAnswers): Promise<AnnouncedServer> {
+/**
+ * Starts the ceiling (fastify-ceiling-server.ts) with `answers`, its file in `dir`, and with pino
+ * access lines into `accessLog` when given; resolves once it listens (bounded: 20 s).
+ */
+export async function startFastifyCeiling(dir: string, answers: CeilingAnswers, options: { accessLog?: string; nodeArgs?: string[] } = {}): Promise<AnnouncedServer> {
   const file = join(dir, 'fastify-ceiling.json');
   await writeFile(file, JSON.stringify(answers));
-  return startAnnouncedServer(SERVER_SCRIPT, [file], 'the Fastify ceiling');
+  const args = [file, ...(options.accessLog === undefined ? [] : [options.accessLog])];
+  return startAnnouncedServer(SERVER_SCRIPT, args, 'the Fastify ceiling', options.nodeArgs);
 }

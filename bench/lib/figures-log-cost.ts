@@ -1,14 +1,15 @@
 import { join } from 'node:path';
-import type { PortholeProcess } from '../../test/helpers/porthole-process.js';
 import { makeImage } from '../../test/helpers/registry-client.js';
 import { medianOfRoundRatios, type AnchorCheck } from './anchor-check.js';
 import { PORTHOLE_CONFIG } from './contenders.js';
 import { LOAD_CPU, pinningPossible, pinProcess, unpinProcess } from './cpu-pinning.js';
+import { captureAnswers, startFastifyCeiling, type CeilingAnswers } from './fastify-ceiling.js';
 import { figureOf, type Figure, type Samples } from './figure.js';
 import { startQuietPorthole, type QuietPortholeOptions } from './quiet-porthole.js';
 import type { Column } from './report.js';
-import { cpuMethod, measureServerCpu, type CpuSample } from './server-cpu.js';
+import { cpuMethod, measureServerCpu, measuredPorthole, type CpuSample, type MeasuredServer } from './server-cpu.js';
 import type { BenchSettings } from './settings.js';
+import { median } from './stats.js';
 
 /**
  * What access lines and full-mode metrics cost a manifest GET, as server CPU per request (steady,
@@ -26,9 +27,13 @@ import type { BenchSettings } from './settings.js';
  *    container runtime reads a container's stdout);
  *  - info-file: access lines at info to a file (log.output) on the local disk;
  *  - no-metrics: as warn, metrics in minimal mode (no extensions.metrics, never scraped): the
- *    reference of the metrics figure.
+ *    reference of the metrics figure;
+ *  - ceiling, ceiling-pino: the Fastify ceiling (fastify-ceiling-server.ts) answering the same
+ *    manifest, without and with an access line per request written the way issue 20 proposes
+ *    (pino, its asynchronous destination, to a file): what such a line costs, in µs, beside
+ *    what porthole's own costs.
  */
-export type LogCostName = 'warn' | 'warn-again' | 'info-stdout' | 'info-file' | 'no-metrics';
+export type LogCostName = 'warn' | 'warn-again' | 'info-stdout' | 'info-file' | 'no-metrics' | 'ceiling' | 'ceiling-pino';
 
 export const LOG_COST_COLUMNS: Array<Column<LogCostName>> = [
   { name: 'warn', label: 'access lines off (warn), full metrics' },
@@ -36,6 +41,8 @@ export const LOG_COST_COLUMNS: Array<Column<LogCostName>> = [
   { name: 'info-stdout', label: 'access lines at info to stdout (a drained pipe)' },
   { name: 'info-file', label: 'access lines at info to a file' },
   { name: 'no-metrics', label: 'access lines off, metrics minimal (off)' },
+  { name: 'ceiling', label: 'Fastify ceiling, no log' },
+  { name: 'ceiling-pino', label: 'Fastify ceiling, a pino access line per request to a file' },
 ];
 
 /** Each contender's cost and the reference it is measured over (the reference itself has none). */
@@ -44,6 +51,7 @@ const COSTS: Array<{ of: LogCostName; over: LogCostName }> = [
   { of: 'info-stdout', over: 'warn' },
   { of: 'info-file', over: 'warn' },
   { of: 'warn', over: 'no-metrics' },
+  { of: 'ceiling-pino', over: 'ceiling' },
 ];
 
 const PATH = '/v2/bench/app/manifests/v1';
@@ -52,13 +60,15 @@ export interface LogCostRun {
   /** Server CPU per request (µs) and throughput (req/s), per contender. */
   cpu: Figure<LogCostName>;
   throughput: Figure<LogCostName>;
-  /** Each cost: the median over rounds of the per-round ratio, with the rounds' ratios. */
-  costs: Array<{ of: LogCostName; over: LogCostName; ratio: number; rounds: number[] }>;
+  /** Each cost: the median over rounds of the per-round ratio, with the rounds' ratios, and of the per-round difference in µs. */
+  costs: Array<{ of: LogCostName; over: LogCostName; ratio: number; rounds: number[]; micros: number }>;
   checks: AnchorCheck[];
   method: string;
 }
 
-function optionsOf(name: LogCostName, dir: string): { config: string; options: QuietPortholeOptions } {
+type PortholeName = Exclude<LogCostName, 'ceiling' | 'ceiling-pino'>;
+
+function optionsOf(name: PortholeName, dir: string): { config: string; options: QuietPortholeOptions } {
   switch (name) {
     case 'info-stdout':
       return { config: PORTHOLE_CONFIG, options: { accessLog: 'stdout' } };
@@ -74,7 +84,8 @@ function optionsOf(name: LogCostName, dir: string): { config: string; options: Q
 /** A warm-up run before each process is measured: the JIT and the manifest cache. */
 const WARM_UP_SECONDS = 2;
 
-type Porthole = PortholeProcess & { dispose(): Promise<void> };
+/** A process of a round: a porthole or a ceiling. */
+type RoundServer = MeasuredServer & { dispose(): Promise<void> };
 
 /**
  * V8 off the idle-time garbage collection it starts some seconds after a burst of allocation ends
@@ -87,21 +98,41 @@ type Porthole = PortholeProcess & { dispose(): Promise<void> };
  */
 const NODE_ARGS = ['--no-memory-reducer'];
 
-/** Starts the five portholes of a round into `portholes`, each on its content directory (loaded by the first round). */
-async function startRound(dir: string, contentOf: (name: LogCostName) => string, portholes: Map<LogCostName, Porthole>): Promise<void> {
-  for (const column of LOG_COST_COLUMNS) {
-    const { config, options } = optionsOf(column.name, dir);
-    portholes.set(column.name, await startQuietPorthole(config, { ...options, root: contentOf(column.name), nodeArgs: NODE_ARGS }));
+/**
+ * Starts a round's processes into `servers`: the portholes on their content directories (loaded by
+ * the first round, after which `load` runs), then the ceilings, which answer what porthole does.
+ */
+async function startRound(dir: string, contentOf: (name: LogCostName) => string, servers: Map<LogCostName, RoundServer>, load: () => Promise<CeilingAnswers>): Promise<void> {
+  for (const { name } of LOG_COST_COLUMNS) {
+    if (name === 'ceiling' || name === 'ceiling-pino') continue;
+    const { config, options } = optionsOf(name, dir);
+    const porthole = await startQuietPorthole(config, { ...options, root: contentOf(name), nodeArgs: NODE_ARGS });
+    servers.set(name, { ...measuredPorthole(porthole), dispose: () => porthole.dispose() });
   }
+  const answers = await load();
+  const ceiling = await startFastifyCeiling(dir, answers, { nodeArgs: NODE_ARGS });
+  servers.set('ceiling', { ...ceiling, dispose: () => ceiling.stop() });
+  const withLines = await startFastifyCeiling(dir, answers, { accessLog: join(dir, 'access-ceiling-pino.log'), nodeArgs: NODE_ARGS });
+  servers.set('ceiling-pino', { ...withLines, dispose: () => withLines.stop() });
 }
 
-async function stopRound(portholes: Map<LogCostName, Porthole>): Promise<void> {
-  for (const porthole of portholes.values()) await porthole.dispose();
-  portholes.clear();
+async function stopRound(servers: Map<LogCostName, RoundServer>): Promise<void> {
+  for (const server of servers.values()) await server.dispose();
+  servers.clear();
+}
+
+/** The image every porthole serves (pushed by the first round), and the ceilings' answers, read from warn. */
+async function loadContent(servers: Map<LogCostName, RoundServer>): Promise<CeilingAnswers> {
+  for (const [name, server] of servers) if (name !== 'ceiling' && name !== 'ceiling-pino') await makeImage(server.url, 'bench/app', { tag: 'v1' });
+  const reference = servers.get('warn') as RoundServer;
+  const manifest = (await (await fetch(`${reference.url}${PATH}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' }, signal: AbortSignal.timeout(10_000) })).json()) as { layers: Array<{ digest: string }> };
+  const layer = manifest.layers[0]?.digest;
+  if (layer === undefined) throw new Error('the bench image has no layer');
+  return captureAnswers(reference.url, PATH, `/v2/bench/app/blobs/${layer}`);
 }
 
 /**
- * Measures the five portholes round by round (each round's processes started by startRound and
+ * Measures the portholes and the ceilings round by round (each round's processes started by startRound and
  * stopped after it), and returns the figures. While it measures, the harness itself runs on
  * wrk's core: it drains info-stdout's pipe, which must not take the server's core.
  */
@@ -111,23 +142,24 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
   const pinned = pinningPossible();
   const samples = Object.fromEntries(names.map((name) => [name, [] as CpuSample[]])) as Record<LogCostName, CpuSample[]>;
   // The round's processes, started and stopped by the round: teardown stops those of a round cut short.
-  const portholes = new Map<LogCostName, Porthole>();
-  track('stop the access-log figures\' portholes', () => stopRound(portholes));
-  const porthole = (name: LogCostName): Porthole => portholes.get(name) as Porthole;
+  const servers = new Map<LogCostName, RoundServer>();
+  track('stop the access-log figures\' servers', () => stopRound(servers));
+  const server = (name: LogCostName): RoundServer => servers.get(name) as RoundServer;
+  let answers: CeilingAnswers | undefined;
+  const load = async (): Promise<CeilingAnswers> => (answers ??= await loadContent(servers));
   console.error('bench: anchors: access lines and metrics, server CPU per manifest GET');
   for (let round = 0; round < settings.cpuRounds; round += 1) {
-    await startRound(dir, contentOf, portholes);
+    await startRound(dir, contentOf, servers, load);
     try {
-      if (round === 0) for (const name of names) await makeImage(porthole(name).url, 'bench/app', { tag: 'v1' });
       if (pinned) pinProcess(process.pid, LOAD_CPU);
-      for (const name of names) await measureServerCpu(porthole(name), PATH, WARM_UP_SECONDS);
+      for (const name of names) await measureServerCpu(server(name), PATH, WARM_UP_SECONDS);
       for (let turn = 0; turn < names.length; turn += 1) {
         const name = names[(round + turn) % names.length] as LogCostName;
-        samples[name][round] = await measureServerCpu(porthole(name), PATH, settings.cpuSeconds);
+        samples[name][round] = await measureServerCpu(server(name), PATH, settings.cpuSeconds);
       }
     } finally {
       if (pinned) unpinProcess(process.pid);
-      await stopRound(portholes);
+      await stopRound(servers);
     }
   }
   const of = (pick: (sample: CpuSample) => number): Samples<LogCostName> =>
@@ -136,7 +168,8 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
   const throughput = figureOf('GET manifest by tag, throughput', 'req/s', 0, of((sample) => sample.requestsPerSecond));
   const costs = COSTS.map(({ of: a, over: b }) => {
     const rounds = cpu.samples[a].map((value, round) => value / (cpu.samples[b][round] as number));
-    return { of: a, over: b, ratio: medianOfRoundRatios(cpu.samples[a], cpu.samples[b]), rounds };
+    const micros = median(cpu.samples[a].map((value, round) => value - (cpu.samples[b][round] as number)));
+    return { of: a, over: b, ratio: medianOfRoundRatios(cpu.samples[a], cpu.samples[b]), rounds, micros };
   });
   const costOf = (name: LogCostName): number => costs.find((cost) => cost.of === name)?.ratio ?? Number.NaN;
   const perRound = 'server CPU per request over access lines off (warn), median over rounds';

@@ -4,7 +4,18 @@ import { processCpuSeconds } from './process-cpu.js';
 import { median } from './stats.js';
 import { runWrk } from './wrk.js';
 
-/** One wrk run against one porthole: its throughput, and the server's CPU time per request. */
+/** A server whose CPU is counted: where it listens, and its process (all of its threads). */
+export interface MeasuredServer {
+  url: string;
+  pid: number;
+}
+
+/** A porthole as measured: its URL and its process. */
+export function measuredPorthole(porthole: PortholeProcess): MeasuredServer {
+  return { url: porthole.url, pid: porthole.process.pid as number };
+}
+
+/** One wrk run against one server: its throughput, and the server's CPU time per request. */
 export interface CpuSample {
   requestsPerSecond: number;
   /** Server CPU microseconds per request. */
@@ -23,14 +34,14 @@ export const cpuMethod = pinned
  * swings by ±10% on a 2-core machine shared with wrk, so that costs of a few percent (metrics,
  * tracing) can be told apart. Server and wrk each get a core of their own where possible.
  */
-export async function measureServerCpu(porthole: PortholeProcess, path: string, seconds: number): Promise<CpuSample> {
-  const pid = porthole.process.pid as number;
+export async function measureServerCpu(server: MeasuredServer, path: string, seconds: number): Promise<CpuSample> {
+  const { pid } = server;
   // Pinned again before every run: threads started since (the thread pool grows on demand) follow.
   if (pinned) pinProcess(pid, SERVER_CPU);
   const cpuBefore = processCpuSeconds(pid);
-  const result = await runWrk(`${porthole.url}${path}`, pinned ? { seconds, cpu: LOAD_CPU, threads: 1, connections: 16 } : { seconds });
+  const result = await runWrk(`${server.url}${path}`, pinned ? { seconds, cpu: LOAD_CPU, threads: 1, connections: 16 } : { seconds });
   const cpu = processCpuSeconds(pid) - cpuBefore;
-  if (result.non2xx > 0) throw new Error(`${result.non2xx} failed requests against ${porthole.url}`);
+  if (result.non2xx > 0) throw new Error(`${result.non2xx} failed requests against ${server.url}`);
   return { requestsPerSecond: result.requestsPerSecond, cpuMicros: (cpu / result.requests) * 1e6 };
 }
 
