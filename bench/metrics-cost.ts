@@ -13,7 +13,7 @@ import type { PortholeProcess } from '../test/helpers/porthole-process.js';
 import { raw } from '../test/helpers/raw-http.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
-import { measureServerCpu, measuredPorthole, medianSample, type CpuSample } from './lib/server-cpu.js';
+import { measureServerCpu, measuredPorthole, medianSample, STEADY_NODE_ARGS, type CpuSample } from './lib/server-cpu.js';
 import { alternate, median, percentile } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -34,8 +34,8 @@ interface Cost {
 }
 
 async function metricsCost(): Promise<Cost> {
-  const on = await startQuietPorthole(FULL);
-  const off = await startQuietPorthole();
+  const on = await startQuietPorthole(FULL, { nodeArgs: STEADY_NODE_ARGS });
+  const off = await startQuietPorthole('', { nodeArgs: STEADY_NODE_ARGS });
   try {
     for (const p of [on, off]) await makeImage(p.url, 'bench/app', { tag: 'v1' });
     // Warm both (JIT, manifest cache) before measuring.

@@ -23,7 +23,7 @@ import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { makeImage } from '../test/helpers/registry-client.js';
 import { startQuietPorthole } from './lib/quiet-porthole.js';
 import { LOAD_CPU, pinningPossible, pinProcess, SERVER_CPU } from './lib/cpu-pinning.js';
-import { cpuMethod, measureServerCpu, measuredPorthole, medianRatio, medianSample, type CpuSample } from './lib/server-cpu.js';
+import { cpuMethod, measureServerCpu, measuredPorthole, medianRatio, medianSample, STEADY_NODE_ARGS, type CpuSample } from './lib/server-cpu.js';
 import { median } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -82,7 +82,7 @@ try {
   floorIdle = await floorRun('idle');
   for (const contender of contenders) {
     for (let index = 0; index < PROCESSES; index += 1) {
-      const porthole = await startQuietPorthole(contender.config);
+      const porthole = await startQuietPorthole(contender.config, { nodeArgs: STEADY_NODE_ARGS });
       contender.processes.push(porthole);
       await makeImage(porthole.url, 'bench/app', { tag: 'v1' });
     }

@@ -7,7 +7,7 @@ import { captureAnswers, startFastifyCeiling, type CeilingAnswers } from './fast
 import { figureOf, type Figure, type Samples } from './figure.js';
 import { startQuietPorthole, type QuietPortholeOptions } from './quiet-porthole.js';
 import type { Column } from './report.js';
-import { cpuMethod, measureServerCpu, measuredPorthole, type CpuSample, type MeasuredServer } from './server-cpu.js';
+import { cpuMethod, measureServerCpu, measuredPorthole, STEADY_NODE_ARGS, type CpuSample, type MeasuredServer } from './server-cpu.js';
 import type { BenchSettings } from './settings.js';
 import { median } from './stats.js';
 
@@ -18,8 +18,8 @@ import { median } from './stats.js';
  * turn, each round starting with another one; a cost is the median over rounds of the CPU per
  * request over its reference's in the same round. Each round has processes of its own, started
  * afresh on the content the first round loaded: two processes of one build and configuration
- * differed by up to 10% in CPU per request for the whole of their lives (most likely V8's memory
- * reducer, see NODE_ARGS), which a process kept from round to round put into every round alike.
+ * differed by up to 10% in CPU per request for the whole of their lives (V8's memory reducer,
+ * now off: STEADY_NODE_ARGS), which a process kept from round to round put into every round alike.
  *  - warn: access lines off (log.level warn), full-mode metrics: the comparison's porthole, and
  *    the reference of the access-log figures;
  *  - warn-again: the same, another process: how far identical processes differ (the noise floor);
@@ -68,6 +68,10 @@ export interface LogCostRun {
 
 type PortholeName = Exclude<LogCostName, 'ceiling' | 'ceiling-pino'>;
 
+function isPorthole(name: LogCostName): name is PortholeName {
+  return name !== 'ceiling' && name !== 'ceiling-pino';
+}
+
 function optionsOf(name: PortholeName, dir: string): { config: string; options: QuietPortholeOptions } {
   switch (name) {
     case 'info-stdout':
@@ -88,31 +92,20 @@ const WARM_UP_SECONDS = 2;
 type RoundServer = MeasuredServer & { dispose(): Promise<void> };
 
 /**
- * V8 off the idle-time garbage collection it starts some seconds after a burst of allocation ends
- * (the memory reducer, which shrinks the heap): with it, the process warmed up last measured
- * 15-20% more CPU per request than its identical twin for the whole round, and processes each
- * warmed up right before they were measured differed by up to 24% (its state when measured
- * depends on how long ago each one's last load ended). Without it, twins agree within a few
- * percent. It starts only once a process has gone quiet: a server under steady load, which these
- * figures are about, never meets it.
- */
-const NODE_ARGS = ['--no-memory-reducer'];
-
-/**
- * Starts a round's processes into `servers`: the portholes on their content directories (loaded by
- * the first round, after which `load` runs), then the ceilings, which answer what porthole does.
+ * Starts a round's processes into `servers`: the portholes, each on its content directory, then
+ * `load` (which pushes the content in the first round), then the ceilings with what porthole answers.
  */
 async function startRound(dir: string, contentOf: (name: LogCostName) => string, servers: Map<LogCostName, RoundServer>, load: () => Promise<CeilingAnswers>): Promise<void> {
   for (const { name } of LOG_COST_COLUMNS) {
-    if (name === 'ceiling' || name === 'ceiling-pino') continue;
+    if (!isPorthole(name)) continue;
     const { config, options } = optionsOf(name, dir);
-    const porthole = await startQuietPorthole(config, { ...options, root: contentOf(name), nodeArgs: NODE_ARGS });
+    const porthole = await startQuietPorthole(config, { ...options, root: contentOf(name), nodeArgs: STEADY_NODE_ARGS });
     servers.set(name, { ...measuredPorthole(porthole), dispose: () => porthole.dispose() });
   }
   const answers = await load();
-  const ceiling = await startFastifyCeiling(dir, answers, { nodeArgs: NODE_ARGS });
+  const ceiling = await startFastifyCeiling(dir, answers, { nodeArgs: STEADY_NODE_ARGS });
   servers.set('ceiling', { ...ceiling, dispose: () => ceiling.stop() });
-  const withLines = await startFastifyCeiling(dir, answers, { accessLog: join(dir, 'access-ceiling-pino.log'), nodeArgs: NODE_ARGS });
+  const withLines = await startFastifyCeiling(dir, answers, { accessLog: join(dir, 'access-ceiling-pino.log'), nodeArgs: STEADY_NODE_ARGS });
   servers.set('ceiling-pino', { ...withLines, dispose: () => withLines.stop() });
 }
 
@@ -123,7 +116,7 @@ async function stopRound(servers: Map<LogCostName, RoundServer>): Promise<void> 
 
 /** The image every porthole serves (pushed by the first round), and the ceilings' answers, read from warn. */
 async function loadContent(servers: Map<LogCostName, RoundServer>): Promise<CeilingAnswers> {
-  for (const [name, server] of servers) if (name !== 'ceiling' && name !== 'ceiling-pino') await makeImage(server.url, 'bench/app', { tag: 'v1' });
+  for (const [name, server] of servers) if (isPorthole(name)) await makeImage(server.url, 'bench/app', { tag: 'v1' });
   const reference = servers.get('warn') as RoundServer;
   const manifest = (await (await fetch(`${reference.url}${PATH}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' }, signal: AbortSignal.timeout(10_000) })).json()) as { layers: Array<{ digest: string }> };
   const layer = manifest.layers[0]?.digest;
@@ -132,8 +125,8 @@ async function loadContent(servers: Map<LogCostName, RoundServer>): Promise<Ceil
 }
 
 /**
- * Measures the portholes and the ceilings round by round (each round's processes started by startRound and
- * stopped after it), and returns the figures. While it measures, the harness itself runs on
+ * Measures the portholes and the ceilings round by round (each round's processes started by
+ * startRound and stopped after it), and returns the figures. While it measures, the harness itself runs on
  * wrk's core: it drains info-stdout's pipe, which must not take the server's core.
  */
 export async function logCostFigures(dir: string, settings: BenchSettings, track: (what: string, stop: () => Promise<void>) => void): Promise<LogCostRun> {
@@ -185,6 +178,6 @@ export async function logCostFigures(dir: string, settings: BenchSettings, track
       bound: 1.03,
     },
   ];
-  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs, each round with processes of its own (node ${NODE_ARGS.join(' ')}: V8's idle-time heap shrinking off), started afresh and warmed up for ${WARM_UP_SECONDS} s, and starting with another contender`;
+  const method = `${cpuMethod}; ${settings.cpuRounds} round(s) of ${settings.cpuSeconds} s runs, each round with processes of its own (node ${STEADY_NODE_ARGS.join(' ')}: V8's idle-time heap shrinking off), started afresh and warmed up for ${WARM_UP_SECONDS} s, and starting with another contender`;
   return { cpu, throughput, costs, checks, method };
 }

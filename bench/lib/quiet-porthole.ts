@@ -15,7 +15,7 @@ export interface QuietPortholeOptions {
    * (anchors.ts); off (log.level warn) when omitted.
    */
   accessLog?: 'stdout' | { file: string };
-  /** Options for node itself (figures-log-cost.ts turns V8's memory reducer off). */
+  /** Options for node itself (the CPU-per-request figures turn V8's memory reducer off: server-cpu.ts STEADY_NODE_ARGS). */
   nodeArgs?: string[];
 }
 

@@ -4,6 +4,18 @@ import { processCpuSeconds } from './process-cpu.js';
 import { median } from './stats.js';
 import { runWrk } from './wrk.js';
 
+/**
+ * Node.js options for a process whose CPU per request is measured: V8 off the idle-time garbage
+ * collection it starts some seconds after a burst of allocation ends (the memory reducer, which
+ * shrinks the heap). With it, of two identical processes the one warmed up last measured 15-20%
+ * more CPU per request for a whole round (figures-log-cost.ts), and processes each warmed up right
+ * before they were measured differed by up to 24% (its state when measured depends on how long
+ * ago each one's last load ended). Without it, twins agree within a few percent. It starts only
+ * once a process has gone quiet: a server under steady load, which these figures are about,
+ * never meets it.
+ */
+export const STEADY_NODE_ARGS = ['--no-memory-reducer'];
+
 /** A server whose CPU is counted: where it listens, and its process (all of its threads). */
 export interface MeasuredServer {
   url: string;
