@@ -14,8 +14,8 @@ import { mountTmpfs } from './tmpfs.js';
 /**
  * A single blob's ingest against its physical bounds (issue 20), each measured in every round
  * beside it, so that the machine's drift falls on both: on the disk, against the disk's durable
- * write rate (dd conv=fsync of as many bytes into the same filesystem); on a tmpfs, where writing
- * costs nothing, against one core's sha256 (openssl speed, as figures-ingest.ts). Each share is the
+ * write rate (dd conv=fsync of as many bytes into the same filesystem); on a tmpfs, where no disk
+ * bounds it, against one core's sha256 (openssl speed, as figures-ingest.ts). Each share is the
  * median over rounds of the round's ingest rate over the round's bound. Beside sha256 runs the
  * Node.js ceiling (hash-sink-server.ts: hashing on the event loop, storing nothing), which says how
  * much of that bound any registry that hashes on its event loop can have on this machine.

@@ -1,6 +1,6 @@
 /**
  * The ceiling of a Node.js registry's ingest (issue 20), run as a process of its own by
- * hash-sink.ts: a node:http server that takes a blob upload as a registry does (POST opens it,
+ * figures-ingest-anchors.ts (through announced-server.ts): a node:http server that takes a blob upload as a registry does (POST opens it,
  * PUT ?digest= carries the body) and hashes the body with sha256 on its event loop, as porthole
  * does, but stores nothing: no file, no batching, no fsync, no framework. Whatever a registry
  * hashing on its event loop does, it cannot take a blob in faster than this process on the same
