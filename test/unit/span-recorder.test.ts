@@ -107,6 +107,31 @@ describe("porthole's tracer", () => {
     }
   });
 
+  test('startRootSpanIfSampled: a new trace at the probability, as startSpan samples one, and nothing at all for a trace it does not take', () => {
+    for (const probability of [0, 0.3, 1]) {
+      const { recorder, ended } = recorderAt(probability);
+      let sampled = 0;
+      for (let index = 0; index < 20_000; index++) {
+        const span = recorder.startRootSpanIfSampled('GET', { kind: SpanKind.SERVER });
+        if (span === undefined) continue;
+        sampled += 1;
+        assert.ok(span.isRecording() && (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0, 'what it makes is recorded and sampled');
+        assert.ok(parentBasedRatio(probability)(undefined, span.spanContext().traceId, undefined), 'taken by its trace id, as startSpan decides');
+        span.end();
+      }
+      assert.ok(Math.abs(sampled / 20_000 - probability) <= 0.02, `${sampled} of 20,000 sampled at ${probability}`);
+      assert.equal(ended.length, sampled, 'every span made reaches the sink once ended');
+    }
+    const { recorder, ended } = recorderAt(1);
+    const span = recorder.startRootSpanIfSampled('GET', { kind: SpanKind.SERVER, startTime: 1_700_000_000_123 });
+    span?.end();
+    const [received] = encoded(ended);
+    assert.ok(received !== undefined);
+    assert.equal(received.kind, 2, 'a server span (OTLP SPAN_KIND_SERVER)');
+    assert.equal(received.parentSpanId, undefined, 'a root');
+    assert.equal(received.startTimeUnixNano, 1_700_000_000_123_000_000n, 'its start as given');
+  });
+
   test('sampling by trace id: the same id gets the same decision in every process sampling at the same probability', () => {
     const decide = parentBasedRatio(0.5);
     assert.equal(decide(undefined, '4bf92f3577b34da6a3ce929d00000000', undefined), true);

@@ -1,9 +1,8 @@
 import { connect } from 'node:net';
-import { context, ROOT_CONTEXT, trace, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { FastifyRequest } from 'fastify';
 import { durationMs } from '../../config/durations.js';
 import type { TracingConfig } from '../../config/tracing-schema.js';
 import type { PortholeLogger } from '../logger.js';
@@ -80,7 +79,6 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
     sampled: parentBasedRatio(config.samplingProb),
     sink: queue,
   });
-  const requestSpans = new WeakMap<FastifyRequest, Span>();
   probeCollector(new URL(config.endpoint), queue);
   log.info({ endpoint: redactedUrl(config.endpoint), samplingProb: config.samplingProb, serviceName: config.serviceName }, 'tracing enabled');
 
@@ -90,17 +88,18 @@ export function createOtelTracing(config: TracingConfig, deps: OtelTracingDeps):
   const tracing: Tracing = {
     enabled: true,
     instrumentServer(app, untracedPaths) {
-      serverSpans(app, tracer, propagator, requestSpans, untracedPaths, config.samplingProb);
+      serverSpans(app, tracer, propagator, untracedPaths, config.samplingProb);
     },
     requestScope(request) {
-      const span = requestSpans.get(request);
+      const span = request.traceSpan;
       // A sampled request's span is carried through its work, for its children; so is a caller's
-      // trace that is not sampled here, so that it goes on, unsampled, to the upstreams.
-      if (span === undefined || (!span.isRecording() && request.headers.traceparent === undefined)) return undefined;
+      // trace that is not sampled here, so that it goes on, unsampled, to the upstreams. A new
+      // trace that is not sampled has no span at all (serverSpans).
+      if (!span || (!span.isRecording() && request.headers.traceparent === undefined)) return undefined;
       return new OtelScope(trace.setSpan(ROOT_CONTEXT, span), parts);
     },
     idsOf(request): TraceIds | undefined {
-      const span = requestSpans.get(request);
+      const span = request.traceSpan;
       if (!span || !isSampled(span)) return undefined;
       const { traceId, spanId } = span.spanContext();
       return { traceId, spanId };

@@ -1,4 +1,4 @@
-import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type SpanOptions, type TextMapPropagator } from '@opentelemetry/api';
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_HTTP_REQUEST_METHOD,
@@ -18,6 +18,20 @@ import { requestBytes, responseBytes, routeLabel } from '../access-log.js';
 import { onRequestDone } from '../request-done.js';
 import { requestTarget } from '../request-target.js';
 import { RecordedSpan } from './recorder/recorded-span.js';
+import type { SpanRecorder } from './recorder/span-recorder.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The request's server span (serverSpans); null when it has none (a path never traced, or a
+     * new trace that is not sampled); undefined while its onRequest hook has not run.
+     */
+    traceSpan?: Span | null;
+  }
+}
+
+/** The options of a server span that starts as its request arrives (one object for all of them). */
+const SERVER_SPAN: SpanOptions = { kind: SpanKind.SERVER };
 
 /** HTTP semantic-convention attributes that the stable constants do not name yet. */
 const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -80,34 +94,29 @@ function spanName(method: string, route: string): string {
  * `traceparent` makes it a child of the client's span (a malformed one is ignored: a new trace
  * starts); a 5xx answer is an error, a 4xx only carries its OCI error code.
  */
-export function serverSpans(
-  app: FastifyInstance,
-  tracer: Tracer,
-  propagator: TextMapPropagator,
-  spans: WeakMap<FastifyRequest, Span>,
-  untracedPaths: ReadonlySet<string>,
-  samplingProb: number,
-): void {
-  const start = (request: FastifyRequest, startTime?: number): Span | undefined => {
-    // At samplingProb 0 only a caller's trace can be recorded or carried on: a request without one
-    // gets no span at all, as with tracing off (the sampler would make one only to refuse it).
-    if (samplingProb === 0 && request.headers.traceparent === undefined) return undefined;
+export function serverSpans(app: FastifyInstance, tracer: SpanRecorder, propagator: TextMapPropagator, untracedPaths: ReadonlySet<string>, samplingProb: number): void {
+  const spanOf = (request: FastifyRequest, options: SpanOptions): Span | undefined => {
+    const newTrace = request.headers.traceparent === undefined;
+    // At samplingProb 0 a new trace is never recorded: not even its id is drawn.
+    if (newTrace && samplingProb === 0) return undefined;
     // Health probes and metrics scrapes: a trace every few seconds that nobody looks for.
     if (untracedPaths.has(pathOf(request.url))) return undefined;
-    const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
-    const span = tracer.startSpan(request.method, startTime === undefined ? { kind: SpanKind.SERVER } : { kind: SpanKind.SERVER, startTime }, parent);
-    spans.set(request, span);
-    return span;
+    // The sampler decides before anything is made: a new trace it does not take gets no span.
+    if (newTrace) return tracer.startRootSpanIfSampled(request.method, options);
+    return tracer.startSpan(request.method, options, propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter));
   };
-  const refusedSpan = (request: FastifyRequest, reply: FastifyReply): Span | undefined => start(request, Date.now() - reply.elapsedTime);
+  const start = (request: FastifyRequest, options: SpanOptions): Span | null => {
+    request.traceSpan = spanOf(request, options) ?? null;
+    return request.traceSpan;
+  };
   // A callback hook, not an async one: one promise fewer per request, traced or not.
   app.addHook('onRequest', (request, _reply, done) => {
-    start(request);
+    start(request, SERVER_SPAN);
     done();
   });
   onRequestDone(app, (request, reply) => {
     // A request Fastify refused before any hook ran (a malformed URL) gets its span now, dated back to its arrival.
-    const span = spans.get(request) ?? refusedSpan(request, reply);
+    const span = request.traceSpan === undefined ? start(request, { kind: SpanKind.SERVER, startTime: Date.now() - reply.elapsedTime }) : request.traceSpan;
     if (!span) return;
     if (!span.isRecording()) return span.end();
     const attributes = finishedAttributes(request, reply);
