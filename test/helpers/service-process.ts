@@ -66,6 +66,26 @@ export function spawnService(command: string, args: string[], env?: NodeJS.Proce
   };
 }
 
+/** What a bounded wait for an exit gives when the process has not exited. */
+export const STILL_RUNNING = 'still running';
+
+/**
+ * What `exited` (a process's exit, or a stop that waits for it) resolves with, or STILL_RUNNING
+ * if it has not within `ms`: how a test bounds its wait for a process that may hang. The timer
+ * does not outlive the wait.
+ */
+export async function exitWithin<T>(exited: Promise<T>, ms: number): Promise<T | typeof STILL_RUNNING> {
+  let timer: NodeJS.Timeout | undefined;
+  const running = new Promise<typeof STILL_RUNNING>((resolve) => {
+    timer = setTimeout(() => resolve(STILL_RUNNING), ms);
+  });
+  try {
+    return await Promise.race([exited, running]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Polls `probe` until it gives a value (every 20 ms, bounded by `timeoutMs`): how a test waits
  * for a service to announce or answer. Fails early, with the output, when the service exits.

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LogFile, WRITE_DELAY_MS } from '../../src/observability/log-files.js';
 import { cleanup, tempDir } from '../helpers/porthole-process.js';
+import { exitWithin, STILL_RUNNING } from '../helpers/service-process.js';
 
 /**
  * LogFile on its own: the buffered destination of the log (lines batched, written within
@@ -320,7 +321,7 @@ async function runOnSocket(body: string, serve: (far: Socket) => void): Promise<
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   return {
-    exited: Promise.race([exited, sleep(15_000).then(() => 'still running after 15 s')]),
+    exited: exitWithin(exited, 15_000),
     stderr: () => stderr,
     go: () => child.stdin.write('go\n'),
     kill: () => child.kill('SIGKILL'),
@@ -362,9 +363,9 @@ describe('a log on a socket whose reader is gone (a log collector that died)', (
 describe('a log that cannot be written (a full disk)', () => {
   it('fails the process (an uncaught exception), which then exits, with lines still waiting', async () => {
     const run = runScript('/dev/full', freshPath(), `for (let n = 0; n < 100; n += 1) log.info({ n }, 'line'); setTimeout(() => {}, 60_000);`);
-    const result = await Promise.race([run.exited, sleep(15_000).then(() => undefined)]);
+    const result = await exitWithin(run.exited, 15_000);
     run.kill();
-    assert.ok(result !== undefined, 'exited within 15 s');
+    assert.ok(result !== STILL_RUNNING, 'exited within 15 s');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /ENOSPC/);
   });

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FLUSH_STALL_MS } from '../../src/observability/log-files.js';
 import { cleanup, startPorthole, tempDir, type PortholeProcess } from '../helpers/porthole-process.js';
-import { logLinesWith } from '../helpers/service-process.js';
+import { exitWithin, logLinesWith } from '../helpers/service-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { runClients } from './load.js';
 
@@ -95,19 +95,6 @@ async function manyRequests(porthole: PortholeProcess): Promise<void> {
   });
 }
 
-/** Resolves with the exit code, or 'hung' if the process has not exited after `ms`. */
-async function exitWithin(porthole: PortholeProcess, ms: number): Promise<number | null | 'hung'> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => {
-    timer = setTimeout(() => resolve('hung'), ms);
-  });
-  try {
-    return await Promise.race([porthole.exited, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const READERS: Array<{ kind: string; make(name: string): StdoutReader }> = [
   { kind: 'a socket pair', make: () => socketPair() },
   { kind: 'a FIFO', make: (name) => fifo(join(work, `${name}.fifo`)) },
@@ -123,7 +110,7 @@ for (const [index, { kind, make }] of READERS.entries()) {
         reader.pause();
         await manyRequests(porthole);
         porthole.process.kill('SIGTERM');
-        const code = await exitWithin(porthole, FLUSH_STALL_MS + 10_000);
+        const code = await exitWithin(porthole.exited, FLUSH_STALL_MS + 10_000);
         assert.equal(code, 0, `porthole did not end: ${code}; stderr:\n${porthole.stderr()}`);
         const events = (await readFile(audit, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { action: string });
         assert.equal(events.filter((event) => event.action === 'server.stop').length, 1, 'the audit log has the stop');
@@ -144,7 +131,7 @@ for (const [index, { kind, make }] of READERS.entries()) {
         // Slower than a synchronous flush waits (1 s), well within what flush() waits.
         await sleep(2_000);
         reader.resume();
-        const code = await exitWithin(porthole, 20_000);
+        const code = await exitWithin(porthole.exited, 20_000);
         assert.equal(code, 0, `exit: ${code}; stderr:\n${porthole.stderr()}`);
         // Past the exit, what is still in the pipe comes through.
         await waitFor('"porthole stopped" from the pipe', () => logLinesWith(reader.text(), 'porthole stopped').length === 1, 10_000);

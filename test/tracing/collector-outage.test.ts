@@ -5,7 +5,7 @@ import { freePort } from '../helpers/free-port.js';
 import { startOtlpReceiver, type OtlpReceiver, type OtlpReceiverMode } from '../helpers/otlp-receiver.js';
 import { cleanup, startPorthole, type PortholeProcess } from '../helpers/porthole-process.js';
 import { Exposition } from '../helpers/prometheus-text.js';
-import { logLinesWith } from '../helpers/service-process.js';
+import { exitWithin, logLinesWith, STILL_RUNNING } from '../helpers/service-process.js';
 import { streamRequest } from '../helpers/stream-request.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -145,10 +145,9 @@ async function waitForLine(porthole: PortholeProcess, message: string, timeoutMs
 /** SIGTERM, and a bounded wait for the exit: the shutdown timeout and a margin. */
 async function stopWithin(porthole: PortholeProcess, shutdownTimeoutMs: number): Promise<number | null> {
   const boundMs = shutdownTimeoutMs + STOP_MARGIN_MS;
-  const stopped = porthole.stop();
-  const outcome = await Promise.race([stopped.then((code) => ({ exited: true as const, code })), sleep(boundMs).then(() => ({ exited: false as const, code: null }))]);
-  assert.ok(outcome.exited, `porthole was still running ${boundMs} ms after SIGTERM (http.shutdownTimeout ${shutdownTimeoutMs} ms):\n${porthole.output()}`);
-  return outcome.code;
+  const code = await exitWithin(porthole.stop(), boundMs);
+  assert.ok(code !== STILL_RUNNING, `porthole was still running ${boundMs} ms after SIGTERM (http.shutdownTimeout ${shutdownTimeoutMs} ms):\n${porthole.output()}`);
+  return code;
 }
 
 /** An upload whose body keeps coming for longer than any test waits: a request in flight at shutdown. */
